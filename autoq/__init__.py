@@ -1,0 +1,35 @@
+"""autoq: automatic heterogeneous quantization of Keras models (QKeras) and hls4ml FPGA export.
+
+Python API (the CLI is a thin shell over it)::
+
+    import autoq
+    result = autoq.search(model, data, "configs/digits.yaml")
+    result.plot(); result.best_model
+    autoq.export(result.best_model, "hls_projects/digits", x=data.x_val)
+"""
+import os as _os
+
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+__version__ = "0.1.0"
+
+from .errors import AutoqError, ConfigError, DataError, QuantizerError, SpaceError  # noqa: E402
+from .config import Config, load_config  # noqa: E402
+
+
+def search(model=None, data=None, config=None, **kwargs):
+    """Run a quantization search; see :func:`autoq.search.run_search`."""
+    from .search import run_search
+    return run_search(model, data, config, **kwargs)
+
+
+def export(model, output_dir=None, **kwargs):
+    """Export a QKeras model (or search result directory) to an hls4ml project; see :func:`autoq.export.export`."""
+    from .export import export as _export
+    return _export(model, output_dir, **kwargs)
+
+
+def load_result(output_dir):
+    """Load a finished search's :class:`autoq.search.SearchResult` from its output directory."""
+    from .search import load_result as _load
+    return _load(output_dir)

@@ -1,0 +1,444 @@
+"""YAML -> validated dataclasses. Every message about a bad config is produced here, before any training."""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import quantizers
+from .errors import ConfigError, QuantizerError
+
+ALGORITHMS = ("random", "bayesian", "hyperband", "pareto")
+COSTS = ("energy", "bits", "bops", "fpga")
+DATA_SOURCES = ("digits", "iris", "wine", "breast_cancer", "npz", "jets", "jets-synthetic", "arrays")
+
+
+@dataclass
+class ModelConfig:
+    """Where the float model comes from: a saved Keras file or a ``module:function`` builder."""
+
+    path: str | None = None
+    builder: str | None = None
+    kwargs: dict = field(default_factory=dict)
+    train: str = "auto"  # auto: train the float model when it comes from a builder
+
+
+@dataclass
+class DataConfig:
+    """Dataset selection and split."""
+
+    source: str = "digits"
+    path: str | None = None
+    standardize: bool = True
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+    n_samples: int = 20000  # jets-synthetic only
+    seed: int = 0
+
+
+@dataclass
+class TrainConfig:
+    """How each trial (and the float model, when needed) is trained."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 0.003
+    optimizer: str = "adam"
+    patience: int = 3
+    float_epochs: int = 30
+    fine_tune_epochs: int = 0
+    loss: str = "categorical_crossentropy"
+    metric: str = "accuracy"
+
+
+@dataclass
+class RoleChoices:
+    """Allowed quantizer specs for each parameter type of a layer (None: leave that type as it is)."""
+
+    kernel: list | None = None
+    bias: list | None = None
+    activation: list | None = None
+
+
+@dataclass
+class SpaceConfig:
+    """The search space: defaults, per layer type, per layer-name regex; groups share one choice."""
+
+    input_quantizer: str | None = "quantized_bits(16,6,alpha=1)"
+    default: RoleChoices = field(default_factory=RoleChoices)
+    layer_types: dict = field(default_factory=dict)  # class name -> RoleChoices
+    layers: dict = field(default_factory=dict)  # name regex -> RoleChoices
+    groups: dict = field(default_factory=dict)  # group name -> name regex
+    skip: list = field(default_factory=list)  # name regexes left float
+    allow_float: bool = False  # leave layers autoq cannot quantize as float instead of failing
+
+
+@dataclass
+class GoalConfig:
+    """Cost to minimise and AutoQKeras's forgiving factor."""
+
+    cost: str = "energy"
+    delta_p: float = 8.0
+    delta_n: float = 8.0
+    rate: float = 2.0
+    reference: Any = "float16"  # 'float16' = the float model priced as 16-bit fixed point, or a number
+
+
+@dataclass
+class SearchConfig:
+    """Search engine settings (keras-tuner conventions)."""
+
+    algorithm: str = "bayesian"
+    max_trials: int = 10
+    output_dir: str = "autoq_runs/search"
+    keep: str = "pareto"  # which trial models to keep on disk: all | pareto
+    max_failed_trials: int = 10
+
+
+@dataclass
+class BaselineConfig:
+    """A uniform quantization trained like a trial, to mark on the Pareto plot."""
+
+    name: str
+    kernel: str | None = None
+    bias: str | None = None
+    activation: str | None = None
+
+
+@dataclass
+class Hls4mlConfig:
+    """Automatic export of the winner (hls4ml names)."""
+
+    backend: str = "Vitis"
+    part: str = "xcvu13p-flga2577-2-e"
+    clock_period: float = 5.0
+    io_type: str = "io_parallel"
+    reuse_factor: int = 1
+    strategy: str = "latency"
+    output_dir: str | None = None
+    project_name: str = "myproject"
+
+
+@dataclass
+class Config:
+    """A whole autoq run."""
+
+    name: str = "autoq"
+    seed: int = 42
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    space: SpaceConfig = field(default_factory=SpaceConfig)
+    goal: GoalConfig = field(default_factory=GoalConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    baselines: list = field(default_factory=list)
+    hls4ml: Hls4mlConfig | None = None
+    source: str | None = None  # the YAML file, when loaded from one
+    base_dir: str = "."  # relative paths in the config resolve against this
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("source"), d.pop("base_dir")
+        return d
+
+    def digest(self) -> str:
+        """Hash of the settings (not of where the file lives): equal configs, equal digests."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def resolve(self, path: str | None) -> Path | None:
+        """A path from the config, relative to the config file's folder."""
+        if path is None:
+            return None
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+
+# ---------------------------------------------------------------- loading with line numbers
+
+def _line_map(text: str) -> dict:
+    """Map key paths (tuples) to 1-based line numbers in the YAML text."""
+    lines: dict = {}
+
+    def walk(node, path):
+        lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = k.value
+                lines[path + (key,)] = k.start_mark.line + 1
+                walk(v, path + (key,))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                walk(v, path + (i,))
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return lines
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+class _Ctx:
+    """Where we are in the config, to name the key and line in every error."""
+
+    def __init__(self, source, lines):
+        self.source, self.lines = source, lines
+
+    def error(self, path, message):
+        line = None
+        for n in range(len(path), -1, -1):
+            if path[:n] in self.lines:
+                line = self.lines[path[:n]]
+                break
+        key = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in path).replace(".[", "[")
+        return ConfigError(message, key=key or None, line=line, source=self.source)
+
+
+def load_config(path) -> Config:
+    """Read and validate a YAML config file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    text = p.read_text()
+    return parse_config(text, source=str(p), base_dir=str(p.parent.resolve()))
+
+
+def parse_config(text: str, source: str | None = None, base_dir: str = ".") -> Config:
+    """Validate YAML text."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"malformed YAML: {problem}", line=mark.line + 1 if mark else None, source=source) from None
+    if data is None:
+        data = {}
+    return config_from_dict(data, source=source, base_dir=base_dir, lines=_line_map(text))
+
+
+def config_from_dict(data, source=None, base_dir=".", lines=None) -> Config:
+    """Validate a plain dict (as parsed from YAML, or built in a notebook)."""
+    ctx = _Ctx(source, lines or {})
+    if not isinstance(data, dict):
+        raise ctx.error((), f"the config must be a mapping of sections, got {type(data).__name__}")
+    cfg = _build(Config, data, (), ctx, skip=("model", "data", "train", "space", "goal", "search", "baselines",
+                                               "hls4ml"))
+    cfg.model = _build(ModelConfig, data.get("model", {}), ("model",), ctx)
+    cfg.data = _build(DataConfig, data.get("data", {}), ("data",), ctx)
+    cfg.train = _build(TrainConfig, data.get("train", {}), ("train",), ctx)
+    cfg.goal = _build(GoalConfig, data.get("goal", {}), ("goal",), ctx)
+    cfg.search = _build(SearchConfig, data.get("search", {}), ("search",), ctx)
+    cfg.space = _space(data.get("space", {}), ("space",), ctx)
+    cfg.baselines = _baselines(data.get("baselines", []), ("baselines",), ctx)
+    if data.get("hls4ml") is not None:
+        cfg.hls4ml = _build(Hls4mlConfig, data["hls4ml"], ("hls4ml",), ctx)
+    cfg.source, cfg.base_dir = source, base_dir
+    _check(cfg, ctx)
+    return cfg
+
+
+_TYPES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a mapping",
+          list: "a list"}
+
+
+def _expected_type(cls, name):
+    ann = {f.name: f.type for f in fields(cls)}[name]
+    for t, word in (("bool", bool), ("int", int), ("float", float), ("dict", dict), ("list", list), ("str", str)):
+        if ann.startswith(t):
+            return word, "None" in ann
+    return None, True
+
+
+def _build(cls, data, path, ctx, skip=()):
+    """Instantiate a flat dataclass from a mapping, rejecting unknown keys and wrong types."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ctx.error(path, f"expected a mapping with keys {', '.join(f.name for f in fields(cls))}, "
+                              f"got {type(data).__name__}")
+    names = [f.name for f in fields(cls) if not (cls is Config and f.name in ("source", "base_dir"))]
+    kwargs = {}
+    for key, value in data.items():
+        if key in skip:
+            continue
+        if key not in names:
+            hint = difflib.get_close_matches(str(key), names, n=1)
+            raise ctx.error(path + (key,), f"unknown key" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                            + f"; allowed: {', '.join(names)}")
+        typ, nullable = _expected_type(cls, key)
+        if value is None and nullable:
+            kwargs[key] = None
+            continue
+        if typ is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if typ is not None and not (isinstance(value, typ) and not (typ in (int, float) and isinstance(value, bool))):
+            if not (key == "reference" or typ is None):
+                raise ctx.error(path + (key,), f"expected {_TYPES[typ]}, got {value!r}")
+        kwargs[key] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a required field is missing
+        raise ctx.error(path, str(exc).split("__init__() ")[-1]) from None
+
+
+def _roles(data, path, ctx) -> RoleChoices:
+    if data is None:
+        return RoleChoices()
+    if not isinstance(data, dict):
+        raise ctx.error(path, f"expected a mapping with keys kernel, bias, activation; got {data!r}")
+    out = RoleChoices()
+    for key, value in data.items():
+        if key not in quantizers.ROLES:
+            hint = difflib.get_close_matches(str(key), quantizers.ROLES, n=1)
+            raise ctx.error(path + (key,), "unknown parameter type" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                            + "; allowed: kernel, bias, activation")
+        if value is None:
+            continue
+        items = value if isinstance(value, list) else [value]
+        specs = []
+        for i, item in enumerate(items):
+            try:
+                specs.extend(str(s) for s in quantizers.parse_list([item], key))
+            except QuantizerError as exc:
+                raise ctx.error(path + (key, i) if isinstance(value, list) else path + (key,), str(exc)) from None
+        if not specs:
+            raise ctx.error(path + (key,), "empty list of quantizers; remove the key to leave this type unquantized")
+        setattr(out, key, specs)
+    return out
+
+
+def _space(data, path, ctx) -> SpaceConfig:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ctx.error(path, "expected a mapping")
+    cfg = _build(SpaceConfig, data, path, ctx, skip=("default", "layer_types", "layers", "groups", "skip"))
+    if cfg.input_quantizer is not None:
+        try:
+            cfg.input_quantizer = str(quantizers.parse(cfg.input_quantizer, "input"))
+        except QuantizerError as exc:
+            raise ctx.error(path + ("input_quantizer",), str(exc)) from None
+    cfg.default = _roles(data.get("default"), path + ("default",), ctx)
+    for key in ("layer_types", "layers"):
+        section = data.get(key) or {}
+        if not isinstance(section, dict):
+            raise ctx.error(path + (key,), "expected a mapping of " +
+                            ("layer class names" if key == "layer_types" else "layer-name regexes") + " to choices")
+        out = {}
+        for name, roles in section.items():
+            if key == "layers":
+                _regex(name, path + (key, name), ctx)
+            out[str(name)] = _roles(roles, path + (key, name), ctx)
+        setattr(cfg, key, out)
+    groups = data.get("groups") or {}
+    if not isinstance(groups, dict):
+        raise ctx.error(path + ("groups",), "expected a mapping of group name -> layer-name regex")
+    for name, rx in groups.items():
+        if not isinstance(rx, str):
+            raise ctx.error(path + ("groups", name), f"expected a layer-name regex string, got {rx!r}")
+        _regex(rx, path + ("groups", name), ctx)
+    cfg.groups = {str(k): v for k, v in groups.items()}
+    skip = data.get("skip") or []
+    if isinstance(skip, str):
+        skip = [skip]
+    if not isinstance(skip, list):
+        raise ctx.error(path + ("skip",), "expected a list of layer-name regexes")
+    for i, rx in enumerate(skip):
+        _regex(rx, path + ("skip", i), ctx)
+    cfg.skip = list(skip)
+    return cfg
+
+
+def _regex(rx, path, ctx):
+    try:
+        re.compile(str(rx))
+    except re.error as exc:
+        raise ctx.error(path, f"invalid regular expression {rx!r}: {exc}") from None
+
+
+def _baselines(data, path, ctx) -> list:
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise ctx.error(path, "expected a list of {name, kernel, bias, activation}")
+    out = []
+    for i, item in enumerate(data):
+        b = _build(BaselineConfig, item, path + (i,), ctx)
+        for role in quantizers.ROLES:
+            spec = getattr(b, role)
+            if spec is not None:
+                try:
+                    setattr(b, role, str(quantizers.parse(spec, role)))
+                except QuantizerError as exc:
+                    raise ctx.error(path + (i, role), str(exc)) from None
+        out.append(b)
+    return out
+
+
+def _check(cfg: Config, ctx):
+    """Cross-field and range checks."""
+    m = cfg.model
+    if m.path and m.builder:
+        raise ctx.error(("model",), "give either 'path' (a saved Keras model) or 'builder' (module:function), not both")
+    if m.builder and not re.fullmatch(r"[\w.]+:\w+", m.builder):
+        raise ctx.error(("model", "builder"), f"expected 'module:function', got {m.builder!r}")
+    if m.train not in ("auto", "true", "false", True, False):
+        raise ctx.error(("model", "train"), "expected auto, true or false")
+    d = cfg.data
+    if d.source not in DATA_SOURCES:
+        hint = difflib.get_close_matches(d.source, DATA_SOURCES, n=1)
+        raise ctx.error(("data", "source"), f"unknown dataset {d.source!r}" + (f" (did you mean '{hint[0]}'?)" if hint
+                        else "") + f"; known: {', '.join(DATA_SOURCES)}")
+    if d.source == "npz" and not d.path:
+        raise ctx.error(("data", "path"), "data source 'npz' needs a path to the .npz file")
+    for key in ("val_fraction", "test_fraction"):
+        v = getattr(d, key)
+        if not 0 < v < 1:
+            raise ctx.error(("data", key), f"must be between 0 and 1, got {v}")
+    if d.val_fraction + d.test_fraction >= 1:
+        raise ctx.error(("data",), "val_fraction + test_fraction must leave data to train on")
+    t = cfg.train
+    for key in ("epochs", "batch_size"):
+        if getattr(t, key) < 1:
+            raise ctx.error(("train", key), f"must be at least 1, got {getattr(t, key)}")
+    for key in ("patience", "float_epochs", "fine_tune_epochs"):
+        if getattr(t, key) < 0:
+            raise ctx.error(("train", key), f"must be >= 0, got {getattr(t, key)}")
+    if t.learning_rate <= 0:
+        raise ctx.error(("train", "learning_rate"), f"must be > 0, got {t.learning_rate}")
+    if t.optimizer.lower() not in ("adam", "sgd", "rmsprop", "adamw"):
+        raise ctx.error(("train", "optimizer"), f"unknown optimizer {t.optimizer!r}; known: adam, sgd, rmsprop, adamw")
+    g = cfg.goal
+    if g.cost not in COSTS:
+        raise ctx.error(("goal", "cost"), f"unknown cost {g.cost!r}; known: {', '.join(COSTS)}")
+    if g.rate <= 1:
+        raise ctx.error(("goal", "rate"), f"must be > 1 (cost ratio that earns delta percent), got {g.rate}")
+    if not (g.reference == "float16" or (isinstance(g.reference, (int, float)) and not isinstance(g.reference, bool)
+                                        and g.reference > 0)):
+        raise ctx.error(("goal", "reference"), f"expected 'float16' or a positive cost, got {g.reference!r}")
+    s = cfg.search
+    if s.algorithm not in ALGORITHMS:
+        hint = difflib.get_close_matches(s.algorithm, ALGORITHMS, n=1)
+        raise ctx.error(("search", "algorithm"), f"unknown algorithm {s.algorithm!r}" +
+                        (f" (did you mean '{hint[0]}'?)" if hint else "") + f"; known: {', '.join(ALGORITHMS)}")
+    if s.max_trials < 1:
+        raise ctx.error(("search", "max_trials"), f"must be at least 1, got {s.max_trials}")
+    if s.keep not in ("all", "pareto"):
+        raise ctx.error(("search", "keep"), "expected 'all' or 'pareto'")
+    if cfg.hls4ml is not None:
+        h = cfg.hls4ml
+        if h.backend not in ("Vitis", "Vivado"):
+            raise ctx.error(("hls4ml", "backend"), f"expected Vitis or Vivado, got {h.backend!r}")
+        if h.io_type not in ("io_parallel", "io_stream"):
+            raise ctx.error(("hls4ml", "io_type"), f"expected io_parallel or io_stream, got {h.io_type!r}")
+        if h.strategy.lower() not in ("latency", "resource"):
+            raise ctx.error(("hls4ml", "strategy"), f"expected latency or resource, got {h.strategy!r}")
+        if h.reuse_factor < 1:
+            raise ctx.error(("hls4ml", "reuse_factor"), "must be at least 1")

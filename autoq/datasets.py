@@ -1,0 +1,166 @@
+"""Datasets -> fixed (train, val, test) splits of numpy arrays with one-hot labels."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError
+
+SKLEARN = ("digits", "iris", "wine", "breast_cancer")
+
+
+@dataclass
+class Dataset:
+    """Train/validation/test arrays; labels one-hot."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    name: str = "data"
+    class_names: list = field(default_factory=list)
+    synthetic: bool = False
+
+    @property
+    def n_classes(self) -> int:
+        return self.y_train.shape[1]
+
+    @property
+    def input_shape(self) -> tuple:
+        return tuple(self.x_train.shape[1:])
+
+    def describe(self) -> str:
+        tag = " (SYNTHETIC stand-in, not real data)" if self.synthetic else ""
+        return (f"{self.name}{tag}: {len(self.x_train)} train / {len(self.x_val)} val / {len(self.x_test)} test, "
+                f"input {self.input_shape}, {self.n_classes} classes")
+
+
+def one_hot(y, n_classes=None) -> np.ndarray:
+    """Integer labels -> one-hot float32 (one-hot input is returned as float32)."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:
+        return y.astype("float32")
+    y = y.reshape(-1).astype(int)
+    n = int(n_classes or (y.max() + 1))
+    return np.eye(n, dtype="float32")[y]
+
+
+def from_arrays(x, y, *, val_fraction=0.2, test_fraction=0.2, seed=0, standardize=True, name="arrays",
+                class_names=None, synthetic=False) -> Dataset:
+    """Split arrays into train/val/test (stratified, fixed seed); standardize with train statistics."""
+    from sklearn.model_selection import train_test_split
+
+    x = np.asarray(x, dtype="float32")
+    y = np.asarray(y)
+    if len(x) != len(y):
+        raise DataError(f"{name}: {len(x)} inputs but {len(y)} labels")
+    if len(x) < 10:
+        raise DataError(f"{name}: only {len(x)} samples; need at least 10 to split train/val/test")
+    if not np.isfinite(x).all():
+        raise DataError(f"{name}: inputs contain NaN or infinite values")
+    labels = y.argmax(1) if (y.ndim == 2 and y.shape[1] > 1) else y.reshape(-1)
+    n_classes = int(y.shape[1]) if (y.ndim == 2 and y.shape[1] > 1) else int(labels.max()) + 1
+    strat = labels if np.bincount(labels.astype(int)).min() >= 3 else None
+    x_rest, x_test, l_rest, l_test = train_test_split(x, labels, test_size=test_fraction, random_state=seed,
+                                                      stratify=strat)
+    strat = l_rest if strat is not None else None
+    x_train, x_val, l_train, l_val = train_test_split(x_rest, l_rest, test_size=val_fraction / (1 - test_fraction),
+                                                      random_state=seed, stratify=strat)
+    if standardize:
+        axes = tuple(range(x_train.ndim - 1)) if x_train.ndim > 2 else 0
+        mean, std = x_train.mean(axis=axes), x_train.std(axis=axes)
+        std = np.where(std > 0, std, 1.0)
+        x_train, x_val, x_test = [((a - mean) / std).astype("float32") for a in (x_train, x_val, x_test)]
+    return Dataset(x_train, one_hot(l_train, n_classes), x_val, one_hot(l_val, n_classes), x_test,
+                   one_hot(l_test, n_classes), name=name,
+                   class_names=list(class_names) if class_names is not None else [str(i) for i in range(n_classes)],
+                   synthetic=synthetic)
+
+
+def load_dataset(cfg, base_dir=".") -> Dataset:
+    """Load the dataset a :class:`autoq.config.DataConfig` names."""
+    split = dict(val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction, seed=cfg.seed,
+                 standardize=cfg.standardize)
+    path = None
+    if cfg.path:
+        path = Path(cfg.path).expanduser()
+        if not path.is_absolute():
+            path = Path(base_dir) / path
+    if cfg.source in SKLEARN:
+        import sklearn.datasets as skd
+        bunch = getattr(skd, f"load_{cfg.source}")()
+        names = [str(n) for n in getattr(bunch, "target_names", [])] or None
+        return from_arrays(bunch.data, bunch.target, name=cfg.source, class_names=names, **split)
+    if cfg.source == "npz":
+        return load_npz(path, **split)
+    if cfg.source in ("jets", "jets-synthetic"):
+        from . import jets
+        if cfg.source == "jets-synthetic":
+            x, y, names = jets.make_synthetic_jets(n=cfg.n_samples, seed=cfg.seed)
+            return from_arrays(x, y, name="jets-synthetic", class_names=names, synthetic=True, **split)
+        if path is None:
+            raise DataError("data source 'jets' needs a file: set data.path in the YAML or pass --data PATH "
+                            "(or use source: jets-synthetic for a synthetic stand-in)")
+        try:
+            x, y, names = jets.load_jets(path)
+        except FileNotFoundError as exc:
+            raise DataError(str(exc)) from None
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
+        # the paper's preprocessing: 80/20 split (random_state=42), StandardScaler fitted on train, one-hot
+        s = jets.jets_splits(x, y, class_names=names, seed=42, test_size=0.2, val_size=0.25)
+        return Dataset(s.x_train, s.y_train, s.x_val, s.y_val, s.x_test, s.y_test, name="jets",
+                       class_names=list(s.class_names))
+    raise DataError(f"data source {cfg.source!r} needs arrays: pass them to autoq.search(model, (x, y), config)")
+
+
+def load_npz(path, **split) -> Dataset:
+    """An .npz with ``x``/``y`` (or ``X``/``y``), or pre-split ``x_train, y_train, x_val, y_val, x_test, y_test``."""
+    if path is None or not Path(path).is_file():
+        raise DataError(f"npz file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except Exception as exc:
+        raise DataError(f"cannot read {path} as .npz: {exc}") from None
+    keys = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+    if all(k in arrays for k in keys):
+        n = max(int(arrays[k].max()) + 1 if arrays[k].ndim == 1 else arrays[k].shape[1] for k in keys[1::2])
+        parts = [arrays[k].astype("float32") if k.startswith("x") else one_hot(arrays[k], n) for k in keys]
+        return Dataset(*parts, name=Path(path).stem, class_names=[str(i) for i in range(n)])
+    x = arrays.get("x", arrays.get("X"))
+    y = arrays.get("y", arrays.get("Y"))
+    if x is None or y is None:
+        raise DataError(f"{path}: expected arrays 'x' and 'y' (or x_train, y_train, x_val, y_val, x_test, y_test); "
+                        f"found {', '.join(sorted(arrays)) or 'none'}")
+    return from_arrays(x, y, name=Path(path).stem, **split)
+
+
+def as_dataset(data, cfg=None) -> Dataset:
+    """Accept a Dataset, an (x, y) tuple, a 6-tuple of splits, or a dict of split arrays."""
+    if isinstance(data, Dataset):
+        return data
+    split = {}
+    if cfg is not None:
+        split = dict(val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction, seed=cfg.seed,
+                     standardize=cfg.standardize)
+    if isinstance(data, dict):
+        keys = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+        missing = [k for k in keys if k not in data]
+        if missing:
+            raise DataError(f"data dict is missing {', '.join(missing)}")
+        data = tuple(data[k] for k in keys)
+    if isinstance(data, (tuple, list)):
+        if len(data) == 2:
+            return from_arrays(data[0], data[1], **split)
+        if len(data) == 6:
+            ys = [np.asarray(a) for a in data[1::2]]
+            n = max(y.shape[1] if y.ndim == 2 and y.shape[1] > 1 else int(y.max()) + 1 for y in ys)
+            parts = [np.asarray(a, dtype="float32") if i % 2 == 0 else one_hot(a, n) for i, a in enumerate(data)]
+            return Dataset(*parts, class_names=[str(i) for i in range(n)])
+    raise DataError("data must be a Dataset, (x, y), (x_train, y_train, x_val, y_val, x_test, y_test) or a dict "
+                    f"of those arrays; got {type(data).__name__}")

@@ -1,0 +1,32 @@
+"""Small float model builders referenced from YAML as ``autoq.models:<function>``."""
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def mlp(input_dim: int = 64, hidden=(32, 32), n_classes: int = 10, l1: float = 0.0, name: str = "mlp"):
+    """Dense ReLU stack with a softmax head; layers named fc1.., output (hls4ml-style names)."""
+    reg = tf.keras.regularizers.L1(l1) if l1 else None
+    inp = tf.keras.Input(shape=(input_dim,), name="input")
+    x = inp
+    for i, units in enumerate(hidden, 1):
+        x = tf.keras.layers.Dense(units, activation="relu", kernel_regularizer=reg, name=f"fc{i}")(x)
+    x = tf.keras.layers.Dense(n_classes, kernel_regularizer=reg, name="output")(x)
+    out = tf.keras.layers.Activation("softmax", name="softmax")(x)
+    return tf.keras.Model(inp, out, name=name)
+
+
+def jet_tagger(l1: float = 1e-4):
+    """The jet tagger of Coelho et al. 2021 / Duarte et al. 2018: 16 inputs, Dense 64-32-32-5, ReLU, softmax, L1."""
+    return mlp(16, (64, 32, 32), 5, l1=l1, name="jet_tagger")
+
+
+def small_cnn(input_shape=(8, 8, 1), n_classes: int = 10, name: str = "small_cnn"):
+    """A tiny Conv2D net for 8x8 images (digits reshaped)."""
+    inp = tf.keras.Input(shape=input_shape, name="input")
+    x = tf.keras.layers.Conv2D(8, 3, activation="relu", name="conv1")(inp)
+    x = tf.keras.layers.MaxPooling2D(2, name="pool1")(x)
+    x = tf.keras.layers.Flatten(name="flatten")(x)
+    x = tf.keras.layers.Dense(n_classes, name="output")(x)
+    out = tf.keras.layers.Activation("softmax", name="softmax")(x)
+    return tf.keras.Model(inp, out, name=name)

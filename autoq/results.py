@@ -1,0 +1,184 @@
+"""Results on disk: per-trial records, trials.csv, pareto.csv/png, summary.json. Every write is atomic.
+
+Each trial writes ``trials/<id>/record.json`` (and its model) on its own, so concurrent workers and killed
+processes never leave a half-written table: ``trials.csv`` is regenerated from the records and swapped in with
+``os.replace``.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+ROLE_SEP = "|"
+CSV_FIXED = ["trial", "status", "val_accuracy", "score", "energy", "bits", "bops", "fpga", "seconds", "epochs"]
+
+
+def atomic_write_text(path, text: str) -> None:
+    """Write via a temporary file in the same folder and ``os.replace`` (never a half-written file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(o):
+    try:
+        import numpy as np
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+    except ImportError:
+        pass
+    return str(o)
+
+
+def atomic_save_model(model, path) -> None:
+    """Save a Keras model as .h5 atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.h5")
+    model.save(tmp, include_optimizer=False, save_format="h5")
+    os.replace(tmp, path)
+
+
+def pareto_front(points) -> list:
+    """Indices of the non-dominated points of ``[(metric, cost), ...]`` (maximise metric, minimise cost)."""
+    idx = sorted(range(len(points)), key=lambda i: (points[i][1], -points[i][0]))
+    front, best = [], float("-inf")
+    for i in idx:
+        if points[i][0] > best:
+            front.append(i)
+            best = points[i][0]
+    return sorted(front, key=lambda i: points[i][1])
+
+
+class ResultStore:
+    """The output directory of one search."""
+
+    def __init__(self, output_dir):
+        self.dir = Path(output_dir)
+
+    # paths
+    def trial_dir(self, trial_id) -> Path:
+        return self.dir / "trials" / str(trial_id)
+
+    @property
+    def summary_path(self) -> Path:
+        return self.dir / "summary.json"
+
+    # records
+    def write_record(self, record: dict) -> None:
+        atomic_write_json(self.trial_dir(record["trial"]) / "record.json", record)
+
+    def records(self) -> list:
+        """All finished or failed trial records, in trial order."""
+        out = []
+        root = self.dir / "trials"
+        if not root.is_dir():
+            return out
+        for p in root.glob("*/record.json"):
+            try:
+                out.append(json.loads(p.read_text()))
+            except (OSError, json.JSONDecodeError):
+                continue  # a record being replaced right now; the next regeneration picks it up
+        return sorted(out, key=lambda r: (r.get("number", 0), str(r["trial"])))
+
+    # tables
+    def write_trials_csv(self, records: list) -> Path:
+        layers = []
+        for r in records:
+            for layer in r.get("choice", {}):
+                if layer not in layers:
+                    layers.append(layer)
+        cols = CSV_FIXED + layers
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(cols)
+        for r in records:
+            row = [_fmt(r.get(c)) for c in CSV_FIXED]
+            for layer in layers:
+                roles = r.get("choice", {}).get(layer, {})
+                row.append(ROLE_SEP.join(f"{k}={v}" for k, v in roles.items()))
+            w.writerow(row)
+        path = self.dir / "trials.csv"
+        atomic_write_text(path, buf.getvalue())
+        return path
+
+    def write_pareto_csv(self, front: list, cost_key: str) -> Path:
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["trial", "val_accuracy", cost_key, "energy", "bits", "bops", "score", "model"])
+        for r in front:
+            w.writerow([r["trial"], _fmt(r["val_accuracy"]), _fmt(r.get(cost_key)), _fmt(r.get("energy")),
+                        _fmt(r.get("bits")), _fmt(r.get("bops")), _fmt(r.get("score")), r.get("model", "")])
+        path = self.dir / "pareto.csv"
+        atomic_write_text(path, buf.getvalue())
+        return path
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return "" if v is None else v
+
+
+def plot_pareto(records: list, baselines: dict, cost_key: str = "energy", path=None, title: str = "", ax=None):
+    """Accuracy vs cost: every trial, the Pareto front, float and uniform baselines. Returns the figure."""
+    import matplotlib
+    if ax is None:
+        matplotlib.use("Agg", force=False) if path is not None and matplotlib.get_backend() == "" else None
+    import matplotlib.pyplot as plt
+
+    ok = [r for r in records if r.get("status") == "ok" and r.get(cost_key) is not None]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
+    else:
+        fig = ax.figure
+    if ok:
+        ax.scatter([r[cost_key] for r in ok], [r["val_accuracy"] for r in ok], s=18, c="#9aa7b8", label="trials")
+        front = [ok[i] for i in pareto_front([(r["val_accuracy"], r[cost_key]) for r in ok])]
+        ax.step([r[cost_key] for r in front], [r["val_accuracy"] for r in front], where="post", c="#1f5fa8",
+                lw=1.6, label="Pareto front")
+        ax.scatter([r[cost_key] for r in front], [r["val_accuracy"] for r in front], s=30, c="#1f5fa8", zorder=3)
+        best = max(ok, key=lambda r: r["score"])
+        ax.scatter([best[cost_key]], [best["val_accuracy"]], s=140, marker="*", c="#e8a200", zorder=4,
+                   edgecolors="k", linewidths=0.5, label=f"best score (trial {best['trial']})")
+    markers = iter(["s", "D", "^", "v", "P", "X"])
+    for name, b in (baselines or {}).items():
+        if b.get(cost_key) is None or b.get("val_accuracy") is None:
+            continue
+        ax.scatter([b[cost_key]], [b["val_accuracy"]], s=60, marker=next(markers, "o"), zorder=4,
+                   label=f"{name} baseline")
+    ax.set_xscale("log")
+    unit = {"energy": "energy per inference [pJ, QTools 45 nm]", "bits": "model size [bits]",
+            "bops": "bit operations [BOPs]", "fpga": "estimated LUT + DSP"}.get(cost_key, cost_key)
+    ax.set_xlabel(unit)
+    ax.set_ylabel("validation accuracy")
+    ax.set_title(title or "accuracy vs cost")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    if path is not None:
+        path = Path(path)
+        tmp = path.with_name(f".{path.stem}.tmp.png")
+        fig.savefig(tmp)
+        os.replace(tmp, path)
+    return fig

@@ -1,0 +1,615 @@
+"""keras-tuner glue: run trials, keep the weights of the best and Pareto trials, resume, summarise.
+
+One trial = build the QKeras model for the oracle's choice from the float model (float weights copied in as the
+start point), train with early stopping, score validation accuracy x forgiving factor of the cost. Unlike
+AutoQKeras, each trial's trained model is saved, so the winner needs no retraining.
+"""
+from __future__ import annotations
+
+import math
+import os
+import platform
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import cost as costs
+from . import quantizers
+from .config import Config, config_from_dict, load_config
+from .datasets import Dataset, as_dataset, load_dataset
+from .errors import AutoqError, ConfigError, DataError, ResultsError
+from .results import ResultStore, atomic_save_model, atomic_write_json, plot_pareto, pareto_front
+
+REFERENCE_Q16 = ("quantized_bits(16,6,alpha=1)", "quantized_bits(16,6,alpha=1)", "quantized_relu(16,6)")
+DIGEST_IGNORES = ("max_trials", "output_dir")
+
+
+def versions() -> dict:
+    """Versions of everything that decides a search's numbers."""
+    from importlib import metadata
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for pkg in ("autoq", "tensorflow", "keras", "qkeras", "hls4ml", "keras-tuner", "numpy", "scikit-learn",
+                "tensorflow-model-optimization", "pyyaml"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def config_digest(cfg: Config) -> str:
+    """Digest of the settings that must match to resume (trial budget and output folder may change)."""
+    import hashlib
+    import json
+    d = cfg.to_dict()
+    for k in DIGEST_IGNORES:
+        d["search"].pop(k, None)
+    d.pop("hls4ml", None)
+    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------------------------ results object
+
+@dataclass
+class SearchResult:
+    """A finished search: records of every trial, the Pareto front, baselines, and the winner on disk."""
+
+    output_dir: Path
+    summary: dict
+    trials: list
+    pareto: list
+    baselines: dict
+    cost_key: str = "energy"
+    _best_model: object = field(default=None, repr=False)
+
+    @property
+    def best(self) -> dict:
+        """The best-scoring trial's record."""
+        return self.summary["best"]
+
+    @property
+    def best_model(self):
+        """The winner (trained weights), loaded from ``best_model.h5``."""
+        if self._best_model is None:
+            self._best_model = load_model(self.output_dir / "best_model.h5")
+        return self._best_model
+
+    def pareto_models(self) -> dict:
+        """Trial id -> path of the saved model of every Pareto-optimal trial."""
+        return {r["trial"]: self.output_dir / r["model"] for r in self.pareto}
+
+    def plot(self, cost: str | None = None, ax=None, path=None):
+        """Accuracy vs cost with the Pareto front and baselines (a matplotlib Figure)."""
+        return plot_pareto(self.trials, self.baselines, cost or self.cost_key, path=path, ax=ax,
+                           title=f"{self.summary.get('name', '')}: {len(self.trials)} trials")
+
+    def table(self) -> str:
+        """Per-layer table of the winner."""
+        return layer_table(self.best)
+
+    def trials_frame(self):
+        """Trials as a pandas DataFrame (pandas must be installed); ``.trials`` is the plain list."""
+        import pandas as pd
+        return pd.DataFrame([{k: v for k, v in r.items() if k != "layers"} for r in self.trials])
+
+    def __repr__(self):
+        b = self.best
+        return (f"SearchResult({self.output_dir}, {len(self.trials)} trials, best trial {b['trial']}: "
+                f"val acc {b['val_accuracy']:.4f}, {self.cost_key} {b[self.cost_key]:.4g})")
+
+
+def load_model(path):
+    """Load a saved autoq/QKeras model."""
+    from qkeras.utils import load_qmodel
+    path = Path(path)
+    if not path.is_file():
+        raise ResultsError(f"model file not found: {path}")
+    return load_qmodel(str(path), custom_objects=quantizers.custom_objects(), compile=False)
+
+
+def load_result(output_dir) -> SearchResult:
+    """Read a finished search back from its output directory."""
+    import json
+    out = Path(output_dir)
+    p = out / "summary.json"
+    if not p.is_file():
+        state = "a search in progress or interrupted (run the same command again to resume)" \
+            if (out / "state.json").is_file() else "not an autoq search directory"
+        raise ResultsError(f"{out} has no summary.json: {state}")
+    summary = json.loads(p.read_text())
+    store = ResultStore(out)
+    records = store.records()
+    ids = set(summary.get("pareto", []))
+    return SearchResult(out, summary, records, [r for r in records if r["trial"] in ids],
+                        summary.get("baselines", {}), summary.get("cost", "energy"))
+
+
+def layer_table(record: dict) -> str:
+    """Layer | kernel | bias | activation | params | bits | BOPs | energy share, from a trial record."""
+    rows = record.get("layers", [])
+    act_of = {r["name"]: r for r in rows if r["class_name"] == "QActivation"}
+    total_e = sum(r["energy"] for r in rows) or 1.0
+    head = ["layer", "kernel", "bias", "activation", "params", "bits", "BOPs", "energy pJ", "share"]
+    lines = []
+    for r in rows:
+        if r["class_name"] == "QActivation" and (r["name"][: -len("_relu")] in {x["name"] for x in rows}
+                                                  and r["name"].endswith("_relu")):
+            continue  # shown on its layer's row
+        act = act_of.get(f"{r['name']}_relu")
+        activation = act["activation"] if act else r.get("activation", "")
+        energy = r["energy"] + (act["energy"] if act else 0.0)
+        lines.append([r["name"], r.get("kernel", ""), r.get("bias", ""), activation, str(r.get("params", 0)),
+                      str(r.get("bits", 0)), str(r.get("bops", 0)), f"{energy:.1f}", f"{100 * energy / total_e:.1f}%"])
+    lines.append(["total", "", "", "", str(sum(r.get("params", 0) for r in rows)), str(record.get("bits")),
+                  str(record.get("bops")), f"{record.get('energy', 0):.1f}", "100%"])
+    widths = [max(len(h), *(len(l[i]) for l in lines)) for i, h in enumerate(head)]
+    fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths))  # noqa: E731
+    return "\n".join([fmt(head), fmt(["-" * w for w in widths])] + [fmt(l) for l in lines])
+
+
+# ------------------------------------------------------------------------------------------ the engine
+
+def _fmt_time(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+class Searcher:
+    """Everything one search needs: config, data, float model, space, reference cost, output store."""
+
+    def __init__(self, cfg: Config, float_model, data: Dataset, output_dir, log=print):
+        self.cfg, self.float_model, self.data, self.log = cfg, float_model, data, log
+        self.store = ResultStore(output_dir)
+        self.cost_key = cfg.goal.cost
+        self.t0 = time.time()
+        self.best_score = None
+        self.state: dict = {}
+        from .space import analyse
+        self.space = analyse(float_model, cfg.space)
+
+    # ---- preparation (idempotent: state.json + float_model.h5 make resumed runs and workers reuse it)
+    def prepare(self, train_float: bool) -> dict:
+        import json
+        state_path = self.store.dir / "state.json"
+        if state_path.is_file():
+            self.state = json.loads(state_path.read_text())
+            self.float_model = load_model(self.store.dir / "float_model.h5") \
+                if (self.store.dir / "float_model.h5").is_file() else self.float_model
+            self.log(f"[autoq] resuming {self.store.dir}: {len(self.store.records())} trial(s) on record")
+            return self.state
+        self.store.dir.mkdir(parents=True, exist_ok=True)
+        import tensorflow as tf
+        tf.keras.utils.set_random_seed(self.cfg.seed)
+        t = time.time()
+        if train_float:
+            self.log(f"[autoq] training the float model for up to {self.cfg.train.float_epochs} epochs ...")
+            self._fit(self.float_model, self.cfg.train.float_epochs)
+        loss, acc = self._evaluate(self.float_model)
+        self.log(f"[autoq] float model: val accuracy {acc:.4f} ({time.time() - t:.1f} s)")
+        atomic_save_model(self.float_model, self.store.dir / "float_model.h5")
+        ref = self.reference_cost()
+        self.log(f"[autoq] reference {self.cost_key}: {ref:.6g}" + (" (the float model priced as 16-bit fixed point)"
+                                                                  if self.cfg.goal.reference == "float16" else ""))
+        np.savez_compressed(self.store.dir / "data_sample.npz", x_val=self.data.x_val[:2000],
+                            y_val=self.data.y_val[:2000])
+        baselines = {"float": {"val_accuracy": acc, "val_loss": loss, self.cost_key: ref,
+                               **{k: v for k, v in self.q16_costs.items()}}}
+        for b in self.cfg.baselines:
+            baselines[b.name] = self.run_baseline(b)
+        self.state = {"config_digest": config_digest(self.cfg), "float_val_accuracy": acc, "reference_cost": ref,
+                      "cost": self.cost_key, "baselines": baselines, "versions": versions(),
+                      "dataset": self.data.describe(), "synthetic_data": self.data.synthetic,
+                      "space_size": self.space.size(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        atomic_write_json(state_path, self.state)
+        return self.state
+
+    def reference_cost(self) -> float:
+        """Cost of the reference (the float model as uniform 16-bit fixed point, or the configured number)."""
+        from .space import build_qmodel
+        k, b, a = REFERENCE_Q16
+        ref_model = build_qmodel(self.float_model, self.space.uniform(k, b, a), self.space.input_quantizer,
+                                 copy_weights=False, name="reference_q16")
+        c = costs.model_cost(ref_model)
+        self.q16_costs = {"energy": c.energy, "bits": c.bits, "bops": c.bops, "fpga": self._fpga(ref_model)}
+        if self.cfg.goal.reference != "float16":
+            return float(self.cfg.goal.reference)
+        ref = self.q16_costs[self.cost_key]
+        if ref is None:
+            raise ConfigError(f"goal.cost {self.cost_key!r} needs autoq.reports (the FPGA estimate), not available")
+        return float(ref)
+
+    @staticmethod
+    def _fpga(model):
+        try:
+            from .reports import estimate
+        except ImportError:
+            return None
+        try:
+            e = estimate(model)
+            return float(e.total.lut + e.total.dsp)
+        except Exception:  # the estimate is informative; never fail a trial on it
+            return None
+
+    # ---- training
+    def _optimizer(self):
+        import tensorflow as tf
+        name = self.cfg.train.optimizer.lower()
+        cls = {"adam": tf.keras.optimizers.Adam, "sgd": tf.keras.optimizers.SGD,
+               "rmsprop": tf.keras.optimizers.RMSprop, "adamw": tf.keras.optimizers.AdamW}[name]
+        return cls(learning_rate=self.cfg.train.learning_rate)
+
+    def _fit(self, model, epochs, initial_epoch=0) -> dict:
+        import tensorflow as tf
+        t = self.cfg.train
+        model.compile(optimizer=self._optimizer(), loss=t.loss, metrics=["accuracy"])
+        cbs = [tf.keras.callbacks.TerminateOnNaN()]
+        if t.patience:
+            cbs.append(tf.keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=t.patience,
+                                                        restore_best_weights=True))
+        hist = model.fit(self.data.x_train, self.data.y_train, validation_data=(self.data.x_val, self.data.y_val),
+                         epochs=epochs, initial_epoch=initial_epoch, batch_size=t.batch_size, verbose=0,
+                         callbacks=cbs)
+        return hist.history
+
+    def _evaluate(self, model, split="val"):
+        x, y = (self.data.x_val, self.data.y_val) if split == "val" else (self.data.x_test, self.data.y_test)
+        if model.optimizer is None:
+            model.compile(optimizer=self._optimizer(), loss=self.cfg.train.loss, metrics=["accuracy"])
+        loss, acc = model.evaluate(x, y, batch_size=1024, verbose=0)
+        return float(loss), float(acc)
+
+    # ---- one trial
+    def build(self, choice: dict):
+        """QKeras model for a choice (float weights copied in) and its pricing model (QIL -> fixed point)."""
+        from .space import build_qmodel
+        qmodel = build_qmodel(self.float_model, choice, self.space.input_quantizer)
+        pricing = None
+        if any(str(s).startswith("qil(") for roles in choice.values() for s in roles.values()):
+            eq = {layer: {r: str(quantizers.parse(s).equivalent()) for r, s in roles.items()}
+                  for layer, roles in choice.items()}
+            pricing = build_qmodel(self.float_model, eq, self.space.input_quantizer, copy_weights=False)
+        return qmodel, pricing
+
+    def run_trial(self, trial_id: str, number: int, values: dict, epochs: int | None = None, initial_epoch=0,
+                  warm_start: str | None = None, tuner_id: str = "tuner0") -> dict:
+        """Train and score one choice; write its record and model; return the record."""
+        import tensorflow as tf
+        t0 = time.time()
+        choice = self.space.choice(values)
+        record = {"trial": trial_id, "number": number, "tuner_id": tuner_id, "choice": choice,
+                  "hp": {k: v for k, v in values.items()}, "status": "running", "seed": self.cfg.seed + number}
+        try:
+            tf.keras.backend.clear_session()
+            tf.keras.utils.set_random_seed(self.cfg.seed + number)
+            qmodel, pricing = self.build(choice)
+            if warm_start:
+                src = self.store.dir / warm_start
+                if src.is_file():
+                    qmodel.set_weights(load_model(src).get_weights())
+            c = costs.model_cost(qmodel, pricing)
+            record.update(energy=c.energy, bits=c.bits, bops=c.bops, fpga=self._fpga(pricing or qmodel),
+                          layers=[vars(r) for r in c.layers])
+            hist = self._fit(qmodel, epochs or self.cfg.train.epochs, initial_epoch)
+            record["epochs"] = len(hist.get("loss", []))
+            losses = hist.get("loss", [])
+            if not losses or not all(math.isfinite(v) for v in losses):
+                raise FloatingPointError(f"training loss became NaN/inf at epoch {len(losses)}")
+            loss, acc = self._evaluate(qmodel)
+            if not math.isfinite(loss):
+                raise FloatingPointError("validation loss is NaN/inf")
+            record.update(val_accuracy=acc, val_loss=loss, status="ok")
+            g = self.cfg.goal
+            record["score"] = costs.score(acc, record[self.cost_key], self.state["reference_cost"], g.delta_p,
+                                          g.delta_n, g.rate)
+            model_rel = f"trials/{trial_id}/model.h5"
+            atomic_save_model(qmodel, self.store.dir / model_rel)
+            record["model"] = model_rel
+        except (FloatingPointError, tf.errors.InvalidArgumentError, ValueError) as exc:
+            record.update(status="failed", error=f"{type(exc).__name__}: {exc}", score=None, val_accuracy=None)
+        record["seconds"] = round(time.time() - t0, 3)
+        self.store.write_record(record)
+        return record
+
+    def run_baseline(self, b) -> dict:
+        values = {}
+        given = {"kernel": b.kernel, "bias": b.bias, "activation": b.activation}
+        for name, specs in self.space.hp_choices().items():
+            values[name] = given[name.rsplit("/", 1)[1]] or specs[0]
+        import tensorflow as tf
+        tf.keras.backend.clear_session()
+        tf.keras.utils.set_random_seed(self.cfg.seed)
+        qmodel, pricing = self.build(self.space.choice(values))
+        c = costs.model_cost(qmodel, pricing)
+        self._fit(qmodel, self.cfg.train.epochs)
+        loss, acc = self._evaluate(qmodel)
+        self.log(f"[autoq] baseline {b.name}: val accuracy {acc:.4f}, {self.cost_key} "
+                 f"{ {'energy': c.energy, 'bits': c.bits, 'bops': c.bops}.get(self.cost_key, 0):.6g}")
+        atomic_save_model(qmodel, self.store.dir / "baselines" / f"{b.name}.h5")
+        return {"val_accuracy": acc, "val_loss": loss, "energy": c.energy, "bits": c.bits, "bops": c.bops,
+                "fpga": self._fpga(pricing or qmodel), "model": f"baselines/{b.name}.h5",
+                "choice": {"kernel": b.kernel, "bias": b.bias, "activation": b.activation}}
+
+    def progress(self, record: dict, max_trials: int):
+        ref = self.state["reference_cost"]
+        if record["status"] == "ok":
+            if self.best_score is None or record["score"] > self.best_score[0]:
+                self.best_score = (record["score"], record["trial"])
+            c = record[self.cost_key]
+            unit = {"energy": " pJ", "bits": " bits", "bops": " BOPs"}.get(self.cost_key, "")
+            msg = (f"acc {record['val_accuracy']:.4f} | {self.cost_key} {c:.4g}{unit} ({100 * c / ref:.1f}% of ref) "
+                   f"| score {record['score']:.4f}")
+        else:
+            msg = f"FAILED ({record.get('error')}), going on"
+        best = f"best {self.best_score[0]:.4f} (trial {self.best_score[1]})" if self.best_score else "best -"
+        self.log(f"[autoq] trial {record['number'] + 1}/{max_trials} | {_fmt_time(time.time() - self.t0)} | "
+                 f"{msg} | {best} | {record['seconds']:.1f} s")
+
+    # ---- the end
+    def finalize(self, fine_tune_epochs: int = 0) -> SearchResult:
+        records = self.store.records()
+        self.store.write_trials_csv(records)
+        ok = [r for r in records if r.get("status") == "ok"]
+        if not ok:
+            raise AutoqError(f"no trial finished successfully ({len(records)} failed); see {self.store.dir}/trials.csv")
+        key = self.cost_key
+        front = [ok[i] for i in pareto_front([(r["val_accuracy"], r[key]) for r in ok])]
+        best = max(ok, key=lambda r: (r["score"], -r["number"]))
+        keep = {r["trial"] for r in front} | {best["trial"]}
+        if self.cfg.search.keep == "pareto":
+            for r in ok:
+                p = self.store.dir / r["model"]
+                if r["trial"] not in keep and p.is_file():
+                    p.unlink()
+                    r["model_deleted"] = True
+        tmp = self.store.dir / ".best_model.tmp.h5"
+        shutil.copyfile(self.store.dir / best["model"], tmp)
+        os.replace(tmp, self.store.dir / "best_model.h5")
+        self.store.write_pareto_csv(front, key)
+        best_model = load_model(self.store.dir / "best_model.h5")
+        _, test_acc = self._evaluate(best_model, "test")
+        summary = {"name": self.cfg.name, "output_dir": str(self.store.dir), "algorithm": self.cfg.search.algorithm,
+                   "seed": self.cfg.seed, "cost": key, "goal": vars(self.cfg.goal), "trials": len(records),
+                   "failed_trials": len(records) - len(ok), "best": best, "best_test_accuracy": test_acc,
+                   "pareto": [r["trial"] for r in front], "baselines": self.state["baselines"],
+                   "reference_cost": self.state["reference_cost"],
+                   "float_val_accuracy": self.state["float_val_accuracy"], "config": self.cfg.to_dict(),
+                   "config_digest": self.state["config_digest"], "versions": versions(),
+                   "dataset": self.state["dataset"], "synthetic_data": self.state["synthetic_data"],
+                   "space_size": self.state["space_size"], "seconds": round(time.time() - self.t0, 1)}
+        if fine_tune_epochs:
+            self.log(f"[autoq] fine-tuning the winner for {fine_tune_epochs} epochs ...")
+            self._fit(best_model, fine_tune_epochs)
+            _, acc = self._evaluate(best_model)
+            _, test_acc = self._evaluate(best_model, "test")
+            atomic_save_model(best_model, self.store.dir / "best_model.h5")
+            summary.update(fine_tuned_val_accuracy=acc, best_test_accuracy=test_acc)
+        atomic_write_json(self.store.summary_path, summary)
+        result = SearchResult(self.store.dir, summary, records, front, self.state["baselines"], key, best_model)
+        plot_pareto(records, self.state["baselines"], key, path=self.store.dir / "pareto.png",
+                    title=f"{self.cfg.name}: {len(records)} trials ({self.cfg.search.algorithm})")
+        return result
+
+
+# ------------------------------------------------------------------------------------------ keras-tuner
+
+def make_oracle(cfg: Config, max_trials: int):
+    """The keras-tuner oracle for ``search.algorithm``, maximising ``score``."""
+    import keras_tuner as kt
+    obj = kt.Objective("score", direction="max")
+    common = dict(objective=obj, seed=cfg.seed, max_consecutive_failed_trials=cfg.search.max_failed_trials)
+    a = cfg.search.algorithm
+    if a == "random":
+        return kt.oracles.RandomSearchOracle(max_trials=max_trials, **common)
+    if a == "bayesian":
+        return kt.oracles.BayesianOptimizationOracle(max_trials=max_trials, **common)
+    if a == "hyperband":
+        return kt.oracles.HyperbandOracle(max_epochs=cfg.train.epochs, factor=3, hyperband_iterations=1, **common)
+    if a == "pareto":
+        try:
+            from .oracles import ParetoOracle
+        except ImportError:
+            raise ConfigError("search.algorithm 'pareto' is not available in this build") from None
+        return ParetoOracle(max_trials=max_trials, cost_key=cfg.goal.cost, **common)
+    raise ConfigError(f"unknown search.algorithm {a!r}")
+
+
+def make_tuner(searcher: Searcher, oracle, max_trials: int):
+    import keras_tuner as kt
+    from keras_tuner.src.engine import base_tuner
+
+    class AutoqTuner(base_tuner.BaseTuner):
+        """Runs one autoq trial per keras-tuner trial; the oracle sees ``score`` (and accuracy, costs)."""
+
+        def _populate_initial_space(self):
+            hp = self.oracle.get_space()
+            searcher.space.declare(hp)
+            self.oracle.update_space(hp)
+
+        def run_trial(self, trial, *args, **kwargs):
+            values = dict(trial.hyperparameters.values)
+            epochs = values.get("tuner/epochs")
+            initial = values.get("tuner/initial_epoch", 0)
+            warm = values.get("tuner/trial_id")
+            number = len(searcher.store.records())
+            try:
+                number = int(trial.trial_id)
+            except ValueError:
+                pass
+            record = searcher.run_trial(trial.trial_id, number,
+                                        {k: v for k, v in values.items() if not k.startswith("tuner/")},
+                                        epochs=epochs, initial_epoch=initial,
+                                        warm_start=f"trials/{warm}/model.h5" if warm else None,
+                                        tuner_id=self.tuner_id)
+            searcher.progress(record, max_trials)
+            if record["status"] != "ok":
+                raise kt.errors.FailedTrialError(record.get("error", "trial failed"))
+            return {"score": record["score"], "val_accuracy": record["val_accuracy"],
+                    searcher.cost_key: float(record[searcher.cost_key])}
+
+        def save_model(self, trial_id, model, step=0):  # run_trial saves the model itself
+            pass
+
+    return AutoqTuner(oracle, directory=str(searcher.store.dir), project_name="tuner", overwrite=False)
+
+
+# ------------------------------------------------------------------------------------------ entry point
+
+def _load_float_model(cfg: Config):
+    """The float model named by the config, and whether it must be trained first."""
+    import importlib
+    import tensorflow as tf
+    m = cfg.model
+    if m.builder:
+        mod_name, fn_name = m.builder.split(":")
+        sys.path.insert(0, cfg.base_dir) if cfg.base_dir not in sys.path else None
+        try:
+            fn = getattr(importlib.import_module(mod_name), fn_name)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"cannot import model builder {m.builder!r}: {exc}", key="model.builder",
+                              source=cfg.source) from None
+        try:
+            model = fn(**m.kwargs)
+        except TypeError as exc:
+            raise ConfigError(f"model builder {m.builder!r} rejected kwargs {m.kwargs}: {exc}",
+                              key="model.kwargs", source=cfg.source) from None
+        return model, m.train in ("auto", "true", True)
+    if m.path:
+        path = cfg.resolve(m.path)
+        if not path.exists():
+            raise ConfigError(f"model file not found: {path}", key="model.path", source=cfg.source)
+        try:
+            model = tf.keras.models.load_model(path, compile=False, custom_objects=quantizers.custom_objects())
+        except Exception as exc:
+            raise ConfigError(f"cannot load Keras model {path}: {exc}", key="model.path", source=cfg.source) from None
+        return model, m.train in ("true", True)
+    raise ConfigError("the config names no model: set model.path (a saved Keras model) or model.builder "
+                      "(module:function), or pass a model to autoq.search()", key="model", source=cfg.source)
+
+
+def _check_data_fits(model, data: Dataset):
+    want = tuple(model.input_shape[1:])
+    if tuple(data.input_shape) != want:
+        raise DataError(f"the model expects inputs of shape {want} but the dataset {data.name!r} has "
+                        f"{tuple(data.input_shape)}")
+    out = model.output_shape[-1]
+    if out != data.n_classes:
+        raise DataError(f"the model has {out} outputs but the dataset {data.name!r} has {data.n_classes} classes")
+
+
+def resolve_config(config, **overrides) -> Config:
+    if config is None:
+        cfg = Config()
+    elif isinstance(config, Config):
+        cfg = config
+    elif isinstance(config, dict):
+        cfg = config_from_dict(config)
+    else:
+        cfg = load_config(config)
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key == "max_trials":
+            cfg.search.max_trials = int(value)
+        elif key == "seed":
+            cfg.seed = int(value)
+        elif key == "output_dir":
+            cfg.search.output_dir = str(value)
+        elif key == "algorithm":
+            cfg.search.algorithm = value
+        elif key == "data_path":
+            cfg.data.path = str(value)
+    return cfg
+
+
+def prepare_output(out: Path, cfg: Config, overwrite: bool) -> None:
+    """Refuse a folder that holds something else; resume ours; ``overwrite`` clears only an autoq search."""
+    import json
+    if not out.exists():
+        return
+    if out.is_file():
+        raise ResultsError(f"output path {out} is a file, not a directory")
+    state = out / "state.json"
+    if state.is_file():
+        theirs = json.loads(state.read_text()).get("config_digest")
+        if overwrite:
+            shutil.rmtree(out)
+            return
+        if theirs != config_digest(cfg):
+            raise ResultsError(f"{out} belongs to another search (config digest {theirs}, this config "
+                               f"{config_digest(cfg)}); choose another --output, or pass --overwrite to replace it")
+        return
+    if any(out.iterdir()):
+        raise ResultsError(f"output directory {out} exists and is not an autoq search; refusing to write into it "
+                           "(choose another --output)")
+
+
+def run_search(model=None, data=None, config=None, *, output_dir=None, max_trials=None, seed=None,
+               algorithm=None, overwrite=False, verbose=True, log=None) -> SearchResult:
+    """Search a heterogeneous quantization of ``model`` on ``data`` under ``config``.
+
+    model: a trained float tf.keras model, or None to take it from the config (path or builder).
+    data: a Dataset, (x, y), six split arrays, or None to load the config's dataset.
+    config: a Config, a dict, a YAML path, or None for the defaults.
+    """
+    import warnings
+    with warnings.catch_warnings():
+        # Keras warns on every .h5 save and on QKeras quantizers used as constraints: noise, not news.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"keras\..*")
+        return _run_search(model, data, config, output_dir=output_dir, max_trials=max_trials, seed=seed,
+                           algorithm=algorithm, overwrite=overwrite, verbose=verbose, log=log)
+
+
+def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm, overwrite, verbose, log):
+    cfg = resolve_config(config, max_trials=max_trials, seed=seed, output_dir=output_dir, algorithm=algorithm)
+    if log is None:
+        log = (lambda *a, **k: print(*a, **{"flush": True, **k})) if verbose else (lambda *a, **k: None)
+    train_float = False
+    if model is None:
+        model, train_float = _load_float_model(cfg)
+    elif cfg.model.train in ("true", True):
+        train_float = True
+    dataset = as_dataset(data, cfg.data) if data is not None else load_dataset(cfg.data, cfg.base_dir)
+    _check_data_fits(model, dataset)
+    out = Path(cfg.search.output_dir)
+    if not out.is_absolute() and cfg.source and output_dir is None:
+        out = Path.cwd() / out
+    prepare_output(out, cfg, overwrite)
+    searcher = Searcher(cfg, model, dataset, out, log)
+    log(f"[autoq] {dataset.describe()}")
+    log(f"[autoq] search space: {len(searcher.space.slots)} quantizable layers, "
+        f"{len(searcher.space.hp_choices())} choices, {searcher.space.size():.3g} configurations; "
+        f"{cfg.search.algorithm} search, {cfg.search.max_trials} trials, goal {cfg.goal.cost}")
+    searcher.prepare(train_float)
+    oracle = make_oracle(cfg, cfg.search.max_trials)
+    tuner = make_tuner(searcher, oracle, cfg.search.max_trials)
+    for r in searcher.store.records():
+        if r.get("status") == "ok" and (searcher.best_score is None or r["score"] > searcher.best_score[0]):
+            searcher.best_score = (r["score"], r["trial"])
+    tuner.search(verbose=0)
+    result = searcher.finalize(cfg.train.fine_tune_epochs)
+    log(f"[autoq] done in {_fmt_time(time.time() - searcher.t0)}: {len(result.trials)} trials, "
+        f"{len(result.pareto)} on the Pareto front")
+    b = result.best
+    ref = result.summary["reference_cost"]
+    log(f"[autoq] best: trial {b['trial']}, val accuracy {b['val_accuracy']:.4f} (float "
+        f"{result.summary['float_val_accuracy']:.4f}), test accuracy {result.summary['best_test_accuracy']:.4f}, "
+        f"{cfg.goal.cost} {b[cfg.goal.cost]:.6g} = {100 * b[cfg.goal.cost] / ref:.1f}% of the reference")
+    log(result.table())
+    log(f"[autoq] results in {out}: best_model.h5, trials.csv, pareto.csv, pareto.png, summary.json")
+    if cfg.hls4ml is not None:
+        from .export import export
+        h = cfg.hls4ml
+        proj = Path(h.output_dir) if h.output_dir else Path("hls_projects") / cfg.name
+        log(f"[autoq] exporting the winner to {proj} (hls4ml {h.backend}) ...")
+        res = export(out, proj, x=dataset.x_val[:2000], backend=h.backend, part=h.part,
+                     clock_period=h.clock_period, io_type=h.io_type, reuse_factor=h.reuse_factor,
+                     strategy=h.strategy, project_name=h.project_name, force=True)
+        from .export import format_result
+        log(format_result(res))
+        result.summary["export"] = str(proj)
+        atomic_write_json(out / "summary.json", result.summary)
+    return result

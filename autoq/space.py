@@ -1,0 +1,270 @@
+"""Float model + search space -> per-layer choices; build the QKeras model for one choice.
+
+Quantizable layers are Dense/Conv1D/Conv2D/DepthwiseConv2D (kernel, bias) and ReLU activations, whether a layer's
+own ``activation='relu'`` or an ``Activation('relu')``/``ReLU`` layer. A layer's own ReLU becomes a separate
+``QActivation`` named ``<layer>_relu`` (hls4ml's naming), so every quantizer sits on one named layer.
+"""
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import tensorflow as tf
+
+from . import quantizers
+from .config import RoleChoices, SpaceConfig
+from .errors import SpaceError
+
+Q_CLASS = {"Dense": "QDense", "Conv1D": "QConv1D", "Conv2D": "QConv2D", "DepthwiseConv2D": "QDepthwiseConv2D"}
+KERNEL_ATTR = {"DepthwiseConv2D": "depthwise_kernel"}
+PASS_THROUGH = {"InputLayer", "Flatten", "Dropout", "Reshape", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D",
+                "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
+                "GlobalMaxPooling2D", "Softmax", "Activation", "ReLU", "ZeroPadding2D", "Add", "Concatenate"}
+FLOAT_ACTIVATIONS = {"linear", "softmax", "sigmoid", "tanh"}
+
+
+@dataclass
+class Slot:
+    """One quantizable layer: which parameter types it has and the specs allowed for each."""
+
+    layer: str
+    class_name: str
+    roles: dict  # role -> list of spec strings
+    group: str  # hyperparameter prefix (the layer name, or its group's name)
+    activation_layer: str | None = None  # the QActivation this slot's 'activation' role lives on
+
+
+@dataclass
+class SearchSpace:
+    """The per-layer choices of one model; declares keras-tuner hyperparameters and reads them back."""
+
+    slots: list
+    input_quantizer: str | None = None
+    float_layers: list = field(default_factory=list)  # layers left float on purpose (skip/allow_float)
+
+    def hp_choices(self) -> dict:
+        """Hyperparameter name -> allowed spec strings (a group's layers share names)."""
+        out = {}
+        for s in self.slots:
+            for role, specs in s.roles.items():
+                out.setdefault(f"{s.group}/{role}", list(specs))
+        return out
+
+    def declare(self, hp) -> dict:
+        """Register every choice on a keras-tuner ``HyperParameters`` and return the chosen values."""
+        return {name: hp.Choice(name, specs) for name, specs in self.hp_choices().items()}
+
+    def choice(self, values: dict) -> dict:
+        """Hyperparameter values -> ``{layer: {role: spec}}``."""
+        out = {}
+        for s in self.slots:
+            out[s.layer] = {role: values[f"{s.group}/{role}"] for role in s.roles}
+        return out
+
+    def uniform(self, kernel=None, bias=None, activation=None) -> dict:
+        """The same spec for every layer (a baseline); roles given as None keep the space's first choice."""
+        given = {"kernel": kernel, "bias": bias, "activation": activation}
+        return {s.layer: {r: (given[r] or specs[0]) for r, specs in s.roles.items()} for s in self.slots}
+
+    def size(self) -> int:
+        """Number of distinct configurations."""
+        return int(np.prod([len(v) for v in self.hp_choices().values()], dtype=float))
+
+
+def _layer_activation(layer) -> str | None:
+    act = getattr(layer, "activation", None)
+    if act is None:
+        return None
+    return getattr(act, "__name__", str(act))
+
+
+def _roles_for(layer, cfg: SpaceConfig) -> dict:
+    """Merge default < layer type < name regex (later wins, per role)."""
+    merged: dict = {}
+    sources = [cfg.default, cfg.layer_types.get(layer.__class__.__name__)]
+    sources += [rc for rx, rc in cfg.layers.items() if re.fullmatch(rx, layer.name)]
+    for rc in sources:
+        if rc is None:
+            continue
+        for role in quantizers.ROLES:
+            specs = getattr(rc, role)
+            if specs:
+                merged[role] = list(specs)
+    return merged
+
+
+def analyse(model: tf.keras.Model, cfg: SpaceConfig) -> SearchSpace:
+    """Find the quantizable layers of a float model and the choices the config allows for each."""
+    names = [l.name for l in model.layers]
+    for section in ("layers",):
+        for rx in getattr(cfg, section):
+            if not any(re.fullmatch(rx, n) for n in names):
+                raise SpaceError(f"space.{section}: regex {rx!r} matches no layer; layers: {', '.join(names)}")
+    for gname, rx in cfg.groups.items():
+        if not any(re.fullmatch(rx, n) for n in names):
+            raise SpaceError(f"space.groups.{gname}: regex {rx!r} matches no layer; layers: {', '.join(names)}")
+    for cls in cfg.layer_types:
+        if cls not in Q_CLASS and cls not in ("Activation", "ReLU"):
+            raise SpaceError(f"space.layer_types: {cls!r} is not a layer type autoq quantizes; "
+                             f"supported: {', '.join(sorted(Q_CLASS))}, Activation, ReLU")
+    slots, float_layers, unsupported = [], [], []
+    for layer in model.layers:
+        cls = layer.__class__.__name__
+        if any(re.fullmatch(rx, layer.name) for rx in cfg.skip):
+            float_layers.append(layer.name)
+            continue
+        roles = _roles_for(layer, cfg)
+        act = _layer_activation(layer)
+        if cls in Q_CLASS:
+            keep = {"kernel": roles.get("kernel")}
+            if layer.use_bias:
+                keep["bias"] = roles.get("bias")
+            if act == "relu":
+                keep["activation"] = roles.get("activation")
+            elif act not in FLOAT_ACTIVATIONS:
+                unsupported.append(f"{layer.name} (activation {act!r})")
+                continue
+            missing = [r for r, v in keep.items() if not v]
+            if missing:
+                raise SpaceError(f"layer {layer.name!r} ({cls}) has no quantizer choices for "
+                                 f"{', '.join(missing)}: add them under space.default, space.layer_types.{cls} or "
+                                 f"space.layers, or list the layer under space.skip to leave it float")
+            slots.append(Slot(layer.name, cls, keep, layer.name,
+                              f"{layer.name}_relu" if "activation" in keep else None))
+        elif (cls == "Activation" and act == "relu") or cls == "ReLU":
+            if not roles.get("activation"):
+                raise SpaceError(f"layer {layer.name!r} (ReLU) has no activation quantizer choices")
+            slots.append(Slot(layer.name, cls, {"activation": roles["activation"]}, layer.name, layer.name))
+        elif cls == "Activation" and act in FLOAT_ACTIVATIONS:
+            float_layers.append(layer.name)
+        elif cls in PASS_THROUGH:
+            continue
+        elif layer.weights or cls == "Activation":
+            unsupported.append(f"{layer.name} ({cls})")
+    if unsupported and not cfg.allow_float:
+        raise SpaceError("autoq cannot quantize these layers: " + ", ".join(unsupported) +
+                         f". Supported: {', '.join(sorted(Q_CLASS))} with relu/linear/softmax activations, ReLU "
+                         "activations, and weightless reshaping/pooling layers. Set space.allow_float: true to leave "
+                         "them float, or list them under space.skip")
+    float_layers += [u.split(" ")[0] for u in unsupported]
+    if not slots:
+        raise SpaceError("no layer of the model can be quantized with this space (layers: " + ", ".join(names) + ")")
+    for gname, rx in cfg.groups.items():
+        members = [s for s in slots if re.fullmatch(rx, s.layer)]
+        for s in members:
+            if s.roles != members[0].roles:
+                raise SpaceError(f"space.groups.{gname}: layers {members[0].layer!r} and {s.layer!r} have different "
+                                 "choices, so they cannot share one; give the group one set of choices")
+            s.group = gname
+    return SearchSpace(slots, cfg.input_quantizer, float_layers)
+
+
+# ---------------------------------------------------------------------------------------------- building
+
+def _q_layer(cls_name: str, config: dict, kernel, bias):
+    import qkeras
+    qcls = getattr(qkeras, Q_CLASS[cls_name])
+    accepted = set(inspect.signature(qcls.__init__).parameters)
+    accepted |= {"name", "trainable", "dtype", "batch_input_shape", "input_shape"}
+    cfg = {k: v for k, v in config.items() if k in accepted}
+    cfg["activation"] = "linear"
+    key = "depthwise_quantizer" if cls_name == "DepthwiseConv2D" else "kernel_quantizer"
+    cfg[key] = kernel
+    if config.get("use_bias", True):
+        cfg["bias_quantizer"] = bias
+    return qcls(**cfg)
+
+
+def _inbound(model) -> dict:
+    """Layer name -> list of inbound layer names (functional or Sequential)."""
+    if isinstance(model, tf.keras.Sequential):
+        prev, out = None, {}
+        for layer in model.layers:
+            out[layer.name] = [prev] if prev else []
+            prev = layer.name
+        return out
+    out = {}
+    for lc in model.get_config()["layers"]:
+        nodes = lc.get("inbound_nodes") or []
+        if len(nodes) > 1:
+            raise SpaceError(f"layer {lc['name']!r} is shared (called {len(nodes)} times); autoq needs each layer "
+                             "called once")
+        out[lc["name"]] = [n[0] for n in nodes[0]] if nodes else []
+    return out
+
+
+def build_qmodel(model: tf.keras.Model, choice: dict, input_quantizer: str | None = None,
+                 copy_weights: bool = True, name: str | None = None) -> tf.keras.Model:
+    """The QKeras model of ``model`` under ``choice`` (``{layer: {role: spec}}``), float weights copied in.
+
+    Returns a functional model; layers not in ``choice`` are recreated unchanged (with their weights).
+    """
+    from qkeras import QActivation
+
+    inbound = _inbound(model)
+    inputs = []
+    tensors: dict = {}
+    if isinstance(model, tf.keras.Sequential):
+        inp = tf.keras.Input(shape=model.input_shape[1:], name=f"{model.name}_input")
+        inputs.append(inp)
+        first = model.layers[0].name
+        inbound[first] = ["__input__"]
+        tensors["__input__"] = inp
+    in_names = [] if isinstance(model, tf.keras.Sequential) else [l.name for l in model._input_layers]
+    new_layers = {}
+    for layer in model.layers:
+        cls = layer.__class__.__name__
+        if cls == "InputLayer":
+            t = tf.keras.Input(shape=layer.input_shape[0][1:] if isinstance(layer.input_shape, list)
+                               else layer.input_shape[1:], name=layer.name)
+            inputs.append(t)
+            tensors[layer.name] = t
+            continue
+        srcs = [tensors[n] for n in inbound[layer.name]]
+        x = srcs[0] if len(srcs) == 1 else srcs
+        if input_quantizer and (inbound[layer.name] == ["__input__"] or
+                                (len(inbound[layer.name]) == 1 and inbound[layer.name][0] in in_names)):
+            qname = "input_quant" if len(inputs) == 1 else f"input_quant_{inbound[layer.name][0]}"
+            key = f"__iq__{inbound[layer.name][0]}"
+            if key not in tensors:
+                tensors[key] = QActivation(quantizers.parse(input_quantizer).build(), name=qname)(x)
+            x = tensors[key]
+        q = choice.get(layer.name)
+        if q and cls in Q_CLASS:
+            new = _q_layer(cls, layer.get_config(), quantizers.parse(q["kernel"]).build(),
+                           quantizers.parse(q["bias"]).build() if "bias" in q else None)
+            y = new(x)
+            act = _layer_activation(layer)
+            if "activation" in q:
+                y = QActivation(quantizers.parse(q["activation"]).build(), name=f"{layer.name}_relu")(y)
+            elif act not in (None, "linear"):  # a float head such as softmax stays, as its own layer
+                y = tf.keras.layers.Activation(act, name=f"{layer.name}_{act}")(y)
+        elif q and "activation" in q:  # Activation('relu') / ReLU layer
+            new = QActivation(quantizers.parse(q["activation"]).build(), name=layer.name)
+            y = new(x)
+        else:
+            new = layer.__class__.from_config(layer.get_config())
+            y = new(x)
+        new_layers[layer.name] = new
+        tensors[layer.name] = y
+    if isinstance(model, tf.keras.Sequential):
+        outputs = [tensors[model.layers[-1].name]]
+    else:
+        outputs = [tensors[l.name] for l in model._output_layers]
+    qmodel = tf.keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
+                            name=name or f"{model.name}_q")
+    if copy_weights:
+        for layer in model.layers:
+            new = new_layers.get(layer.name)
+            if new is None or not layer.weights:
+                continue
+            cls = layer.__class__.__name__
+            if cls in Q_CLASS and layer.name in choice:
+                getattr(new, KERNEL_ATTR.get(cls, "kernel")).assign(getattr(layer, KERNEL_ATTR.get(cls, "kernel")))
+                if layer.use_bias:
+                    new.bias.assign(layer.bias)
+            else:
+                new.set_weights(layer.get_weights())
+    return qmodel

@@ -103,21 +103,21 @@ class ResultStore:
 
     # tables
     def write_trials_csv(self, records: list) -> Path:
-        layers = []
+        """One row per trial; one column per layer and parameter type (``fc1.kernel``...)."""
+        cols = []
         for r in records:
-            for layer in r.get("choice", {}):
-                if layer not in layers:
-                    layers.append(layer)
-        cols = CSV_FIXED + layers
+            for layer, roles in r.get("choice", {}).items():
+                for role in roles:
+                    if f"{layer}.{role}" not in cols:
+                        cols.append(f"{layer}.{role}")
         buf = io.StringIO()
         w = csv.writer(buf)
-        w.writerow(cols)
+        w.writerow(CSV_FIXED + cols + ["error"])
         for r in records:
+            choice = r.get("choice", {})
             row = [_fmt(r.get(c)) for c in CSV_FIXED]
-            for layer in layers:
-                roles = r.get("choice", {}).get(layer, {})
-                row.append(ROLE_SEP.join(f"{k}={v}" for k, v in roles.items()))
-            w.writerow(row)
+            row += [choice.get(c.rsplit(".", 1)[0], {}).get(c.rsplit(".", 1)[1], "") for c in cols]
+            w.writerow(row + [r.get("error", "")])
         path = self.dir / "trials.csv"
         atomic_write_text(path, buf.getvalue())
         return path
@@ -125,10 +125,10 @@ class ResultStore:
     def write_pareto_csv(self, front: list, cost_key: str) -> Path:
         buf = io.StringIO()
         w = csv.writer(buf)
-        w.writerow(["trial", "val_accuracy", cost_key, "energy", "bits", "bops", "score", "model"])
+        cols = ["val_accuracy", "energy", "bits", "bops", "fpga", "score"]
+        w.writerow(["trial"] + cols + ["front_cost", "model"])
         for r in front:
-            w.writerow([r["trial"], _fmt(r["val_accuracy"]), _fmt(r.get(cost_key)), _fmt(r.get("energy")),
-                        _fmt(r.get("bits")), _fmt(r.get("bops")), _fmt(r.get("score")), r.get("model", "")])
+            w.writerow([r["trial"]] + [_fmt(r.get(c)) for c in cols] + [cost_key, r.get("model", "")])
         path = self.dir / "pareto.csv"
         atomic_write_text(path, buf.getvalue())
         return path

@@ -273,11 +273,14 @@ def estimate(
         dsp_threshold_bits=DSP_THRESHOLD_BITS, da4ml=DA4ML_NOTE,
     )
     bits: dict[str, int] = {}
+    kinds: dict[str, str] = {}
     prev = None
     adds_per_cycle = max(1, int(clock_period // 2.5))
     for layer in model.layers:
         cls = type(layer).__name__
-        inbound = _inbound_names(layer) or ([prev] if prev else [])
+        inbound = _inbound_names(layer) or ([prev] if prev else ["<input>"])
+        if prev is None:
+            kinds.setdefault(inbound[0], "InputLayer")
         x_bits = max([bits.get(n, DEFAULT_FLOAT_BITS) for n in inbound] or [DEFAULT_FLOAT_BITS])
         out_bits = x_bits
         out_shape = layer.output_shape if not isinstance(layer.output_shape, list) else layer.output_shape[0]
@@ -300,6 +303,9 @@ def estimate(
                     name=f"{layer.name}_{act}", kind="Activation", luts=n_out_total * out_bits,
                     ffs=n_out_total * out_bits, latency_cycles=1, input_bits=out_bits,
                 ))
+        elif cls == "QActivation" and all(kinds.get(n) == "InputLayer" for n in inbound):
+            _, out_bits = quantizer_info(layer.quantizer)  # the input type itself in hls4ml: no logic
+            est.layers.append(LayerEstimate(name=layer.name, kind="InputQuant", input_bits=out_bits))
         elif cls == "QActivation":
             _, out_bits = quantizer_info(layer.quantizer)
             est.layers.append(LayerEstimate(
@@ -328,6 +334,7 @@ def estimate(
                 ffs=n_out_total * x_bits, latency_cycles=1 + math.ceil(math.log2(max(pool, 2)) / adds_per_cycle),
             ))
         bits[layer.name] = out_bits
+        kinds[layer.name] = cls
         prev = layer.name
     return est
 

@@ -168,4 +168,4 @@ def test_cli_report(tmp_path):
     assert "2532" in proc.stdout and "synthesized" in proc.stdout
     proc = subprocess.run([sys.executable, "-m", "autoq.cli", "report", str(tmp_path / "missing")],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
-    assert proc.returncode == 2 and proc.stderr.startswith("error:")
+    assert proc.returncode == 2 and any(line.startswith("error:") for line in proc.stderr.splitlines())

@@ -6,7 +6,7 @@ Definitions (one per objective, all per inference):
 - BOPs: sum over weight layers of MACs x kernel bits x input bits (input bits = the bits of the quantizer that
   produced the layer's input; 32 where nothing quantized it).
 - energy: QKeras QTools ``pe()`` with the 45 nm Horowitz model, weights and activations in fixed memory, summed
-  with QTools' default accounting (as AutoQKeras's forgiving energy metric does).
+  with QTools' default accounting (as AutoQKeras's forgiving energy metric does, but not truncated to an integer).
 """
 from __future__ import annotations
 
@@ -150,10 +150,10 @@ def qtools_energy(model) -> tuple:
                           keras_quantizer="fp32", keras_accumulator="fp32", for_reference=False)
     energy = q.pe(weights_on_memory="fixed", activations_on_memory="fixed", min_sram_size=8 * 16 * 1024 * 1024,
                   rd_wr_on_io=False)
-    total = q.extract_energy_sum(qsettings.cfg.include_energy, energy)
     per_layer = {name: float(v["total"]) for name, v in
                  q.extract_energy_profile(qsettings.cfg.include_energy, energy).items()}
-    return float(total), per_layer
+    # the same accounting as QTools' extract_energy_sum, without its truncation to an integer
+    return float(sum(per_layer.values())), per_layer
 
 
 def model_cost(model, pricing_model=None) -> ModelCost:
@@ -166,6 +166,10 @@ def model_cost(model, pricing_model=None) -> ModelCost:
     total, per_layer = qtools_energy(pricing_model if pricing_model is not None else model)
     for r in rows:
         r.energy = per_layer.get(r.name, 0.0)
+    named = {r.name for r in rows}
+    for layer in model.layers:  # e.g. a float softmax head: QTools prices its 32-bit outputs
+        if layer.name not in named and per_layer.get(layer.name):
+            rows.append(LayerCost(layer.name, layer.__class__.__name__, energy=per_layer[layer.name]))
     return ModelCost(bits=int(sum(r.bits for r in rows)), bops=int(sum(r.bops for r in rows)), energy=total,
                      layers=rows)
 

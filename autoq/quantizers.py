@@ -21,7 +21,7 @@ KNOWN = {
     "ternary": ({"kernel", "bias"}, 2, ("alpha", "threshold")),
     "binary": ({"kernel", "bias"}, 1, ("use_01", "alpha")),
     "quantized_po2": ({"kernel", "bias"}, 8, ("bits", "max_value")),
-    "qil": ({"kernel", "activation"}, None, ("bits",)),
+    "qil": ({"kernel", "activation"}, None, ("bits", "integer")),
 }
 ROLES = ("kernel", "bias", "activation")
 _RANGE = re.compile(r"\{(-?\d+)\.\.(-?\d+)\}")
@@ -77,10 +77,9 @@ class QuantizerSpec:
         """The fixed-point QKeras spec a cost model prices this spec as (QIL -> its folded form)."""
         if self.name != "qil":
             return self
-        kind = self.arg("kind", "weight")
-        if kind == "activation":
-            return QuantizerSpec("quantized_relu", (self.bits, 0))
-        return QuantizerSpec("quantized_bits", (self.bits, 0), (("alpha", 1),))
+        if self.arg("kind", "weight") == "activation":
+            return QuantizerSpec("quantized_relu", (self.bits, self.integer))
+        return QuantizerSpec("quantized_bits", (self.bits, self.integer), (("alpha", 1),))
 
 
 def expand(text: str) -> list[str]:
@@ -131,6 +130,8 @@ def parse(text, role: str | None = None) -> QuantizerSpec:
             raise QuantizerError(f"quantizer {text!r}: {name} takes at most {len(allowed)} positional arguments "
                                  f"({', '.join(allowed)})")
         spec = QuantizerSpec(name, args, kwargs)
+    if spec.name == "qil" and role == "activation" and spec.arg("kind") is None:
+        spec = QuantizerSpec("qil", spec.args, tuple(sorted(spec.kwargs + (("kind", "activation"),))))
     if name_bits_invalid(spec):
         raise QuantizerError(f"quantizer {spec}: bits must be an integer from 1 to 32")
     if role is not None and role not in KNOWN[spec.name][0]:

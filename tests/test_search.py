@@ -1,0 +1,125 @@
+"""End-to-end searches with real TensorFlow training on scikit-learn's digits."""
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import autoq
+from autoq.config import load_config
+from autoq.datasets import load_dataset
+from autoq.search import load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY = {
+    "name": "tiny",
+    "seed": 3,
+    "model": {"builder": "autoq.models:mlp", "kwargs": {"input_dim": 64, "hidden": [16], "n_classes": 10}},
+    "data": {"source": "digits"},
+    "train": {"epochs": 3, "patience": 0, "batch_size": 64, "float_epochs": 8, "learning_rate": 0.01},
+    "space": {"input_quantizer": "quantized_bits(8,3,alpha=1)",
+              "default": {"kernel": ["quantized_bits({2..6},0,alpha=1)", "ternary(alpha=1)"],
+                          "bias": ["quantized_bits(8,3,alpha=1)"],
+                          "activation": ["quantized_relu({3..6},2)"]}},
+    "search": {"algorithm": "random", "max_trials": 3},
+    "baselines": [{"name": "Q4", "kernel": "quantized_bits(4,0,alpha=1)", "activation": "quantized_relu(4,2)"}],
+}
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    """A 3-trial search run through the real command line."""
+    tmp = tmp_path_factory.mktemp("cli")
+    cfg = tmp / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump(TINY))
+    out = tmp / "out"
+    proc = subprocess.run([sys.executable, "-m", "autoq.cli", "search", str(cfg), "--output", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return cfg, out, proc.stdout
+
+
+def test_cli_search_writes_every_output(cli_run):
+    cfg, out, stdout = cli_run
+    for name in ("best_model.h5", "trials.csv", "pareto.csv", "pareto.png", "summary.json", "state.json"):
+        assert (out / name).is_file(), name
+    rows = list(csv.DictReader((out / "trials.csv").open()))
+    assert [r["trial"] for r in rows] == ["0", "1", "2"]
+    for r in rows:
+        assert r["status"] == "ok"
+        assert 0.3 < float(r["val_accuracy"]) <= 1
+        assert float(r["energy"]) > 0 and int(r["bits"]) > 0 and int(r["bops"]) > 0 and float(r["seconds"]) > 0
+        assert r["fc1.kernel"] and r["fc1.activation"] and r["output.bias"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["trials"] == 3 and summary["best"]["trial"] in summary["pareto"]
+    assert set(summary["baselines"]) == {"float", "Q4"}
+    assert summary["versions"]["tensorflow"] == "2.14.1" and summary["versions"]["qkeras"] == "0.9.0"
+    assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+    # progress lines, one per trial, and the per-layer table at the end
+    assert stdout.count("[autoq] trial ") == 3
+    assert "trial 3/3" in stdout and "best " in stdout
+    assert "layer" in stdout and "energy pJ" in stdout and "fc1" in stdout
+
+
+def test_best_weights_kept_without_retraining(cli_run):
+    cfg, out, _ = cli_run
+    summary = json.loads((out / "summary.json").read_text())
+    best = summary["best"]
+    data = load_dataset(load_config(cfg).data)
+    model = load_model(out / "best_model.h5")
+    assert type(model.get_layer("fc1")).__name__ == "QDense"
+    acc = float(np.mean(model.predict(data.x_val, verbose=0).argmax(1) == data.y_val.argmax(1)))
+    assert acc == pytest.approx(best["val_accuracy"], abs=1e-6)
+    # the kernel the winner was saved with is the trial's own file, byte for byte in weights
+    trial_model = load_model(out / best["model"])
+    for a, b in zip(model.get_weights(), trial_model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # also loadable with plain QKeras, as users will
+    from qkeras.utils import load_qmodel
+    assert load_qmodel(str(out / "best_model.h5"), compile=False).count_params() == model.count_params()
+
+
+def test_show_prints_summary(cli_run):
+    _, out, _ = cli_run
+    proc = subprocess.run([sys.executable, "-m", "autoq.cli", "show", str(out)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "best: trial" in proc.stdout and "Pareto front" in proc.stdout and "baseline Q4" in proc.stdout
+
+
+def test_python_api_with_arrays(tmp_path):
+    """autoq.search(model, (x, y), config) -> SearchResult, as in a notebook."""
+    from sklearn.datasets import load_iris
+    import tensorflow as tf
+    x, y = load_iris(return_X_y=True)
+    from autoq.models import mlp
+    model = mlp(4, (8,), 3)
+    model.compile("adam", "categorical_crossentropy")
+    model.fit(x, tf.keras.utils.to_categorical(y), epochs=20, verbose=0)
+    cfg = dict(TINY, data={"source": "arrays"}, baselines=[])
+    cfg["search"] = {"algorithm": "bayesian", "max_trials": 2}
+    lines = []
+    res = autoq.search(model, (x, y), cfg, output_dir=tmp_path / "api", log=lambda *a, **k: lines.append(a[0]))
+    assert len(res.trials) == 2 and res.pareto and res.best["status"] == "ok"
+    assert res.best_model.count_params() > 0
+    fig = res.plot()
+    assert fig.axes[0].get_xlabel().startswith("energy")
+    assert "fc1" in res.table()
+    again = autoq.load_result(tmp_path / "api")
+    assert again.best["trial"] == res.best["trial"] and len(again.trials) == 2
+    assert any("trial 2/2" in line for line in lines)
+
+
+def test_default_digits_config_meets_its_promise(tmp_path):
+    """The README's main job: configs/digits.yaml unchanged (10 trials) -> a winner within 3 accuracy points of
+    the float model at <= 25% of its energy (the float model priced as 16-bit fixed point)."""
+    res = autoq.search(config=ROOT / "configs" / "digits.yaml", output_dir=tmp_path / "digits", verbose=False)
+    s = res.summary
+    assert s["trials"] == 10
+    assert res.best["val_accuracy"] >= s["float_val_accuracy"] - 0.03
+    assert res.best["energy"] <= 0.25 * s["reference_cost"]

@@ -349,7 +349,10 @@ def export(
 
     import hls4ml
 
-    notes: list[str] = []
+    notes: list[str] = [
+        f"layer {lay.name!r} ({type(lay).__name__}) is not quantized: hls4ml uses fixed<16,6> weights, not bit-exact"
+        for lay in kmodel.layers if type(lay).__name__ in ("Dense", "Conv1D", "Conv2D")
+    ]
     cfg, in_prec = hls_config_for(kmodel, backend, reuse_factor, strategy)
     x_source = "given"
     if x is None and data is not None and "x_val" in data:

@@ -210,3 +210,45 @@ def test_cli_export_search_dir(search_dir, tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert proc.returncode == 2 and any(line.startswith("error:") for line in proc.stderr.splitlines()) and "--force" in proc.stderr
     shutil.rmtree(out)
+
+
+def test_conv_ternary_po2_model_bit_exact(tmp_path):
+    """QConv2D + max pooling + flatten + ternary and po2 QDense + float softmax: logits bit-exact."""
+    from qkeras import QConv2D, quantized_po2, ternary
+
+    tf.keras.utils.set_random_seed(0)
+    inp = tf.keras.Input((8, 8, 1), name="img")
+    h = QActivation(quantized_bits(6, 2, alpha=1), name="input_quant")(inp)
+    h = QConv2D(4, 3, kernel_quantizer=quantized_bits(5, 0, alpha=1), bias_quantizer=quantized_bits(5, 0, alpha=1),
+                name="conv")(h)
+    h = QActivation(quantized_relu(5, 2), name="conv_relu")(h)
+    h = tf.keras.layers.MaxPooling2D(2, name="pool")(h)
+    h = tf.keras.layers.Flatten(name="flat")(h)
+    h = QDense(5, kernel_quantizer=ternary(alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1), name="fc")(h)
+    h = QActivation(quantized_relu(6, 3), name="fc_relu")(h)
+    h = QDense(3, kernel_quantizer=quantized_po2(4), bias_quantizer=quantized_bits(8, 3, alpha=1), name="logits")(h)
+    out = tf.keras.layers.Activation("softmax", name="softmax")(h)
+    x = np.random.default_rng(0).normal(size=(50, 8, 8, 1)).astype(np.float32)
+    res = export(tf.keras.Model(inp, out, name="conv"), str(tmp_path / "conv"), x=x)
+    assert res.compared_layer == "logits" and res.bit_exact and res.first_mismatch_layer is None
+    assert all(res.layer_max_abs_diff[n] == 0.0 for n in ("conv", "conv_relu", "pool", "fc", "fc_relu", "logits"))
+    layers = {lay.name: lay for lay in res.estimate.layers}
+    assert layers["fc"].weight_type == "ternary" and layers["fc"].mult_dsp == 0
+
+
+def test_mismatch_is_reported_with_first_layer(tmp_path, capsys):
+    """A float Dense layer is not bit-exact: the check says so and names it."""
+    tf.keras.utils.set_random_seed(0)
+    inp = tf.keras.Input((16,), name="x")
+    h = QActivation(quantized_bits(8, 3, alpha=1), name="input_quant")(inp)
+    h = QDense(8, kernel_quantizer=quantized_bits(4, 0, alpha=1), bias_quantizer=quantized_bits(4, 0, alpha=1),
+               name="fc1")(h)
+    h = QActivation(quantized_relu(4, 2), name="fc1_relu")(h)
+    out = tf.keras.layers.Dense(3, name="float_fc")(h)
+    x = np.random.default_rng(0).normal(size=(50, 16)).astype(np.float32)
+    res = export(tf.keras.Model(inp, out), str(tmp_path / "m"), x=x)
+    assert res.max_abs_diff > 0 and not res.bit_exact
+    assert res.first_mismatch_layer == "float_fc"
+    assert res.layer_max_abs_diff["fc1_relu"] == 0.0
+    assert "NOT bit-exact" in capsys.readouterr().err
+    assert "MISMATCH" in format_result(res) and any("float_fc" in n for n in res.notes)

@@ -14,7 +14,8 @@ import tempfile
 from pathlib import Path
 
 ROLE_SEP = "|"
-CSV_FIXED = ["trial", "status", "val_accuracy", "score", "energy", "bits", "bops", "fpga", "seconds", "epochs"]
+CSV_FIXED = ["trial", "status", "val_accuracy", "score", "energy", "bits", "bops", "fpga", "seconds", "epochs",
+             "tuner_id"]
 
 
 def atomic_write_text(path, text: str) -> None:
@@ -174,7 +175,7 @@ def plot_pareto(records: list, baselines: dict, cost_key: str = "energy", path=N
     ax.set_ylabel("validation accuracy")
     ax.set_title(title or "accuracy vs cost")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best", framealpha=0.85)
     fig.tight_layout()
     if path is not None:
         path = Path(path)

@@ -24,6 +24,19 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--data", help="dataset file (e.g. the jet dataset) overriding data.path")
     s.add_argument("--overwrite", action="store_true", help="replace an earlier search in the output directory")
     s.add_argument("--quiet", action="store_true", help="print only the final summary")
+    d = s.add_argument_group("distributed search (keras-tuner chief/worker over gRPC; see docs/distributed.md)")
+    role = d.add_mutually_exclusive_group()
+    role.add_argument("--chief", action="store_true", help="prepare the search, serve trials to workers, summarise")
+    role.add_argument("--worker", action="store_true", help="run trials handed out by the chief")
+    d.add_argument("--port", type=int, help="chief: port to listen on (or $KERASTUNER_ORACLE_PORT)")
+    d.add_argument("--host", help="chief: address to listen on (default 0.0.0.0, all interfaces; or "
+                   "$KERASTUNER_ORACLE_IP)")
+    d.add_argument("--chief-address", metavar="HOST:PORT", help="worker: where the chief listens (or "
+                   "$KERASTUNER_ORACLE_IP and $KERASTUNER_ORACLE_PORT)")
+    d.add_argument("--tuner-id", help="name of this process (default chief, or $KERASTUNER_TUNER_ID, "
+                   "worker<SLURM_PROCID>, worker-<host>-<pid>); restart a dead worker under the same name")
+    d.add_argument("--wait", type=float, default=3600.0, metavar="SECONDS",
+                   help="worker: how long to wait for the chief to prepare the output directory (default 3600)")
 
     sh = sub.add_parser("show", help="print the summary of a finished search")
     sh.add_argument("dir", help="a search output directory")
@@ -46,24 +59,50 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _search(args) -> int:
+def _resume_command(argv) -> str:
+    """The command that resumes: the same arguments without --overwrite (which would discard the trials)."""
+    import shlex
+    return "autoq " + shlex.join(a for a in argv if a != "--overwrite")
+
+
+def _search(args, argv) -> int:
     try:
         result = _run(args)
-    except KeyboardInterrupt:
-        where = args.output or "the config's search.output_dir"
-        print(f"\n[autoq] interrupted. Finished trials are kept in {where}. Resume with the same command:\n"
-              f"  autoq {' '.join(sys.argv[1:])}", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        where = getattr(exc, "output_dir", None) or args.output or "the config's search.output_dir"
+        print(f"\n[autoq] interrupted. Finished trials are kept in {where} (trials.csv lists them). "
+              f"Resume with the same command:\n  {_resume_command(argv)}", file=sys.stderr, flush=True)
         return 130
-    if args.quiet:
+    if args.quiet and result is not None:
         print(result)
     return 0
 
 
+def _distributed(args):
+    """(role, chief_address, tuner_id) from --chief/--worker/--port/--host/--chief-address/--tuner-id."""
+    from .errors import AutoqError
+    if args.chief:
+        port = args.port if args.port is not None else os.environ.get("KERASTUNER_ORACLE_PORT")
+        if port is None:
+            raise AutoqError("--chief needs --port PORT (or $KERASTUNER_ORACLE_PORT)")
+        host = args.host or os.environ.get("KERASTUNER_ORACLE_IP") or "0.0.0.0"
+        return "chief", f"{host}:{port}", args.tuner_id
+    if args.worker:
+        if args.port is not None or args.host:
+            raise AutoqError("--port/--host are for the chief; a worker takes --chief-address HOST:PORT")
+        return "worker", args.chief_address, args.tuner_id
+    if args.chief_address or args.port is not None or args.host:
+        raise AutoqError("--port/--host/--chief-address need --chief or --worker")
+    return None, None, args.tuner_id
+
+
 def _run(args):
     from .search import resolve_config, run_search
+    role, address, tuner_id = _distributed(args)
     cfg = resolve_config(args.config, data_path=args.data)
     return run_search(None, None, cfg, output_dir=args.output, max_trials=args.max_trials, seed=args.seed,
-                      algorithm=args.algorithm, overwrite=args.overwrite, verbose=not args.quiet)
+                      algorithm=args.algorithm, overwrite=args.overwrite, verbose=not args.quiet, role=role,
+                      chief_address=address, tuner_id=tuner_id, wait_timeout=args.wait)
 
 
 def _show(args) -> int:
@@ -102,9 +141,10 @@ def _report(args) -> int:
 
 
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     from .errors import AutoqError
-    handlers = {"search": _search, "show": _show, "export": _export, "report": _report}
+    handlers = {"search": lambda a: _search(a, argv), "show": _show, "export": _export, "report": _report}
     try:
         return handlers[args.command](args)
     except AutoqError as exc:

@@ -25,19 +25,51 @@ from .errors import AutoqError, ConfigError, DataError, ResultsError
 from .results import ResultStore, atomic_save_model, atomic_write_json, plot_pareto, pareto_front
 
 REFERENCE_Q16 = ("quantized_bits(16,6,alpha=1)", "quantized_bits(16,6,alpha=1)", "quantized_relu(16,6)")
-DIGEST_IGNORES = ("max_trials", "output_dir")
+DIGEST_IGNORES = ("max_trials", "output_dir", "max_failed_trials")
+KT_SEED_FOR_ZERO = 1_000_003  # keras-tuner reads seed 0 as "no seed" (``seed or random.randint``)
+
+
+VERSIONED = ("autoq", "tensorflow", "keras", "qkeras", "hls4ml", "keras-tuner", "numpy", "scikit-learn",
+             "tensorflow-model-optimization", "pyyaml", "pyparsing", "matplotlib", "grpcio", "protobuf", "h5py",
+             "scipy", "pandas")
+
+
+def _git_revision() -> str | None:
+    """``<commit>[+dirty]`` of the autoq checkout when it runs from a git working tree (editable install)."""
+    import subprocess
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None
+    try:
+        rev = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--",
+                                "autoq"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (rev + ("+dirty" if dirty else "")) or None
 
 
 def versions() -> dict:
-    """Versions of everything that decides a search's numbers."""
+    """Versions of everything that decides a search's numbers: Python, platform, autoq (and its git commit when
+    run from a checkout), and every installed requirement of autoq plus the libraries under them."""
+    import re
     from importlib import metadata
     out = {"python": platform.python_version(), "platform": platform.platform()}
-    for pkg in ("autoq", "tensorflow", "keras", "qkeras", "hls4ml", "keras-tuner", "numpy", "scikit-learn",
-                "tensorflow-model-optimization", "pyyaml"):
+    pkgs = list(VERSIONED)
+    try:
+        for req in metadata.requires("autoq") or []:
+            name = re.match(r"[A-Za-z0-9._-]+", req).group(0).lower()
+            if "extra ==" not in req and name not in pkgs:
+                pkgs.append(name)
+    except metadata.PackageNotFoundError:
+        pass
+    for pkg in pkgs:
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             out[pkg] = None
+    out["autoq_git"] = _git_revision()
     return out
 
 
@@ -187,8 +219,14 @@ class Searcher:
         t = time.time()
         if train_float:
             self.log(f"[autoq] training the float model for up to {self.cfg.train.float_epochs} epochs ...")
-            self._fit(self.float_model, self.cfg.train.float_epochs)
+            # a patient float run: the float model is the start point and the yardstick of every trial
+            self._fit(self.float_model, self.cfg.train.float_epochs,
+                      patience=max(10, self.cfg.train.patience) if self.cfg.train.patience else 0)
         loss, acc = self._evaluate(self.float_model)
+        if not (math.isfinite(loss) and math.isfinite(acc)):
+            raise AutoqError(f"the float model's validation loss is {loss} after "
+                             f"{'training' if train_float else 'loading'}: it diverged (train.learning_rate "
+                             f"{self.cfg.train.learning_rate} too high?) or produces NaN; fix it before searching")
         self.log(f"[autoq] float model: val accuracy {acc:.4f} ({time.time() - t:.1f} s)")
         atomic_save_model(self.float_model, self.store.dir / "float_model.h5")
         ref = self.reference_cost()
@@ -200,7 +238,8 @@ class Searcher:
                                **{k: v for k, v in self.q16_costs.items()}}}
         for b in self.cfg.baselines:
             baselines[b.name] = self.run_baseline(b)
-        self.state = {"config_digest": config_digest(self.cfg), "float_val_accuracy": acc, "reference_cost": ref,
+        self.state = {"config_digest": config_digest(self.cfg), "config": self.cfg.to_dict(), "seed": self.cfg.seed,
+                      "float_val_accuracy": acc, "reference_cost": ref,
                       "cost": self.cost_key, "baselines": baselines, "versions": versions(),
                       "dataset": self.data.describe(), "synthetic_data": self.data.synthetic,
                       "space_size": self.space.size(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -242,13 +281,14 @@ class Searcher:
                "rmsprop": tf.keras.optimizers.RMSprop, "adamw": tf.keras.optimizers.AdamW}[name]
         return cls(learning_rate=self.cfg.train.learning_rate)
 
-    def _fit(self, model, epochs, initial_epoch=0) -> dict:
+    def _fit(self, model, epochs, initial_epoch=0, patience=None) -> dict:
         import tensorflow as tf
         t = self.cfg.train
+        patience = t.patience if patience is None else patience
         model.compile(optimizer=self._optimizer(), loss=t.loss, metrics=["accuracy"])
         cbs = [tf.keras.callbacks.TerminateOnNaN()]
-        if t.patience:
-            cbs.append(tf.keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=t.patience,
+        if patience:
+            cbs.append(tf.keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience,
                                                         restore_best_weights=True))
         hist = model.fit(self.data.x_train, self.data.y_train, validation_data=(self.data.x_val, self.data.y_val),
                          epochs=epochs, initial_epoch=initial_epoch, batch_size=t.batch_size, verbose=0,
@@ -256,11 +296,12 @@ class Searcher:
         return hist.history
 
     def _evaluate(self, model, split="val"):
+        """(loss, accuracy) from predictions: independent of how (or whether) the model was compiled."""
+        import tensorflow as tf
         x, y = (self.data.x_val, self.data.y_val) if split == "val" else (self.data.x_test, self.data.y_test)
-        if model.optimizer is None:
-            model.compile(optimizer=self._optimizer(), loss=self.cfg.train.loss, metrics=["accuracy"])
-        loss, acc = model.evaluate(x, y, batch_size=1024, verbose=0)
-        return float(loss), float(acc)
+        pred = model.predict(x, batch_size=1024, verbose=0)
+        loss = float(tf.reduce_mean(tf.keras.losses.get(self.cfg.train.loss)(y, pred)))
+        return loss, float(np.mean(pred.argmax(-1) == y.argmax(-1)))
 
     # ---- one trial
     def build(self, choice: dict):
@@ -308,8 +349,9 @@ class Searcher:
             model_rel = f"trials/{trial_id}/model.h5"
             atomic_save_model(qmodel, self.store.dir / model_rel)
             record["model"] = model_rel
-        except (FloatingPointError, tf.errors.InvalidArgumentError, ValueError) as exc:
-            record.update(status="failed", error=f"{type(exc).__name__}: {exc}", score=None, val_accuracy=None)
+        except Exception as exc:  # noqa: BLE001 - any trial error is recorded (trials.csv), never lost silently
+            msg = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+            record.update(status="failed", error=f"{type(exc).__name__}: {msg}", score=None, val_accuracy=None)
         record["seconds"] = round(time.time() - t0, 3)
         self.store.write_record(record)
         return record
@@ -400,7 +442,9 @@ def make_oracle(cfg: Config, max_trials: int):
     """The keras-tuner oracle for ``search.algorithm``, maximising ``score``."""
     import keras_tuner as kt
     obj = kt.Objective("score", direction="max")
-    common = dict(objective=obj, seed=cfg.seed, max_consecutive_failed_trials=cfg.search.max_failed_trials)
+    # autoq counts consecutive failures itself (AutoqTuner.on_trial_end, distributed.serve): keras-tuner raises a
+    # RuntimeError from inside end_trial, before saving its state and with its oracle lock still held.
+    common = dict(objective=obj, seed=cfg.seed or KT_SEED_FOR_ZERO, max_consecutive_failed_trials=None)
     a = cfg.search.algorithm
     if a == "random":
         return kt.oracles.RandomSearchOracle(max_trials=max_trials, **common)
@@ -417,9 +461,53 @@ def make_oracle(cfg: Config, max_trials: int):
     raise ConfigError(f"unknown search.algorithm {a!r}")
 
 
-def make_tuner(searcher: Searcher, oracle, max_trials: int):
+class TooManyFailures(AutoqError):
+    """``search.max_failed_trials`` trials in a row failed; the search stopped."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C / SIGINT during a search; ``output_dir`` holds what finished (trials.csv is up to date)."""
+
+    def __init__(self, output_dir):
+        super().__init__(str(output_dir))
+        self.output_dir = output_dir
+
+
+def _atomic_keras_tuner_json():
+    """keras-tuner writes oracle.json / trial.json / <tuner>.json in place; a kill mid-write would leave a file it
+    cannot reload. Route its local writes through autoq's write-to-temp-then-rename."""
+    from keras_tuner.src import utils as kt_utils
+    if getattr(kt_utils.save_json, "_autoq_atomic", False):
+        return
+    original = kt_utils.save_json
+
+    def save_json(path, obj):
+        import json
+        text = json.dumps(obj)
+        if "://" in str(path):
+            return original(path, obj)
+        from .results import atomic_write_text
+        atomic_write_text(path, text)
+        return text
+
+    save_json._autoq_atomic = True
+    kt_utils.save_json = save_json
+
+
+def _consecutive_failures(records_or_oracle) -> int:
+    from .distributed import _consecutive_failures as count
+    return count(records_or_oracle)
+
+
+def make_tuner(searcher: Searcher, oracle, max_trials: int, serve_options: dict | None = None):
+    import contextlib
+    import io
+
     import keras_tuner as kt
+    from keras_tuner.src.distribute import utils as dist_utils
     from keras_tuner.src.engine import base_tuner
+
+    _atomic_keras_tuner_json()
 
     class AutoqTuner(base_tuner.BaseTuner):
         """Runs one autoq trial per keras-tuner trial; the oracle sees ``score`` (and accuracy, costs)."""
@@ -428,6 +516,33 @@ def make_tuner(searcher: Searcher, oracle, max_trials: int):
             hp = self.oracle.get_space()
             searcher.space.declare(hp)
             self.oracle.update_space(hp)
+
+        def search(self, *args, **kwargs):
+            if dist_utils.is_chief_oracle():
+                # keras-tuner's chief would block in oracle_chief.start_server (20 s polls, server never stopped)
+                from .distributed import serve
+                self.oracle.verbose = 0
+                self.save()
+                self.serve_result = serve(self.oracle, os.environ["KERASTUNER_ORACLE_IP"],
+                                          int(os.environ["KERASTUNER_ORACLE_PORT"]), searcher.log,
+                                          **(serve_options or {}))
+                return
+            self.save()  # the tuner file exists from the start, so a kill in trial 0 still resumes by reloading
+            super().search(*args, **kwargs)
+
+        def _finished_record(self, trial_id, values):
+            """The record of this trial if an earlier (killed) run finished it: same choice, model on disk."""
+            import json
+            p = searcher.store.trial_dir(trial_id) / "record.json"
+            try:
+                rec = json.loads(p.read_text())
+            except (OSError, ValueError):
+                return None
+            if rec.get("hp") != values or rec.get("status") not in ("ok", "failed"):
+                return None
+            if rec["status"] == "ok" and not (searcher.store.dir / rec.get("model", "")).is_file():
+                return None
+            return rec
 
         def run_trial(self, trial, *args, **kwargs):
             values = dict(trial.hyperparameters.values)
@@ -439,21 +554,50 @@ def make_tuner(searcher: Searcher, oracle, max_trials: int):
                 number = int(trial.trial_id)
             except ValueError:
                 pass
-            record = searcher.run_trial(trial.trial_id, number,
-                                        {k: v for k, v in values.items() if not k.startswith("tuner/")},
-                                        epochs=epochs, initial_epoch=initial,
-                                        warm_start=f"trials/{warm}/model.h5" if warm else None,
-                                        tuner_id=self.tuner_id)
-            searcher.progress(record, max_trials)
+            choice_values = {k: v for k, v in values.items() if not k.startswith("tuner/")}
+            record = self._finished_record(trial.trial_id, choice_values)
+            if record is not None:
+                searcher.log(f"[autoq] trial {number + 1}/{max_trials} finished before the interruption "
+                             f"({record['status']}); keeping its record")
+            else:
+                record = searcher.run_trial(trial.trial_id, number, choice_values, epochs=epochs,
+                                            initial_epoch=initial,
+                                            warm_start=f"trials/{warm}/model.h5" if warm else None,
+                                            tuner_id=self.tuner_id)
+                if dist_utils.has_chief_oracle():  # the best so far across all workers
+                    for r in searcher.store.records():
+                        if r.get("status") == "ok" and (searcher.best_score is None
+                                                        or r["score"] > searcher.best_score[0]):
+                            searcher.best_score = (r["score"], r["trial"])
+                searcher.progress(record, max_trials)
+            try:  # keep trials.csv current, so a killed search still has its table
+                searcher.store.write_trials_csv(searcher.store.records())
+            except OSError:
+                pass
             if record["status"] != "ok":
                 raise kt.errors.FailedTrialError(record.get("error", "trial failed"))
             return {"score": record["score"], "val_accuracy": record["val_accuracy"],
                     searcher.cost_key: float(record[searcher.cost_key])}
 
+        def on_trial_end(self, trial):
+            super().on_trial_end(trial)  # oracle.end_trial + save: the oracle's state is on disk first
+            limit = searcher.cfg.search.max_failed_trials
+            if limit and not self._is_worker() and _consecutive_failures(self.oracle) >= limit:
+                import json
+                try:
+                    last = json.loads((searcher.store.trial_dir(trial.trial_id) / "record.json").read_text())
+                    last = last.get("error") or ""
+                except (OSError, ValueError):
+                    last = (trial.message or "").strip().splitlines()[-1:] or [""]
+                    last = last[0]
+                raise TooManyFailures(f"search stopped: {limit} trials in a row failed (last error: {last}); "
+                                      f"see {searcher.store.dir / 'trials.csv'}")
+
         def save_model(self, trial_id, model, step=0):  # run_trial saves the model itself
             pass
 
-    return AutoqTuner(oracle, directory=str(searcher.store.dir), project_name="tuner", overwrite=False)
+    with contextlib.redirect_stdout(io.StringIO()):  # keras-tuner prints "Reloading Tuner from ..."
+        return AutoqTuner(oracle, directory=str(searcher.store.dir), project_name="tuner", overwrite=False)
 
 
 # ------------------------------------------------------------------------------------------ entry point
@@ -548,27 +692,50 @@ def prepare_output(out: Path, cfg: Config, overwrite: bool) -> None:
 
 
 def run_search(model=None, data=None, config=None, *, output_dir=None, max_trials=None, seed=None,
-               algorithm=None, overwrite=False, verbose=True, log=None) -> SearchResult:
+               algorithm=None, overwrite=False, verbose=True, log=None, role=None, chief_address=None,
+               tuner_id=None, wait_timeout=3600.0) -> SearchResult | None:
     """Search a heterogeneous quantization of ``model`` on ``data`` under ``config``.
 
     model: a trained float tf.keras model, or None to take it from the config (path or builder).
     data: a Dataset, (x, y), six split arrays, or None to load the config's dataset.
     config: a Config, a dict, a YAML path, or None for the defaults.
+    role: None (one process), "chief" or "worker" (keras-tuner's distributed mode, see autoq.distributed);
+        chief_address is HOST:PORT (the chief listens there, workers connect there), else keras-tuner's
+        KERASTUNER_ORACLE_IP/PORT variables; tuner_id names this process (default: "chief", or a worker name).
+        A worker returns None once the chief has no more trials; the chief returns the SearchResult.
     """
     import warnings
     with warnings.catch_warnings():
         # Keras warns on every .h5 save and on QKeras quantizers used as constraints: noise, not news.
         warnings.filterwarnings("ignore", category=UserWarning, module=r"keras\..*")
-        return _run_search(model, data, config, output_dir=output_dir, max_trials=max_trials, seed=seed,
-                           algorithm=algorithm, overwrite=overwrite, verbose=verbose, log=log)
+        from .distributed import keras_tuner_env, resolve_role
+        dist = resolve_role(role, chief_address, tuner_id)
+        with keras_tuner_env(dist):
+            return _run_search(model, data, config, output_dir=output_dir, max_trials=max_trials, seed=seed,
+                               algorithm=algorithm, overwrite=overwrite, verbose=verbose, log=log, dist=dist,
+                               wait_timeout=wait_timeout)
 
 
-def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm, overwrite, verbose, log):
+def _write_table(searcher: Searcher) -> None:
+    try:
+        searcher.store.write_trials_csv(searcher.store.records())
+    except OSError:
+        pass
+
+
+def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm, overwrite, verbose, log, dist=None,
+                wait_timeout=3600.0):
     cfg = resolve_config(config, max_trials=max_trials, seed=seed, output_dir=output_dir, algorithm=algorithm)
     if log is None:
         log = (lambda *a, **k: print(*a, **{"flush": True, **k})) if verbose else (lambda *a, **k: None)
+    role = dist["role"] if dist else None
+    if dist:  # every line says which process wrote it
+        base_log, tag = log, f"[autoq {dist['tuner_id']}]"
+        log = lambda msg="", *a, **k: base_log(str(msg).replace("[autoq]", tag, 1), *a, **k)  # noqa: E731
     train_float = False
     if model is None:
+        import tensorflow as tf
+        tf.keras.utils.set_random_seed(cfg.seed)  # the builder's initial weights are part of the search's numbers
         model, train_float = _load_float_model(cfg)
     elif cfg.model.train in ("true", True):
         train_float = True
@@ -577,19 +744,57 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
     out = Path(cfg.search.output_dir)
     if not out.is_absolute() and cfg.source and output_dir is None:
         out = Path.cwd() / out
-    prepare_output(out, cfg, overwrite)
+    if role == "worker":
+        # the chief prepares the folder (float model, reference, baselines); workers wait for it and reuse it
+        from .distributed import wait_for_state
+        wait_for_state(out, config_digest(cfg), wait_timeout, log)
+    else:
+        prepare_output(out, cfg, overwrite)
     searcher = Searcher(cfg, model, dataset, out, log)
     log(f"[autoq] {dataset.describe()}")
     log(f"[autoq] search space: {len(searcher.space.slots)} quantizable layers, "
         f"{len(searcher.space.hp_choices())} choices, {searcher.space.size():.3g} configurations; "
         f"{cfg.search.algorithm} search, {cfg.search.max_trials} trials, goal {cfg.goal.cost}")
-    searcher.prepare(train_float)
+    if role == "worker":
+        searcher.log = lambda *a, **k: None  # not "resuming": the chief prepared it
+        searcher.prepare(False)
+        searcher.log = log
+        log(f"[autoq] worker joined the search in {out}; chief at {dist['host']}:{dist['port']}")
+    else:
+        searcher.prepare(train_float)
     oracle = make_oracle(cfg, cfg.search.max_trials)
-    tuner = make_tuner(searcher, oracle, cfg.search.max_trials)
+    serve_options = {"max_failed": cfg.search.max_failed_trials} if role == "chief" else None
+    tuner = make_tuner(searcher, oracle, cfg.search.max_trials, serve_options)
     for r in searcher.store.records():
         if r.get("status") == "ok" and (searcher.best_score is None or r["score"] > searcher.best_score[0]):
             searcher.best_score = (r["score"], r["trial"])
-    tuner.search(verbose=0)
+    stopped = None
+    try:
+        tuner.search(verbose=0)
+    except KeyboardInterrupt:
+        _write_table(searcher)
+        raise Interrupted(out) from None
+    except TooManyFailures as exc:
+        stopped = exc
+    except Exception as exc:
+        import grpc
+        if role == "worker" and isinstance(exc, grpc.RpcError):
+            _write_table(searcher)
+            raise AutoqError(f"lost the chief at {dist['host']}:{dist['port']} ({exc.code().name}: "
+                             f"{exc.details()}); this worker's trials are in {out}") from None
+        raise
+    if role == "worker":
+        n = sum(1 for r in searcher.store.records() if r.get("tuner_id") == dist["tuner_id"])
+        log(f"[autoq] no more trials: this worker ran {n}; the chief writes the summary into {out}")
+        return None
+    if role == "chief" and getattr(tuner, "serve_result", {}).get("stopped_on_failures"):
+        stopped = TooManyFailures(f"search stopped: {cfg.search.max_failed_trials} trials in a row failed; "
+                                  f"see {out / 'trials.csv'}")
+    if stopped is not None:
+        if not any(r.get("status") == "ok" for r in searcher.store.records()):
+            _write_table(searcher)
+            raise stopped
+        log(f"[autoq] {stopped}")
     result = searcher.finalize(cfg.train.fine_tune_epochs)
     log(f"[autoq] done in {_fmt_time(time.time() - searcher.t0)}: {len(result.trials)} trials, "
         f"{len(result.pareto)} on the Pareto front")
@@ -613,3 +818,13 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
         result.summary["export"] = str(proj)
         atomic_write_json(out / "summary.json", result.summary)
     return result
+
+
+class _CallableModule(type(sys)):
+    """``autoq.search(...)`` runs a search even after ``autoq.search`` the submodule has been imported."""
+
+    def __call__(self, *args, **kwargs):
+        return run_search(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

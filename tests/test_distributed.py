@@ -1,0 +1,93 @@
+"""Distributed search on keras-tuner's chief/worker mode: a real chief and two real workers over gRPC on 127.0.0.1."""
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from helpers_search import free_port, records, start, stop, write_config
+
+from autoq.distributed import parse_address, resolve_role
+from autoq.errors import AutoqError
+
+
+def test_chief_and_two_workers_share_one_search(tmp_path):
+    cfg = write_config(tmp_path, search={"max_trials": 4, "output_dir": "out"})
+    port = free_port()
+    out = tmp_path / "out"
+    # workers first: they wait for the chief to prepare the shared output directory
+    w1 = start(["search", cfg, "--worker", "--chief-address", f"127.0.0.1:{port}", "--tuner-id", "w1", "--wait", "120"],
+               tmp_path, tmp_path / "w1.log")
+    w2 = start(["search", cfg, "--worker", "--chief-address", f"127.0.0.1:{port}", "--tuner-id", "w2", "--wait", "120"],
+               tmp_path, tmp_path / "w2.log")
+    chief = start(["search", cfg, "--chief", "--host", "127.0.0.1", "--port", port], tmp_path, tmp_path / "chief.log")
+    try:
+        for p in (chief, w1, w2):
+            p.wait(timeout=200)
+    finally:
+        stop(chief, w1, w2)
+    logs = {n: (tmp_path / f"{n}.log").read_text() for n in ("chief", "w1", "w2")}
+    for name, p in (("chief", chief), ("w1", w1), ("w2", w2)):
+        assert p.returncode == 0, f"{name} exited {p.returncode}:\n{logs[name][-3000:]}"
+        assert "Traceback" not in logs[name], logs[name]
+
+    recs = records(out)
+    assert sorted(recs) == ["0", "1", "2", "3"]  # every trial once, ids unique across workers
+    assert all(r["status"] == "ok" for r in recs.values())
+    by = {t: [r["trial"] for r in recs.values() if r["tuner_id"] == t] for t in ("w1", "w2")}
+    assert by["w1"] and by["w2"], by  # both workers ran trials; the chief ran none
+    assert set(by["w1"]) | set(by["w2"]) == set(recs)
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["trials"] == 4 and summary["failed_trials"] == 0
+    assert summary["best"]["trial"] in recs and set(summary["pareto"]) <= set(recs)
+    rows = list(csv.DictReader((out / "trials.csv").open()))
+    assert sorted(r["trial"] for r in rows) == sorted(recs)
+    assert {r["tuner_id"] for r in rows} == {"w1", "w2"}
+    assert (out / "best_model.h5").is_file() and (out / "pareto.csv").is_file()
+    # one preparation, by the chief; per-worker progress lines name the worker
+    assert logs["chief"].count("training the float model") == 1
+    assert "training the float model" not in logs["w1"] + logs["w2"]
+    for t in ("w1", "w2"):
+        assert f"[autoq {t}] trial " in logs[t]
+        assert f"[autoq {t}] no more trials: this worker ran {len(by[t])}" in logs[t]
+    assert "[autoq chief] 4/4 trials done" in logs["chief"]
+    assert "Reloading" not in "".join(logs.values())
+
+
+def test_worker_without_chief_times_out_with_a_clear_error(tmp_path):
+    from autoq.cli import main
+    cfg = write_config(tmp_path)
+    import contextlib
+    import io
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["search", str(cfg), "--output", str(tmp_path / "out"), "--worker", "--chief-address",
+                     f"127.0.0.1:{free_port()}", "--wait", "1", "--tuner-id", "w9"])
+    assert code == 2
+    lines = [l for l in err.getvalue().splitlines() if l.startswith("error:")]
+    assert len(lines) == 1 and "no " in lines[0] and "state.json after 1 s: start the chief" in lines[0]
+
+
+@pytest.mark.parametrize("args,message", [
+    (dict(role="worker", chief_address="nohost"), "expected the chief's address as HOST:PORT"),
+    (dict(role="worker", chief_address="127.0.0.1:1", tuner_id="chief2"), "must not contain 'chief'"),
+    (dict(role="chief", chief_address="127.0.0.1:1", tuner_id="boss"), "must contain 'chief'"),
+    (dict(role="worker"), "pass --chief-address HOST:PORT, or set KERASTUNER_ORACLE_IP"),
+])
+def test_role_errors(args, message, monkeypatch):
+    for k in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
+        monkeypatch.delenv(k, raising=False)
+    with pytest.raises(AutoqError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        resolve_role(**args)
+
+
+def test_role_from_keras_tuner_environment(monkeypatch):
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", "8470")
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "chief")
+    assert resolve_role() == {"role": "chief", "host": "127.0.0.1", "port": 8470, "tuner_id": "chief"}
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner3")
+    assert resolve_role() == {"role": "worker", "host": "127.0.0.1", "port": 8470, "tuner_id": "tuner3"}
+    assert parse_address("node17:8470") == ("node17", 8470)

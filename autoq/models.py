@@ -7,7 +7,7 @@ import tensorflow as tf
 def mlp(input_dim: int = 64, hidden=(32, 32), n_classes: int = 10, l1: float = 0.0, name: str = "mlp"):
     """Dense ReLU stack with a softmax head; layers named fc1.., output (hls4ml-style names)."""
     reg = tf.keras.regularizers.L1(l1) if l1 else None
-    inp = tf.keras.Input(shape=(input_dim,), name="input")
+    inp = tf.keras.Input(shape=(input_dim,), name="x")  # not "input": hls4ml reserves it
     x = inp
     for i, units in enumerate(hidden, 1):
         x = tf.keras.layers.Dense(units, activation="relu", kernel_regularizer=reg, name=f"fc{i}")(x)
@@ -23,7 +23,7 @@ def jet_tagger(l1: float = 1e-4):
 
 def small_cnn(input_shape=(8, 8, 1), n_classes: int = 10, name: str = "small_cnn"):
     """A tiny Conv2D net for 8x8 images (digits reshaped)."""
-    inp = tf.keras.Input(shape=input_shape, name="input")
+    inp = tf.keras.Input(shape=input_shape, name="x")  # not "input": hls4ml reserves it
     x = tf.keras.layers.Conv2D(8, 3, activation="relu", name="conv1")(inp)
     x = tf.keras.layers.MaxPooling2D(2, name="pool1")(x)
     x = tf.keras.layers.Flatten(name="flatten")(x)

@@ -23,10 +23,21 @@ def search(model=None, data=None, config=None, **kwargs):
     return run_search(model, data, config, **kwargs)
 
 
-def export(model, output_dir=None, **kwargs):
-    """Export a QKeras model (or search result directory) to an hls4ml project; see :func:`autoq.export.export`."""
-    from .export import export as _export
-    return _export(model, output_dir, **kwargs)
+# ``autoq.export`` is both the submodule and the function: importing the submodule (``from autoq.export import
+# format_result``, or a search with an ``hls4ml:`` section) rebinds the package attribute to the module, so the
+# module itself is made callable (like ``autoq.search``).
+from . import export  # noqa: E402
+
+
+class _CallableExportModule(type(_os)):
+    """``autoq.export(model, output_dir, ...)``: export a QKeras model (or search result directory) to an hls4ml
+    project; see :func:`autoq.export.export`."""
+
+    def __call__(self, model, output_dir=None, **kwargs):
+        return self.export(model, output_dir, **kwargs)
+
+
+export.__class__ = _CallableExportModule
 
 
 def load_result(output_dir):

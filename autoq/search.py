@@ -269,7 +269,7 @@ class Searcher:
             return None
         try:
             e = estimate(model)
-            return float(e.total.lut + e.total.dsp)
+            return float(e.lut_plus_dsp)
         except Exception:  # the estimate is informative; never fail a trial on it
             return None
 

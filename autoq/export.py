@@ -337,6 +337,16 @@ def export(
         raise InvalidOptionError(f"project_name {project_name!r} must be a C identifier (letters, digits, _)")
     kmodel, name, data = load_source(model)
     check_model(kmodel)
+    x_source = "given"
+    if x is None and data is not None and "x_val" in data:
+        x, x_source = data["x_val"], "data_sample.npz"
+    if x is None:
+        shape = (RANDOM_SAMPLES,) + tuple(int(d) for d in kmodel.input_shape[1:])
+        x, x_source = np.random.default_rng(0).standard_normal(shape), "random-normal (seed 0)"
+    x = np.asarray(x)[:MAX_CHECK_SAMPLES]
+    want = tuple(int(d) for d in kmodel.input_shape[1:])
+    if x.ndim < 1 or tuple(x.shape[1:]) != want or len(x) == 0:
+        raise ExportError(f"x has shape {x.shape}, the model expects (n_samples, {', '.join(map(str, want))})")
     out = os.path.abspath(output_dir or os.path.join("hls_projects", name))
     if os.path.isdir(out) and os.listdir(out) and not force:
         raise OutputExistsError(
@@ -345,7 +355,6 @@ def export(
         )
     if os.path.exists(out) and not os.path.isdir(out):
         raise OutputExistsError(f"output path {out} exists and is not a directory")
-    os.makedirs(out, exist_ok=True)
 
     import hls4ml
 
@@ -354,13 +363,6 @@ def export(
         for lay in kmodel.layers if type(lay).__name__ in ("Dense", "Conv1D", "Conv2D")
     ]
     cfg, in_prec = hls_config_for(kmodel, backend, reuse_factor, strategy)
-    x_source = "given"
-    if x is None and data is not None and "x_val" in data:
-        x, x_source = data["x_val"], "data_sample.npz"
-    if x is None:
-        shape = (RANDOM_SAMPLES,) + tuple(int(d) for d in kmodel.input_shape[1:])
-        x, x_source = np.random.default_rng(0).standard_normal(shape), "random-normal (seed 0)"
-    x = np.asarray(x)[:MAX_CHECK_SAMPLES]
     xq = np.ascontiguousarray(_quantize_np(x, in_prec).astype(np.float32))
     if np.any(xq != x):
         notes.append(f"test inputs quantized to the input type {in_prec} before the check and tb_data")
@@ -369,10 +371,7 @@ def export(
     y_keras = keras_out[last.name]
 
     tb_dir = os.path.join(out, "tb_data")
-    os.makedirs(tb_dir, exist_ok=True)
     tb_in, tb_out = os.path.join(tb_dir, "autoq_x.npy"), os.path.join(tb_dir, "autoq_y.npy")
-    np.save(tb_in, xq)
-    np.save(tb_out, y_keras.astype(np.float32))
 
     t0 = time.perf_counter()
     try:
@@ -383,6 +382,9 @@ def export(
     except Exception as e:  # noqa: BLE001 -- hls4ml raises bare Exceptions for unsupported models
         raise UnsupportedModelError(f"hls4ml could not convert model {kmodel.name!r}: {e}") from e
     seconds_convert = time.perf_counter() - t0
+    os.makedirs(tb_dir, exist_ok=True)  # nothing is written before the conversion succeeded
+    np.save(tb_in, xq)
+    np.save(tb_out, y_keras.astype(np.float32))
     layer_precisions = {
         lay.name: {k: str(v.precision) for k, v in lay.types.items() if k.endswith("result_t") or k in (
             "accum_t", "weight_t", "bias_t")}
@@ -427,6 +429,10 @@ def export(
             first_bad = compared
         hls_model.config.trace_output = False
         hls_model.write()  # leave a clean (trace-free) firmware in the project
+        print(
+            f"[autoq] C simulation vs QKeras ({compared}, {len(xq)} samples): argmax agreement {agreement:.2%}, "
+            f"max |diff| {max_diff:.6g}"
+        )
         if max_diff > 0 or agreement < 1.0:
             print(
                 f"WARNING: hls4ml C simulation is NOT bit-exact with QKeras: agreement {agreement:.4f}, max |diff| "

@@ -169,8 +169,8 @@ class ResourceEstimate:
 
 DA4ML_NOTE = (
     "hls4ml 1.3.0's distributed-arithmetic strategy needs da4ml and only runs on layers marked bit_exact_transformed "
-    "(HGQ / Keras-3 flow); hls4ml's bit_exact pass fails on QKeras Keras-2 models ('unexpected input layer chain'), and "
-    "da4ml 0.6 requires numpy>=2 (incompatible with the tensorflow 2.14 pin). Not offered."
+    "(HGQ / Keras-3 flow); hls4ml's bit_exact pass fails on QKeras Keras-2 models ('unexpected input layer chain'), "
+    "and da4ml 0.6 requires numpy>=2 (incompatible with the tensorflow 2.14 pin). Not offered."
 )
 
 
@@ -551,7 +551,8 @@ def format_report(rep: ProjectReport) -> str:
         for name, a, b, c in rows:
             lines.append(f"{name:<12} {_fmt(a):>10} {_fmt(b):>12}" + (f" {_fmt(c):>10}" if s.available else ""))
         lines.append(
-            f"clock: target {_fmt(s.target_clock_ns)} ns, estimated {_fmt(s.estimated_clock_ns)} ns; part {_fmt(s.part)}"
+            f"clock: target {_fmt(s.target_clock_ns)} ns, estimated {_fmt(s.estimated_clock_ns)} ns; "
+            f"part {_fmt(s.part)}"
         )
         if s.vsynth:
             lines.append("Vivado logic synthesis: " + ", ".join(f"{k} {v}" for k, v in sorted(s.vsynth.items())))

@@ -123,3 +123,20 @@ def test_default_digits_config_meets_its_promise(tmp_path):
     assert s["trials"] == 10
     assert res.best["val_accuracy"] >= s["float_val_accuracy"] - 0.03
     assert res.best["energy"] <= 0.25 * s["reference_cost"]
+
+
+def test_search_with_hls4ml_section_exports_the_winner(tmp_path):
+    """An `hls4ml:` section makes `autoq search` end with a bit-exact export of the winner."""
+    cfg = dict(TINY, baselines=[], hls4ml={"backend": "Vitis", "output_dir": str(tmp_path / "proj"),
+                                          "clock_period": 5.0})
+    cfg["search"] = {"algorithm": "random", "max_trials": 2}
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = subprocess.run([sys.executable, "-m", "autoq.cli", "search", str(path), "--output", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proj = tmp_path / "proj"
+    assert (proj / "firmware").is_dir() and (proj / "build_prj.tcl").is_file() and (proj / "tb_data").is_dir()
+    exp = json.loads((proj / "autoq_export.json").read_text())
+    assert exp["agreement"] == 1.0 and exp["max_abs_diff"] == 0.0
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["export"] == str(proj)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -14,6 +15,7 @@ import yaml
 from . import quantizers
 from .errors import ConfigError, QuantizerError
 
+MAX_SEED = 2**31 - 1  # numpy takes seeds < 2**32, and trial n trains with seed + n
 ALGORITHMS = ("random", "bayesian", "hyperband", "pareto")
 COSTS = ("energy", "bits", "bops", "fpga")
 DATA_SOURCES = ("digits", "iris", "wine", "breast_cancer", "npz", "jets", "jets-synthetic", "arrays")
@@ -278,6 +280,8 @@ def _build(cls, data, path, ctx, skip=()):
             continue
         if typ is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        if isinstance(value, float) and not math.isfinite(value) and (typ is float or key == "reference"):
+            raise ctx.error(path + (key,), f"expected a finite number, got {value!r}")
         if typ is not None and not (isinstance(value, typ) and not (typ in (int, float) and isinstance(value, bool))):
             if not (key == "reference" or typ is None):
                 raise ctx.error(path + (key,), f"expected {_TYPES[typ]}, got {value!r}")
@@ -384,6 +388,11 @@ def _baselines(data, path, ctx) -> list:
 
 def _check(cfg: Config, ctx):
     """Cross-field and range checks."""
+    for path, seed in ((("seed",), cfg.seed), (("data", "seed"), cfg.data.seed)):
+        if not 0 <= seed <= MAX_SEED:
+            raise ctx.error(path, f"must be between 0 and {MAX_SEED}, got {seed}")
+    if cfg.data.n_samples < 1:
+        raise ctx.error(("data", "n_samples"), f"must be at least 1, got {cfg.data.n_samples}")
     m = cfg.model
     if m.path and m.builder:
         raise ctx.error(("model",), "give either 'path' (a saved Keras model) or 'builder' (module:function), not both")

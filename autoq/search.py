@@ -190,6 +190,19 @@ def _fmt_time(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+def _StopOnNaN():
+    """TerminateOnNaN without its print: the trial's record and progress line say what happened."""
+    import tensorflow as tf
+
+    class StopOnNaN(tf.keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                self.model.stop_training = True
+
+    return StopOnNaN()
+
+
 class Searcher:
     """Everything one search needs: config, data, float model, space, reference cost, output store."""
 
@@ -286,7 +299,7 @@ class Searcher:
         t = self.cfg.train
         patience = t.patience if patience is None else patience
         model.compile(optimizer=self._optimizer(), loss=t.loss, metrics=["accuracy"])
-        cbs = [tf.keras.callbacks.TerminateOnNaN()]
+        cbs = [_StopOnNaN()]
         if patience:
             cbs.append(tf.keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience,
                                                         restore_best_weights=True))
@@ -508,6 +521,8 @@ def make_tuner(searcher: Searcher, oracle, max_trials: int, serve_options: dict 
     from keras_tuner.src.engine import base_tuner
 
     _atomic_keras_tuner_json()
+    from keras_tuner.src import config as kt_config
+    kt_config.DEBUG = False  # else keras-tuner prints a traceback for every failed trial (we record the error)
 
     class AutoqTuner(base_tuner.BaseTuner):
         """Runs one autoq trial per keras-tuner trial; the oracle sees ``score`` (and accuracy, costs)."""
@@ -659,6 +674,9 @@ def resolve_config(config, **overrides) -> Config:
         if key == "max_trials":
             cfg.search.max_trials = int(value)
         elif key == "seed":
+            from .config import MAX_SEED
+            if not 0 <= int(value) <= MAX_SEED:
+                raise ConfigError(f"must be between 0 and {MAX_SEED}, got {value}", key="seed (--seed)")
             cfg.seed = int(value)
         elif key == "output_dir":
             cfg.search.output_dir = str(value)
@@ -716,6 +734,11 @@ def run_search(model=None, data=None, config=None, *, output_dir=None, max_trial
                                wait_timeout=wait_timeout)
 
 
+def _float_activation_layers(model) -> set:
+    """Softmax/sigmoid/... Activation layers: float by design, not worth a 'left float' line."""
+    return {l.name for l in model.layers if l.__class__.__name__ == "Activation"}
+
+
 def _write_table(searcher: Searcher) -> None:
     try:
         searcher.store.write_trials_csv(searcher.store.records())
@@ -755,6 +778,9 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
     log(f"[autoq] search space: {len(searcher.space.slots)} quantizable layers, "
         f"{len(searcher.space.hp_choices())} choices, {searcher.space.size():.3g} configurations; "
         f"{cfg.search.algorithm} search, {cfg.search.max_trials} trials, goal {cfg.goal.cost}")
+    left_float = [n for n in searcher.space.float_layers if n not in _float_activation_layers(searcher.float_model)]
+    if left_float:
+        log(f"[autoq] layers left float: {', '.join(left_float)}")
     if role == "worker":
         searcher.log = lambda *a, **k: None  # not "resuming": the chief prepared it
         searcher.prepare(False)

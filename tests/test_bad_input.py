@@ -1,0 +1,275 @@
+"""Bad input never crashes silently or loses data: one ``error: ...`` line, exit code 2, no traceback.
+
+Every case runs the real CLI entry point (``autoq.cli.main``; one case also as a real subprocess) on real files:
+malformed/mistyped YAML, missing files, a model with a layer autoq cannot quantize, trials whose loss becomes NaN,
+data that does not fit the model, an output directory that belongs to something else. The config loader is fuzzed
+with hypothesis: it returns a Config or raises ConfigError, never anything else.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helpers_search import TINY, autoq, env, merge
+
+from autoq.cli import main
+from autoq.config import Config, load_config, parse_config
+from autoq.errors import ConfigError
+from autoq.search import config_digest
+
+PLAIN = {"model": {"builder": None, "kwargs": {}, "path": "plain.h5"}}
+NAN = merge(PLAIN, {"train": {"learning_rate": 1e38, "optimizer": "sgd"}, "space": {"skip": ["output"]}})
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Real inputs: a float model, one with BatchNormalization, npz files of the wrong shape, a non-model."""
+    import tensorflow as tf
+    d = tmp_path_factory.mktemp("inputs")
+
+    def mlp(bn: bool):
+        inp = tf.keras.Input((64,), name="input")
+        x = tf.keras.layers.Dense(16, activation="relu", name="fc1")(inp)
+        if bn:
+            x = tf.keras.layers.BatchNormalization(name="bn")(x)
+        x = tf.keras.layers.Dense(10, name="output")(x)
+        return tf.keras.Model(inp, tf.keras.layers.Activation("softmax", name="softmax")(x))
+
+    tf.keras.utils.set_random_seed(0)
+    mlp(False).save(d / "plain.h5")
+    mlp(True).save(d / "bn.h5")
+    rng = np.random.default_rng(0)
+    np.savez(d / "wrong_shape.npz", x=rng.random((200, 10)), y=rng.integers(0, 10, 200))
+    np.savez(d / "wrong_classes.npz", x=rng.random((200, 64)), y=rng.integers(0, 3, 200))
+    (d / "notamodel.h5").write_text("hello")
+    return d
+
+
+def _cfg(d: Path, name: str, sections: dict | None = None, text: str | None = None) -> Path:
+    p = d / f"{name}.yaml"
+    p.write_text(text if text is not None else yaml.safe_dump(merge(TINY, sections or {}), sort_keys=False))
+    return p
+
+
+def run_cli(*args):
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        code = main([str(a) for a in args])
+    return code, out.getvalue(), err.getvalue()
+
+
+def _owned(d, cfg, out):
+    out.mkdir()
+    (out / "state.json").write_text(json.dumps({"config_digest": "0123456789abcdef"}))
+    return (f"{out} belongs to another search (config digest 0123456789abcdef, this config "
+            f"{config_digest(load_config(cfg))}); choose another --output, or pass --overwrite to replace it")
+
+
+def _foreign(d, cfg, out):
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    return f"output directory {out} exists and is not an autoq search; refusing to write into it (choose another --output)"
+
+
+# name -> (YAML text or config sections, expected error line after "error: " (format fields: cfg, d, out))
+CASES = {
+    "malformed_yaml": ("name: x\nseed: [1,\n", "{cfg}:3: malformed YAML: expected the node content, but found "
+                                               "'<stream end>'"),
+    "wrong_type": ("name: x\ntrain:\n  epochs: ten\n", "{cfg}:3: train.epochs: expected an integer, got 'ten'"),
+    "unknown_key": ("name: x\ntrian:\n  epochs: 2\n", "{cfg}:2: trian: unknown key (did you mean 'train'?); allowed: "
+                                                      "name, seed, model, data, train, space, goal, search, "
+                                                      "baselines, hls4ml"),
+    "bad_quantizer": ("space:\n  default:\n    kernel: [quantized_bitz(4,0)]\n", None),
+    "missing_config": (None, "config file not found: {cfg}"),
+    "missing_model_file": (merge(PLAIN, {"model": {"path": "missing.h5"}}),
+                           "{cfg}: model.path: model file not found: {d}/missing.h5"),
+    "not_a_model": (merge(PLAIN, {"model": {"path": "notamodel.h5"}}),
+                    "{cfg}: model.path: cannot load Keras model {d}/notamodel.h5: Unable to synchronously open file "
+                    "(file signature not found)"),
+    "bad_builder": ({"model": {"builder": "nosuch.module:mlp"}},
+                    "{cfg}: model.builder: cannot import model builder 'nosuch.module:mlp': No module named 'nosuch'"),
+    "missing_npz": ({"data": {"source": "npz", "path": "missing.npz"}}, "npz file not found: {d}/missing.npz"),
+    "wrong_shape": ({"data": {"source": "npz", "path": "wrong_shape.npz"}},
+                    "the model expects inputs of shape (64,) but the dataset 'wrong_shape' has (10,)"),
+    "wrong_classes": ({"data": {"source": "npz", "path": "wrong_classes.npz"}},
+                      "the model has 10 outputs but the dataset 'wrong_classes' has 3 classes"),
+    "unquantizable_layer": (merge(PLAIN, {"model": {"path": "bn.h5"}}),
+                            "autoq cannot quantize these layers: bn (BatchNormalization). Supported: Conv1D, Conv2D, "
+                            "Dense, DepthwiseConv2D with relu/linear/softmax activations, ReLU activations, and "
+                            "weightless reshaping/pooling layers. Set space.allow_float: true to leave them float, or "
+                            "list them under space.skip"),
+    "float_model_diverges": ({"train": {"learning_rate": 1e38, "optimizer": "sgd"}},
+                             "the float model's validation loss is nan after training: it diverged "
+                             "(train.learning_rate 1e+38 too high?) or produces NaN; fix it before searching"),
+    "nan_in_every_trial": (merge(NAN, {"search": {"max_trials": 2}}),
+                           "no trial finished successfully (2 failed); see {out}/trials.csv"),
+    "nan_stops_search": (merge(NAN, {"search": {"max_trials": 4, "max_failed_trials": 2}}),
+                         "search stopped: 2 trials in a row failed (last error: FloatingPointError: training loss "
+                         "became NaN/inf at epoch 1); see {out}/trials.csv"),
+    "output_owned_by_other_search": (PLAIN, _owned),
+    "output_not_autoq": (PLAIN, _foreign),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_is_one_clear_error_line(name, files, tmp_path):
+    spec, expected = CASES[name]
+    out = tmp_path / "out"
+    if spec is None:
+        cfg = files / "does_not_exist.yaml"
+    else:
+        cfg = _cfg(files, f"{name}-{tmp_path.name}", text=spec) if isinstance(spec, str) \
+            else _cfg(files, f"{name}-{tmp_path.name}", spec)
+    if callable(expected):
+        expected = expected(files, cfg, out)
+    code, stdout, stderr = run_cli("search", cfg, "--output", out)
+    assert code == 2, stdout[-2000:] + stderr[-2000:]
+    assert "Traceback" not in stderr + stdout
+    errors = [l for l in stderr.splitlines() if l.startswith("error:")]
+    assert len(errors) == 1, stderr
+    if expected is None:  # the quantizer parser's own wording; it must name the key and line
+        assert errors[0].startswith(f"error: {cfg}:3: space.default.kernel[0]: "), errors[0]
+    else:
+        assert errors[0] == "error: " + expected.format(cfg=cfg, d=files, out=out)
+    if name.startswith("nan_"):  # the failed trials are on record, with the reason
+        rows = list(csv.DictReader((out / "trials.csv").open()))
+        assert len(rows) == 2 and all(r["status"] == "failed" for r in rows)
+        assert all(r["error"] == "FloatingPointError: training loss became NaN/inf at epoch 1" for r in rows)
+        assert (out / "state.json").is_file() and not (out / "summary.json").exists()
+    if name == "output_not_autoq":
+        assert (out / "notes.txt").read_text() == "mine" and sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_real_cli_process_bad_yaml(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("name: x\nseed: [1,\n")
+    r = subprocess.run(autoq("search", cfg), capture_output=True, text=True, timeout=120, env=env())
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1] == (f"error: {cfg}:3: malformed YAML: expected the node content, but "
+                                                 f"found '<stream end>'")
+    assert "Traceback" not in r.stderr
+
+
+def test_allow_float_leaves_unquantizable_layers_float(files, tmp_path):
+    cfg = _cfg(files, f"allow-{tmp_path.name}", merge(PLAIN, {"model": {"path": "bn.h5"}, "space": {"allow_float": True},
+                                                              "search": {"max_trials": 1}}))
+    code, stdout, stderr = run_cli("search", cfg, "--output", tmp_path / "out")
+    assert code == 0, stdout[-2000:] + stderr[-2000:]
+    assert "[autoq] layers left float: bn" in stdout
+    rec = json.loads((tmp_path / "out" / "trials" / "0" / "record.json").read_text())
+    assert rec["status"] == "ok" and "bn" not in rec["choice"] and set(rec["choice"]) == {"fc1", "output"}
+
+
+# ------------------------------------------------------------------------------------------ fuzzing the loader
+
+SECTIONS = {
+    "model": ["path", "builder", "kwargs", "train"],
+    "data": ["source", "path", "standardize", "val_fraction", "test_fraction", "n_samples", "seed"],
+    "train": ["epochs", "batch_size", "learning_rate", "optimizer", "patience", "float_epochs", "fine_tune_epochs",
+              "loss", "metric"],
+    "space": ["input_quantizer", "default", "layer_types", "layers", "groups", "skip", "allow_float"],
+    "goal": ["cost", "delta_p", "delta_n", "rate", "reference"],
+    "search": ["algorithm", "max_trials", "output_dir", "keep", "max_failed_trials"],
+    "hls4ml": ["backend", "part", "clock_period", "io_type", "reuse_factor", "strategy", "output_dir", "project_name"],
+}
+SPECS = ["quantized_bits(4,0,alpha=1)", "quantized_bits({2..8},0)", "quantized_relu(4,2)", "ternary(alpha=1)",
+         "binary", "qil(4)", "quantized_bits(", "nonsense", "quantized_bits(4,0,alpha=foo)", "quantized_bits(1e999)",
+         "quantized_bits({8..2},0)", "quantized_relu(-3)", "[", "*", ""]
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=True),
+                    st.text(max_size=12), st.sampled_from(SPECS + ["random", "bayesian", "energy", "float16",
+                                                                   "npz", "digits", "adam", "Vitis", "(", "a:b"]))
+values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                       st.dictionaries(st.one_of(st.text(max_size=8),
+                                                                                 st.sampled_from(["kernel", "bias",
+                                                                                                  "activation"]),
+                                                                                 st.integers(), st.none()),
+                                                                       inner, max_size=4)), max_leaves=12)
+roles = st.dictionaries(st.sampled_from(["kernel", "bias", "activation", "kernal"]),
+                        st.one_of(st.sampled_from(SPECS), st.lists(st.sampled_from(SPECS), max_size=3), values),
+                        max_size=3)
+
+
+@st.composite
+def configs(draw):
+    d = {}
+    for section in draw(st.lists(st.sampled_from(list(SECTIONS) + ["name", "seed", "baselines", "extra"]),
+                                 max_size=6, unique=True)):
+        if section in SECTIONS:
+            keys = draw(st.lists(st.sampled_from(SECTIONS[section] + ["bogus"]), max_size=5, unique=True))
+            sec = {}
+            for k in keys:
+                if section == "space" and k == "default":
+                    sec[k] = draw(st.one_of(roles, values))
+                elif section == "space" and k in ("layers", "layer_types"):
+                    sec[k] = draw(st.one_of(st.dictionaries(st.sampled_from(["fc1", "fc[", "Dense", ".*", "x"]),
+                                                            st.one_of(roles, values), max_size=2), values))
+                else:
+                    sec[k] = draw(values)
+            d[section] = draw(st.one_of(st.just(sec), values)) if draw(st.booleans()) else sec
+        elif section == "baselines":
+            d[section] = draw(st.one_of(st.lists(st.one_of(roles.map(lambda r: {"name": "b", **r}), values),
+                                                 max_size=2), values))
+        else:
+            d[section] = draw(values)
+    return d
+
+
+def _only_config_or_config_error(fn, *args, **kwargs):
+    """A Config (one a search can use: finite numbers, seeds numpy accepts) or a ConfigError; nothing else."""
+    import math
+    from dataclasses import fields, is_dataclass
+    try:
+        cfg = fn(*args, **kwargs)
+    except ConfigError:
+        return
+    assert isinstance(cfg, Config)
+    assert 0 <= cfg.seed < 2**31 and 0 <= cfg.data.seed < 2**31
+    for part in (cfg.model, cfg.data, cfg.train, cfg.goal, cfg.search, cfg.hls4ml):
+        if is_dataclass(part):
+            for f in fields(part):
+                v = getattr(part, f.name)
+                assert not isinstance(v, float) or math.isfinite(v), (f.name, v)
+
+
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@FUZZ
+@given(configs())
+def test_fuzz_config_dicts(d):
+    from autoq.config import config_from_dict
+    _only_config_or_config_error(config_from_dict, d)
+
+
+@FUZZ
+@given(configs())
+def test_fuzz_config_yaml(d):
+    try:
+        text = yaml.safe_dump(d, allow_unicode=True)
+    except yaml.YAMLError:
+        return
+    _only_config_or_config_error(parse_config, text, source="fuzz.yaml")
+
+
+@FUZZ
+@given(st.one_of(st.text(max_size=200),
+                 st.lists(st.sampled_from(["name: x\n", "seed: 1\n", "train:\n", "  epochs: 2\n", "  - a\n", "space:",
+                                           "\tdefault: {", "kernel: [", "]", "}", ": :", "&a x", "*a", "!!python/name:os",
+                                           "---\n", "? x\n", "- - -\n", "%YAML 9\n", "\x00", "'", "\"", "\n"]),
+                          max_size=12).map("".join)))
+def test_fuzz_config_text(text):
+    _only_config_or_config_error(parse_config, text, source="fuzz.yaml")
+
+
+def test_valid_default_config_parses():
+    assert isinstance(parse_config(yaml.safe_dump(TINY)), Config)

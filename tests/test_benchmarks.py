@@ -1,0 +1,36 @@
+"""Smoke runs of every benchmark script at --budget tiny: each writes <name>.md and <name>.png with its headings."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+HEADINGS = {
+    "bench_throughput": ["# Throughput: autoq vs plain keras-tuner", "## Headline", "## Results",
+                         "## Where an autoq trial's time goes", "trials per minute", "ratio autoq/kt"],
+    "bench_quality": ["# SYNTHETIC Quality", "## Headline", "## Algorithms", "## Baselines",
+                      "## Reduction at equal accuracy loss", "## Pareto fronts", "## Energy vs the paper",
+                      "hypervolume", "**pareto**", "| Q6 |", "| Q4 |", "| float |", "NOT jet accuracies"],
+    "bench_export": ["# Export: hls4ml conversion", "## Headline", "## Results", "Q6 (published)", "autoq winner",
+                     "compile s"],
+    "bench_memory": ["# Memory: peak RSS of a search", "## Headline", "## Milestones", "import tensorflow",
+                     "search done"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(HEADINGS))
+def test_benchmark_tiny(name, tmp_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run([sys.executable, str(BENCH / f"{name}.py"), "--budget", "tiny", "--out", str(tmp_path)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    md, png = tmp_path / f"{name}.md", tmp_path / f"{name}.png"
+    assert md.is_file() and png.is_file() and png.stat().st_size > 5000
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = md.read_text()
+    for h in HEADINGS[name]:
+        assert h in text, (h, text[:2000])

@@ -142,7 +142,8 @@ def serve(oracle, host: str, port: int, log, max_failed: int | None = None, poll
     from keras_tuner.src import protos
     from keras_tuner.src.distribute import oracle_chief
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    # no SO_REUSEPORT: a second chief on the same port must fail, not silently share it with the first
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1), options=[("grpc.so_reuseport", 0)])
     servicer = oracle_chief.OracleServicer(oracle)
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
     addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -161,13 +162,17 @@ def serve(oracle, host: str, port: int, log, max_failed: int | None = None, poll
         while True:
             time.sleep(poll)
             with oracle_chief_lock(oracle):
-                ended = len(oracle.end_order)
+                ended = len(set(oracle.end_order))  # a trial re-run after a chief restart ends twice
                 running = {t: tr.trial_id for t, tr in oracle.ongoing_trials.items()}
                 if max_failed and not stopped_on_failures and _consecutive_failures(oracle) >= max_failed:
                     stopped_on_failures = True
                     oracle.max_trials = len(oracle.trials)  # the oracle now answers STOPPED
                     log(f"[autoq] {max_failed} consecutive failed trials; handing out no more trials")
-                done = servicer.stop_triggered and not oracle.ongoing_trials and not oracle.tuner_ids
+                # keras-tuner's rule (a worker was told to stop, none is running a trial or still to be told), or,
+                # for a chief resumed after the last trial ended, nothing left to hand out at all
+                exhausted = bool(oracle.max_trials) and len(oracle.trials) >= oracle.max_trials \
+                    and not oracle._retry_queue
+                done = (servicer.stop_triggered or exhausted) and not oracle.ongoing_trials and not oracle.tuner_ids
             if ended != seen_ended or time.time() - last_status > status_every:
                 run = ", ".join(f"{t} (trial {i})" for t, i in sorted(running.items())) or "-"
                 log(f"[autoq] {ended}/{oracle.max_trials} trials done; running: {run}")

@@ -91,3 +91,52 @@ def test_role_from_keras_tuner_environment(monkeypatch):
     monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner3")
     assert resolve_role() == {"role": "worker", "host": "127.0.0.1", "port": 8470, "tuner_id": "tuner3"}
     assert parse_address("node17:8470") == ("node17", 8470)
+
+
+def test_chief_killed_and_restarted_worker_carries_on(tmp_path):
+    """SIGKILL the chief mid-search; the worker waits for it; the restarted chief resumes from keras-tuner's saved
+    oracle, hands the interrupted trial out again, the worker keeps its already finished record, and the search ends
+    with every trial recorded once."""
+    import signal
+    from helpers_search import wait_until
+    cfg = write_config(tmp_path, train={"epochs": 3}, search={"max_trials": 4, "output_dir": "out"})
+    port, out = free_port(), tmp_path / "out"
+    chief_args = ["search", cfg, "--chief", "--host", "127.0.0.1", "--port", port]
+    chief = start(chief_args, tmp_path, tmp_path / "chief1.log")
+    w = start(["search", cfg, "--worker", "--chief-address", f"127.0.0.1:{port}", "--tuner-id", "w1", "--wait", "120"],
+              tmp_path, tmp_path / "w1.log")
+    chief2 = None
+    try:
+        assert wait_until(lambda: len(records(out)) >= 1, 150, [chief, w]), (tmp_path / "chief1.log").read_text()
+        chief.send_signal(signal.SIGKILL)
+        chief.wait(10)
+        first = records(out)
+        chief2 = start(chief_args, tmp_path, tmp_path / "chief2.log")
+        chief2.wait(timeout=200)
+        w.wait(timeout=60)
+    finally:
+        stop(*[p for p in (chief, chief2, w) if p is not None])
+    log2, wlog = (tmp_path / "chief2.log").read_text(), (tmp_path / "w1.log").read_text()
+    assert chief2.returncode == 0 and w.returncode == 0, log2[-2000:] + wlog[-2000:]
+    assert "Traceback" not in log2 + wlog
+    assert "resuming" in log2 and "training the float model" not in log2
+    recs = records(out)
+    assert sorted(recs) == ["0", "1", "2", "3"]
+    for t, r in first.items():
+        assert recs[t] == r
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["trials"] == 4 and "[autoq chief] 4/4 trials done" in log2
+
+
+def test_chief_on_a_busy_port_is_a_clear_error():
+    import socket
+
+    import keras_tuner as kt
+    from autoq.distributed import serve
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        oracle = kt.oracles.RandomSearchOracle(objective=kt.Objective("score", "max"), max_trials=1, seed=1)
+        with pytest.raises(AutoqError, match=f"the chief cannot listen on 127.0.0.1:{port}.*choose another --port"):
+            serve(oracle, "127.0.0.1", port, log=lambda *a: None)

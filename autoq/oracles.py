@@ -138,6 +138,16 @@ def ordered_values(hp, order: str = "bits") -> list:
     values = list(hp.values)
     if order == "declared":
         return values
+    key = tuple((type(v).__name__, v) for v in values)
+    if key not in _ORDER_CACHE:
+        _ORDER_CACHE[key] = _by_bits(values)
+    return list(_ORDER_CACHE[key])
+
+
+_ORDER_CACHE: dict = {}
+
+
+def _by_bits(values):
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         return sorted(values)
     bits = [_spec_bits(v) for v in values]

@@ -87,8 +87,9 @@ def test_dominance_sort_crowding_hypervolume():
 
 def test_choices_ordered_by_bits():
     hp = kt.HyperParameters()
-    c = hp.Choice("k", KERNEL)
-    vals = ordered_values(hp._hps["k"][0] if hasattr(hp, "_hps") else c)
+    hp.Choice("k", KERNEL)
+    vals = ordered_values(hp.space[0])
+    assert ordered_values(hp.space[0], order="declared") == KERNEL
     assert vals[0] == "quantized_bits(2,0,alpha=1)" and vals[1] == "ternary(alpha=1)" and vals[-1].startswith(
         "quantized_bits(8")
 

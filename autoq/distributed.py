@@ -115,9 +115,22 @@ def wait_for_state(out: Path, digest: str, timeout: float, log, poll: float = 1.
     if state.get("config_digest") != digest:
         raise ResultsError(f"{out} belongs to another search (config digest {state.get('config_digest')}, this "
                            f"config {digest}): chief and workers must use the same config and --output")
-    if (out / "summary.json").is_file() and state.get("finished"):
-        raise ResultsError(f"the search in {out} is already finished (summary.json written); nothing to do")
     return state
+
+
+def wait_for_chief(host: str, port: int, timeout: float, log) -> None:
+    """Worker side: fail clearly if the chief's gRPC port does not answer within ``timeout`` seconds (a wrong
+    address would otherwise leave keras-tuner's client waiting an hour per request)."""
+    import grpc
+    addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    channel = grpc.insecure_channel(addr)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=max(timeout, 1.0))
+    except grpc.FutureTimeoutError:
+        raise AutoqError(f"cannot reach the chief at {addr} after {max(timeout, 1.0):.0f} s: is it running, and is "
+                         "the address right (the chief prints it: 'oracle listening on ...')?") from None
+    finally:
+        channel.close()
 
 
 def _consecutive_failures(oracle) -> int:

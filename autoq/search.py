@@ -748,6 +748,7 @@ def _write_table(searcher: Searcher) -> None:
 
 def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm, overwrite, verbose, log, dist=None,
                 wait_timeout=3600.0):
+    t_start = time.time()
     cfg = resolve_config(config, max_trials=max_trials, seed=seed, output_dir=output_dir, algorithm=algorithm)
     if log is None:
         log = (lambda *a, **k: print(*a, **{"flush": True, **k})) if verbose else (lambda *a, **k: None)
@@ -785,6 +786,8 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
         searcher.log = lambda *a, **k: None  # not "resuming": the chief prepared it
         searcher.prepare(False)
         searcher.log = log
+        from .distributed import wait_for_chief
+        wait_for_chief(dist["host"], dist["port"], max(wait_timeout - (time.time() - t_start), 5.0), log)
         log(f"[autoq] worker joined the search in {out}; chief at {dist['host']}:{dist['port']}")
     else:
         searcher.prepare(train_float)

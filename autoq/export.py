@@ -222,9 +222,21 @@ def _load_h5(path: str) -> Any:
     from qkeras.utils import load_qmodel
 
     try:
-        return load_qmodel(path, compile=False)
+        from autoq.quantizers import custom_objects  # QKeras objects and autoq's QIL
+
+        return load_qmodel(path, custom_objects=custom_objects(), compile=False)
     except Exception as e:  # noqa: BLE001 -- any load failure is a user-facing error here
         raise ExportError(f"cannot load model from {path}: {e}") from e
+
+
+def fold_qil_if_any(model: Any) -> Any:
+    """The model with every QIL quantizer (autoq.qil) folded into the fixed-point quantizer it equals exactly
+    (hls4ml knows only QKeras' own); the model itself when it has none."""
+    from autoq.qil import QIL, fold_qil
+
+    if any(isinstance(v, QIL) for lay in model.layers for v in vars(lay).values()):
+        return fold_qil(model)
+    return model
 
 
 def _load_h5_name(path: str) -> str:
@@ -336,6 +348,7 @@ def export(
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", project_name or ""):
         raise InvalidOptionError(f"project_name {project_name!r} must be a C identifier (letters, digits, _)")
     kmodel, name, data = load_source(model)
+    kmodel = fold_qil_if_any(kmodel)
     check_model(kmodel)
     x_source = "given"
     if x is None and data is not None and "x_val" in data:

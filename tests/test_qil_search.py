@@ -47,3 +47,8 @@ def test_qil_search_winner_folds_and_exports_bit_exact(tmp_path):
     assert (tmp_path / "hls" / "firmware").is_dir()
     assert exported.agreement == 1.0 and exported.max_abs_diff == 0.0 and exported.first_mismatch_layer is None
     assert exported.n_samples > 100
+
+    # the same straight from the search directory (as `autoq export <dir>`): export loads and folds QIL itself
+    from_dir = autoq.export(res.output_dir, str(tmp_path / "hls_dir"), x=data.x_val)
+    assert from_dir.agreement == 1.0 and from_dir.max_abs_diff == 0.0
+    assert (tmp_path / "hls_dir" / "firmware").is_dir()

@@ -143,12 +143,10 @@ def _fmt(v):
 
 def plot_pareto(records: list, baselines: dict, cost_key: str = "energy", path=None, title: str = "", ax=None):
     """Accuracy vs cost: every trial, the Pareto front, float and uniform baselines. Returns the figure."""
-    import matplotlib
-    if ax is None:
-        matplotlib.use("Agg", force=False) if path is not None and matplotlib.get_backend() == "" else None
     import matplotlib.pyplot as plt
 
     ok = [r for r in records if r.get("status") == "ok" and r.get(cost_key) is not None]
+    own_figure = ax is None
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
     else:
@@ -182,4 +180,6 @@ def plot_pareto(records: list, baselines: dict, cost_key: str = "energy", path=N
         tmp = path.with_name(f".{path.stem}.tmp.png")
         fig.savefig(tmp)
         os.replace(tmp, path)
+        if own_figure:
+            plt.close(fig)  # written to disk; don't leave it for a notebook to show again
     return fig

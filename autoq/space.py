@@ -233,16 +233,16 @@ def build_qmodel(model: tf.keras.Model, choice: dict, input_quantizer: str | Non
             x = tensors[key]
         q = choice.get(layer.name)
         if q and cls in Q_CLASS:
-            new = _q_layer(cls, layer.get_config(), quantizers.parse(q["kernel"]).build(),
-                           quantizers.parse(q["bias"]).build() if "bias" in q else None)
+            new = _q_layer(cls, layer.get_config(), quantizers.parse(q["kernel"], "kernel").build(),
+                           quantizers.parse(q["bias"], "bias").build() if "bias" in q else None)
             y = new(x)
             act = _layer_activation(layer)
             if "activation" in q:
-                y = QActivation(quantizers.parse(q["activation"]).build(), name=f"{layer.name}_relu")(y)
+                y = QActivation(quantizers.parse(q["activation"], "activation").build(), name=f"{layer.name}_relu")(y)
             elif act not in (None, "linear"):  # a float head such as softmax stays, as its own layer
                 y = tf.keras.layers.Activation(act, name=f"{layer.name}_{act}")(y)
         elif q and "activation" in q:  # Activation('relu') / ReLU layer
-            new = QActivation(quantizers.parse(q["activation"]).build(), name=layer.name)
+            new = QActivation(quantizers.parse(q["activation"], "activation").build(), name=layer.name)
             y = new(x)
         else:
             new = layer.__class__.from_config(layer.get_config())

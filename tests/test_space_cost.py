@@ -117,3 +117,11 @@ def test_forgiving_factor_score():
     assert cost.forgiving_factor(10, 1000, 8, 8, rate=10) == pytest.approx(1 + 0.08 * math.log(100) / math.log(10))
     with pytest.raises(ValueError):
         cost.forgiving_factor(0, 10)
+
+
+def test_bare_qil_spec_is_read_in_its_slot():
+    """`qil(3)` means a weight quantizer on a kernel and an activation quantizer on an activation."""
+    q = space.build_qmodel(two_layer(), {"fc1": {"kernel": "qil(3)", "bias": "quantized_bits(8,3,alpha=1)",
+                                                 "activation": "qil(3)"}}, None)
+    assert q.get_layer("fc1").kernel_quantizer_internal.kind == "weight"
+    assert q.get_layer("fc1_relu").quantizer.kind == "activation"

@@ -70,7 +70,9 @@ def _search(args, argv) -> int:
         result = _run(args)
     except KeyboardInterrupt as exc:
         where = getattr(exc, "output_dir", None) or args.output or "the config's search.output_dir"
-        print(f"\n[autoq] interrupted. Finished trials are kept in {where} (trials.csv lists them). "
+        done = " (trials.csv lists them" + (", summary.json and best_model.h5 cover them)"
+                                             if Path(str(where), "summary.json").is_file() else ")")
+        print(f"\n[autoq] interrupted. Finished trials are kept in {where}{done}. "
               f"Resume with the same command:\n  {_resume_command(argv)}", file=sys.stderr, flush=True)
         return 130
     if args.quiet and result is not None:
@@ -114,6 +116,9 @@ def _show(args) -> int:
     print(f"search {s['name']!r} in {res.output_dir} ({s['algorithm']}, seed {s['seed']}, {s['seconds']} s)")
     print(f"data: {s['dataset']}")
     print(f"trials: {s['trials']} ({s['failed_trials']} failed), Pareto front: {', '.join(s['pareto'])}")
+    if s.get("interrupted"):
+        print(f"interrupted after {s['trials']} of {s.get('max_trials', '?')} trials: run the same autoq search "
+              "command again to resume")
     print(f"float model: val accuracy {s['float_val_accuracy']:.4f}; reference {s['cost']} {ref:.6g}")
     for name, bl in s["baselines"].items():
         if name != "float":

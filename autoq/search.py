@@ -404,7 +404,7 @@ class Searcher:
                  f"{msg} | {best} | {record['seconds']:.1f} s")
 
     # ---- the end
-    def finalize(self, fine_tune_epochs: int = 0) -> SearchResult:
+    def finalize(self, fine_tune_epochs: int = 0, interrupted: bool = False) -> SearchResult:
         records = self.store.records()
         self.store.write_trials_csv(records)
         ok = [r for r in records if r.get("status") == "ok"]
@@ -434,7 +434,8 @@ class Searcher:
                    "float_val_accuracy": self.state["float_val_accuracy"], "config": self.cfg.to_dict(),
                    "config_digest": self.state["config_digest"], "versions": versions(),
                    "dataset": self.state["dataset"], "synthetic_data": self.state["synthetic_data"],
-                   "space_size": self.state["space_size"], "seconds": round(time.time() - self.t0, 1)}
+                   "space_size": self.state["space_size"], "seconds": round(time.time() - self.t0, 1),
+                   "max_trials": self.cfg.search.max_trials, "interrupted": interrupted}
         if fine_tune_epochs:
             self.log(f"[autoq] fine-tuning the winner for {fine_tune_epochs} epochs ...")
             self._fit(best_model, fine_tune_epochs)
@@ -802,6 +803,11 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
         tuner.search(verbose=0)
     except KeyboardInterrupt:
         _write_table(searcher)
+        if role != "worker":  # summarise what finished (summary.json says interrupted; the resumed run rewrites it)
+            try:
+                searcher.finalize(0, interrupted=True)
+            except Exception:  # noqa: BLE001 - e.g. no trial finished yet: trials.csv is what there is
+                pass
         raise Interrupted(out) from None
     except TooManyFailures as exc:
         stopped = exc

@@ -65,9 +65,21 @@ def test_sigint_prints_where_results_are_and_how_to_resume(tmp_path):
         stop(p)
     assert p.returncode == 130, stdout[-2000:] + stderr[-2000:]
     assert "Traceback" not in stderr
-    assert f"[autoq] interrupted. Finished trials are kept in {out} (trials.csv lists them)." in stderr
+    assert (f"[autoq] interrupted. Finished trials are kept in {out} (trials.csv lists them, summary.json and "
+            "best_model.h5 cover them).") in stderr
     assert f"Resume with the same command:\n  autoq search {cfg} --seed 7\n" in stderr  # --overwrite dropped
     rows = list(csv.DictReader((out / "trials.csv").open()))
     recs = records(out)
     assert rows and sorted(r["trial"] for r in rows) == sorted(recs)
-    assert not (out / "summary.json").exists()
+    summary = json.loads((out / "summary.json").read_text())  # what finished is summarised, marked interrupted
+    assert summary["interrupted"] is True and summary["trials"] == len(recs) < 6 and summary["max_trials"] == 6
+    assert (out / "best_model.h5").is_file() and summary["best"]["trial"] in recs
+    show = subprocess.run(autoq("show", out), capture_output=True, text=True, timeout=120, env=env())
+    assert show.returncode == 0 and f"interrupted after {len(recs)} of 6 trials" in show.stdout
+
+    resumed = subprocess.run(autoq("search", cfg, "--seed", "7"), cwd=tmp_path, capture_output=True, text=True,
+                             timeout=200, env=env())
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] is False and summary["trials"] == 6
+    assert all(records(out)[t] == r for t, r in recs.items())

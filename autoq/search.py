@@ -463,7 +463,10 @@ def make_oracle(cfg: Config, max_trials: int):
     if a == "random":
         return kt.oracles.RandomSearchOracle(max_trials=max_trials, **common)
     if a == "bayesian":
-        return kt.oracles.BayesianOptimizationOracle(max_trials=max_trials, **common)
+        # keras-tuner starts with 3 x (number of hyperparameters) random trials: at autoq's budgets (a few choices
+        # per layer, tens of trials) the Gaussian process would never get to choose. Give it a third of the budget.
+        return kt.oracles.BayesianOptimizationOracle(max_trials=max_trials,
+                                                     num_initial_points=max(2, min(10, max_trials // 3)), **common)
     if a == "hyperband":
         return kt.oracles.HyperbandOracle(max_epochs=cfg.train.epochs, factor=3, hyperband_iterations=1, **common)
     if a == "pareto":

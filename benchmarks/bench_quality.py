@@ -41,8 +41,8 @@ def run_all(args, workdir):
     runs, float_model, baselines, data = {}, None, None, None
     for algo in ALGORITHMS:
         first = float_model is None
-        # random gets its own seed: at small budgets keras-tuner's Bayesian oracle is still in its random warm-up
-        # (3 x 11 points) and, with the same seed, would propose exactly the random oracle's points
+        # random gets its own seed: the Bayesian oracle's random warm-up (a third of the budget in autoq) would
+        # otherwise propose exactly the random oracle's first points
         seed = args.seed + 1 if algo == "random" else args.seed
         cfg = jet_config(args.budget, args.data, algorithm=algo, baselines=first, keep="all", seed=seed)
         out = Path(workdir) / algo
@@ -189,8 +189,8 @@ def main(argv=None):
                   f"per algorithm, {cfg['train']['epochs']} epochs per trial (early stopping, patience "
                   f"{cfg['train']['patience']}), baselines trained for the same epochs; same float model and data for "
                   f"all (random search with seed + 1: see note)\n- the bayesian run's seconds include training the float "
-                  f"model and the baselines\n- note: keras-tuner's Bayesian oracle starts with 3 x (number of "
-                  f"choices) = 33 random points, so at budgets below that it *is* a random search\n- space: the paper's (kernel/bias quantized_bits 2..8 alpha=1 + ternary, activations "
+                  f"model and the baselines\n- note: the Bayesian oracle's first third of the "
+                  f"budget (at most 10 trials) is random warm-up, then its Gaussian process picks\n- space: the paper's (kernel/bias quantized_bits 2..8 alpha=1 + ternary, activations "
                   f"quantized_relu 3..8), goal energy (forgiving factor, delta 8 %, rate 2)\n- hypervolume: of "
                   f"(val accuracy, energy / float16 reference) with reference point (float accuracy - "
                   f"{HV_ACC_WINDOW:.2f}, 1.0); larger is better\n- LUT+DSP: autoq.reports.estimate of the trained "

@@ -34,3 +34,16 @@ def test_benchmark_tiny(name, tmp_path):
     text = md.read_text()
     for h in HEADINGS[name]:
         assert h in text, (h, text[:2000])
+
+
+def test_bench_qil_tiny(tmp_path):
+    """QIL vs plain quantizers: the table, the verdict and the bit-exact export of a folded QIL model."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run([sys.executable, str(BENCH / "bench_qil.py"), "--budget", "tiny", "--out", str(tmp_path)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    text = (tmp_path / "qil.md").read_text()
+    for h in ("# QIL (learned quantization intervals) vs plain QKeras quantizers", "## Verdict",
+              "| dataset | bits | float | baseline mean ± std | QIL mean ± std", "jets (SYNTHETIC)"):
+        assert h in text, h
+    assert (tmp_path / "qil.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -43,7 +43,8 @@ def test_same_seed_same_random_trials_and_provenance(tmp_path):
 
 
 def test_same_seed_same_bayesian_trials(tmp_path):
-    # one Dense layer: 2 hyperparameters -> 6 random initial points, then the Gaussian process picks trials 7 and 8
+    # one Dense layer, 8 trials: 2 random initial points (autoq gives the GP a third of the budget), then the Gaussian
+    # process picks trials 3 to 8
     over = {"seed": 5, "model": {"kwargs": {"hidden": []}}, "train": {"epochs": 1, "float_epochs": 2},
             "search": {"algorithm": "bayesian", "max_trials": 8}}
     _, seq_a, acc_a = _run(tmp_path, "a", over)

@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import data_label, environment, jet_config, md_table, parser, ratio, write_md  # noqa: E402
 
-PUBLISHED = Path("/work/shared/data/jet-tagger")
+PUBLISHED = Path(__file__).resolve().parents[1] / "tests" / "data" / "jet-tagger"
 SEARCH_TRIALS = {"tiny": 1, "ci": 4, "full": 20}
 CHECK_SAMPLES = {"tiny": 100, "ci": 1000, "full": 1000}
 

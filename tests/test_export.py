@@ -27,7 +27,7 @@ from autoq.export import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-JET = Path("/work/shared/data/jet-tagger")
+JET = Path(__file__).resolve().parent / "data" / "jet-tagger"
 HAS_CLI = (REPO / "autoq" / "cli.py").exists()
 
 

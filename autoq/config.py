@@ -272,7 +272,7 @@ def _build(cls, data, path, ctx, skip=()):
             continue
         if key not in names:
             hint = difflib.get_close_matches(str(key), names, n=1)
-            raise ctx.error(path + (key,), f"unknown key" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+            raise ctx.error(path + (key,), "unknown key" + (f" (did you mean '{hint[0]}'?)" if hint else "")
                             + f"; allowed: {', '.join(names)}")
         typ, nullable = _expected_type(cls, key)
         if value is None and nullable:

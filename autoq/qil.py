@@ -56,7 +56,6 @@ fixed-point quantizer that hls4ml implements bit-exactly (``fixed_point``):
 
 import math
 
-import numpy as np
 import tensorflow as tf
 from qkeras import quantized_bits, quantized_relu
 from qkeras.utils import _add_supported_quantized_objects

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import quantizers
-from .config import RoleChoices, SpaceConfig
+from .config import SpaceConfig
 from .errors import SpaceError
 
 Q_CLASS = {"Dense": "QDense", "Conv1D": "QConv1D", "Conv2D": "QConv2D", "DepthwiseConv2D": "QDepthwiseConv2D"}

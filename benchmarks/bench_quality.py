@@ -38,7 +38,7 @@ def fpga_of(model_path):
 
 def run_all(args, workdir):
     from autoq.search import load_model, run_search
-    runs, float_model, baselines, data = {}, None, None, None
+    runs, float_model, baselines = {}, None, None
     for algo in ALGORITHMS:
         first = float_model is None
         # random gets its own seed: the Bayesian oracle's random warm-up (a third of the budget in autoq) would

@@ -28,7 +28,6 @@ from autoq.export import (
 
 REPO = Path(__file__).resolve().parents[1]
 JET = Path(__file__).resolve().parent / "data" / "jet-tagger"
-HAS_CLI = (REPO / "autoq" / "cli.py").exists()
 
 
 def _tiny_model(seed=0):
@@ -197,7 +196,6 @@ def test_load_search_dir(search_dir, tiny):
     np.testing.assert_array_equal(model.predict(tiny[2], verbose=0), tiny[0].predict(tiny[2], verbose=0))
 
 
-@pytest.mark.skipif(not HAS_CLI, reason="no CLI")
 def test_cli_export_search_dir(search_dir, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     cmd = [sys.executable, "-m", "autoq.cli", "export", str(search_dir), "--part", "xcvu9p-flga2104-2L-e"]

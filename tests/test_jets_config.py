@@ -83,7 +83,6 @@ def _published_q6_with_input_quantizer():
     return m
 
 
-@pytest.mark.skipif(not (PUBLISHED / "qkeras_3layer.json").is_file(), reason="published jet tagger not available")
 def test_published_q6_prices_like_the_paper():
     from autoq.cost import model_cost
     from autoq.models import jet_tagger

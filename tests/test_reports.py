@@ -158,7 +158,6 @@ def test_report_without_synthesis_says_how_to_run_it(tmp_path):
     assert (prj / "report.md").exists()
 
 
-@pytest.mark.skipif(not (REPO / "autoq" / "cli.py").exists(), reason="no CLI")
 def test_cli_report(tmp_path):
     prj = _lay_out_project(tmp_path)
     env = dict(os.environ, PYTHONPATH=str(REPO))

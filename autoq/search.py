@@ -342,8 +342,9 @@ class Searcher:
             qmodel, pricing = self.build(choice)
             if warm_start:
                 src = self.store.dir / warm_start
-                if src.is_file():
+                if src.is_file():  # hyperband: continue the trial this one was promoted from
                     qmodel.set_weights(load_model(src).get_weights())
+                    record["warm_start"] = warm_start
             c = costs.model_cost(qmodel, pricing)
             record.update(energy=c.energy, bits=c.bits, bops=c.bops, fpga=self._fpga(pricing or qmodel),
                           layers=[vars(r) for r in c.layers])
@@ -400,7 +401,8 @@ class Searcher:
         else:
             msg = f"FAILED ({record.get('error')}), going on"
         best = f"best {self.best_score[0]:.4f} (trial {self.best_score[1]})" if self.best_score else "best -"
-        self.log(f"[autoq] trial {record['number'] + 1}/{max_trials} | {_fmt_time(time.time() - self.t0)} | "
+        total = f"/{max_trials}" if max_trials else ""  # hyperband sizes its own brackets
+        self.log(f"[autoq] trial {record['number'] + 1}{total} | {_fmt_time(time.time() - self.t0)} | "
                  f"{msg} | {best} | {record['seconds']:.1f} s")
 
     # ---- the end
@@ -576,7 +578,7 @@ def make_tuner(searcher: Searcher, oracle, max_trials: int, serve_options: dict 
             choice_values = {k: v for k, v in values.items() if not k.startswith("tuner/")}
             record = self._finished_record(trial.trial_id, choice_values)
             if record is not None:
-                searcher.log(f"[autoq] trial {number + 1}/{max_trials} finished before the interruption "
+                searcher.log(f"[autoq] trial {number + 1}{f'/{max_trials}' if max_trials else ''} finished before the interruption "
                              f"({record['status']}); keeping its record")
             else:
                 record = searcher.run_trial(trial.trial_id, number, choice_values, epochs=epochs,
@@ -797,7 +799,8 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
         searcher.prepare(train_float)
     oracle = make_oracle(cfg, cfg.search.max_trials)
     serve_options = {"max_failed": cfg.search.max_failed_trials} if role == "chief" else None
-    tuner = make_tuner(searcher, oracle, cfg.search.max_trials, serve_options)
+    tuner = make_tuner(searcher, oracle, None if cfg.search.algorithm == "hyperband" else cfg.search.max_trials,
+                       serve_options)
     for r in searcher.store.records():
         if r.get("status") == "ok" and (searcher.best_score is None or r["score"] > searcher.best_score[0]):
             searcher.best_score = (r["score"], r["trial"])

@@ -140,3 +140,18 @@ def test_search_with_hls4ml_section_exports_the_winner(tmp_path):
     exp = json.loads((proj / "autoq_export.json").read_text())
     assert exp["agreement"] == 1.0 and exp["max_abs_diff"] == 0.0
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["export"] == str(proj)
+
+
+def test_hyperband_promotes_and_continues_trials(tmp_path):
+    """Hyperband: later rounds continue an earlier trial's trained weights for more epochs."""
+    cfg = dict(TINY, baselines=[], train={**TINY["train"], "epochs": 4})
+    cfg["search"] = {"algorithm": "hyperband", "max_trials": 5}
+    lines = []
+    res = autoq.search(config=cfg, output_dir=tmp_path / "hb", log=lambda *a, **k: lines.append(a[0]))
+    warm = [r for r in res.trials if r.get("warm_start")]
+    assert warm, "no trial was promoted"
+    ids = {r["trial"] for r in res.trials}
+    for r in warm:
+        assert r["warm_start"].split("/")[1] in ids and r["epochs"] >= 1
+    assert (tmp_path / "hb" / "summary.json").is_file()
+    assert not any("/5 |" in line for line in lines if "] trial " in line)  # hyperband sizes its own brackets

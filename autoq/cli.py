@@ -119,7 +119,9 @@ def _show(args) -> int:
     if s.get("interrupted"):
         print(f"interrupted after {s['trials']} of {s.get('max_trials', '?')} trials: run the same autoq search "
               "command again to resume")
-    print(f"float model: val accuracy {s['float_val_accuracy']:.4f}; reference {s['cost']} {ref:.6g}")
+    ftest = s.get("float_test_accuracy")
+    print(f"float model: val accuracy {s['float_val_accuracy']:.4f}"
+          + (f", test accuracy {ftest:.4f}" if ftest is not None else "") + f"; reference {s['cost']} {ref:.6g}")
     for name, bl in s["baselines"].items():
         if name != "float":
             print(f"baseline {name}: val accuracy {bl['val_accuracy']:.4f}, {s['cost']} {bl.get(s['cost'], 0):.6g}")

@@ -240,7 +240,9 @@ class Searcher:
             raise AutoqError(f"the float model's validation loss is {loss} after "
                              f"{'training' if train_float else 'loading'}: it diverged (train.learning_rate "
                              f"{self.cfg.train.learning_rate} too high?) or produces NaN; fix it before searching")
-        self.log(f"[autoq] float model: val accuracy {acc:.4f} ({time.time() - t:.1f} s)")
+        _, test_acc = self._evaluate(self.float_model, "test")
+        self.log(f"[autoq] float model: val accuracy {acc:.4f}, test accuracy {test_acc:.4f} "
+                 f"({time.time() - t:.1f} s)")
         atomic_save_model(self.float_model, self.store.dir / "float_model.h5")
         ref = self.reference_cost()
         self.log(f"[autoq] reference {self.cost_key}: {ref:.6g}" + (" (the float model priced as 16-bit fixed point)"
@@ -252,7 +254,7 @@ class Searcher:
         for b in self.cfg.baselines:
             baselines[b.name] = self.run_baseline(b)
         self.state = {"config_digest": config_digest(self.cfg), "config": self.cfg.to_dict(), "seed": self.cfg.seed,
-                      "float_val_accuracy": acc, "reference_cost": ref,
+                      "float_val_accuracy": acc, "float_test_accuracy": test_acc, "reference_cost": ref,
                       "cost": self.cost_key, "baselines": baselines, "versions": versions(),
                       "dataset": self.data.describe(), "synthetic_data": self.data.synthetic,
                       "space_size": self.space.size(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -433,7 +435,8 @@ class Searcher:
                    "failed_trials": len(records) - len(ok), "best": best, "best_test_accuracy": test_acc,
                    "pareto": [r["trial"] for r in front], "baselines": self.state["baselines"],
                    "reference_cost": self.state["reference_cost"],
-                   "float_val_accuracy": self.state["float_val_accuracy"], "config": self.cfg.to_dict(),
+                   "float_val_accuracy": self.state["float_val_accuracy"],
+                   "float_test_accuracy": self.state.get("float_test_accuracy"), "config": self.cfg.to_dict(),
                    "config_digest": self.state["config_digest"], "versions": versions(),
                    "dataset": self.state["dataset"], "synthetic_data": self.state["synthetic_data"],
                    "space_size": self.state["space_size"], "seconds": round(time.time() - self.t0, 1),
@@ -841,9 +844,11 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
         f"{len(result.pareto)} on the Pareto front")
     b = result.best
     ref = result.summary["reference_cost"]
+    ftest = result.summary.get("float_test_accuracy")
     log(f"[autoq] best: trial {b['trial']}, val accuracy {b['val_accuracy']:.4f} (float "
-        f"{result.summary['float_val_accuracy']:.4f}), test accuracy {result.summary['best_test_accuracy']:.4f}, "
-        f"{cfg.goal.cost} {b[cfg.goal.cost]:.6g} = {100 * b[cfg.goal.cost] / ref:.1f}% of the reference")
+        f"{result.summary['float_val_accuracy']:.4f}), test accuracy {result.summary['best_test_accuracy']:.4f}"
+        + (f" (float {ftest:.4f})" if ftest is not None else "")
+        + f", {cfg.goal.cost} {b[cfg.goal.cost]:.6g} = {100 * b[cfg.goal.cost] / ref:.1f}% of the reference")
     log(result.table())
     log(f"[autoq] results in {out}: best_model.h5, trials.csv, pareto.csv, pareto.png, summary.json")
     if cfg.hls4ml is not None:

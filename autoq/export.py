@@ -288,6 +288,12 @@ def hls_config_for(model: Any, backend: str, reuse_factor: int, strategy: str) -
     if in_name is None:  # Sequential models without an explicit InputLayer: hls4ml names it '<first>_input'
         in_name = names[0]
     cfg["LayerName"].setdefault(in_name, {}).setdefault("Precision", {})["result"] = in_prec
+    # hls4ml derives integer types (uint<b>: truncate and wrap) for quantizers without fractional bits, e.g.
+    # quantized_relu(2,2); QKeras rounds half to even and saturates. Pin every activation's type from its quantizer.
+    for layer in model.layers:
+        q = getattr(layer, "quantizer", None) if type(layer).__name__ == "QActivation" else None
+        if q is not None and _qname(q) in ("quantized_bits", "quantized_relu") and layer.name in cfg["LayerName"]:
+            cfg["LayerName"][layer.name].setdefault("Precision", {})["result"] = quantizer_precision(q)
     for name in names:
         cfg["LayerName"][name]["Trace"] = True
     return cfg, in_prec

@@ -256,3 +256,20 @@ def test_mismatch_is_reported_with_first_layer(tmp_path, capsys):
 def test_wrong_x_shape(tiny, tmp_path):
     with pytest.raises(ExportError, match=r"model expects \(n_samples, 16\)"):
         export(tiny[0], str(tmp_path / "w"), x=np.zeros((4, 5)))
+
+
+@pytest.mark.parametrize("relu", [(2, 2), (3, 3), (4, 4)])
+def test_activation_without_fraction_bits_bit_exact(tmp_path, relu):
+    """quantized_relu(b, b) has no fractional bits: hls4ml alone would give it uint<b> (truncate, wrap)."""
+    tf.keras.utils.set_random_seed(1)
+    inp = tf.keras.Input((16,), name="x")
+    h = QActivation(quantized_bits(8, 3, alpha=1), name="input_quant")(inp)
+    h = QDense(12, kernel_quantizer=quantized_bits(3, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1),
+               name="fc1")(h)
+    h = QActivation(quantized_relu(*relu), name="fc1_relu")(h)
+    out = QDense(4, kernel_quantizer=quantized_bits(4, 0, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1),
+                 name="fc2")(h)
+    x = np.random.default_rng(1).normal(size=(200, 16)).astype(np.float32) * 3
+    res = export(tf.keras.Model(inp, out, name=f"relu{relu[0]}{relu[1]}"), str(tmp_path / "p"), x=x)
+    assert res.layer_max_abs_diff["fc1_relu"] == 0.0, res.layer_max_abs_diff
+    assert res.agreement == 1.0 and res.max_abs_diff == 0.0 and res.bit_exact

@@ -9,7 +9,7 @@ Python API (the CLI is a thin shell over it)::
 """
 import os as _os
 
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF 2.14 logs harmless CUDA-factory ERRORs on CPU
 
 __version__ = "0.1.0"
 

@@ -6,7 +6,8 @@ import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow 2.14 logs "Unable to register cuDNN factory" at ERROR level on every CPU-only start: hide it
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -148,6 +149,9 @@ def _report(args) -> int:
 
 
 def main(argv=None) -> int:
+    import warnings
+    # Keras warns on every .h5 load/save and on QKeras quantizers used as constraints: noise on a terminal
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"keras(\..*)?$")
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     from .errors import AutoqError

@@ -573,29 +573,32 @@ def make_tuner(searcher: Searcher, oracle, max_trials: int, serve_options: dict 
             epochs = values.get("tuner/epochs")
             initial = values.get("tuner/initial_epoch", 0)
             warm = values.get("tuner/trial_id")
-            number = len(searcher.store.records())
             try:
                 number = int(trial.trial_id)
-            except ValueError:
-                pass
+            except ValueError:  # a custom oracle's non-numeric ids: number trials in the order they start
+                number = len(searcher.store.records())
             choice_values = {k: v for k, v in values.items() if not k.startswith("tuner/")}
             record = self._finished_record(trial.trial_id, choice_values)
-            if record is not None:
-                searcher.log(f"[autoq] trial {number + 1}{f'/{max_trials}' if max_trials else ''} finished before the interruption "
+            finished_before = record is not None
+            if finished_before:
+                total = f"/{max_trials}" if max_trials else ""
+                searcher.log(f"[autoq] trial {number + 1}{total} finished before the interruption "
                              f"({record['status']}); keeping its record")
             else:
                 record = searcher.run_trial(trial.trial_id, number, choice_values, epochs=epochs,
                                             initial_epoch=initial,
                                             warm_start=f"trials/{warm}/model.h5" if warm else None,
                                             tuner_id=self.tuner_id)
+            records = searcher.store.records()  # read once: best across all workers, and trials.csv
+            if not finished_before:
                 if dist_utils.has_chief_oracle():  # the best so far across all workers
-                    for r in searcher.store.records():
+                    for r in records:
                         if r.get("status") == "ok" and (searcher.best_score is None
                                                         or r["score"] > searcher.best_score[0]):
                             searcher.best_score = (r["score"], r["trial"])
                 searcher.progress(record, max_trials)
             try:  # keep trials.csv current, so a killed search still has its table
-                searcher.store.write_trials_csv(searcher.store.records())
+                searcher.store.write_trials_csv(records)
             except OSError:
                 pass
             if record["status"] != "ok":
@@ -633,7 +636,8 @@ def _load_float_model(cfg: Config):
     m = cfg.model
     if m.builder:
         mod_name, fn_name = m.builder.split(":")
-        sys.path.insert(0, cfg.base_dir) if cfg.base_dir not in sys.path else None
+        if cfg.base_dir not in sys.path:  # builders may live beside the config file
+            sys.path.insert(0, cfg.base_dir)
         try:
             fn = getattr(importlib.import_module(mod_name), fn_name)
         except (ImportError, AttributeError) as exc:

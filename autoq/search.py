@@ -166,10 +166,10 @@ def layer_table(record: dict) -> str:
     act_of = {r["name"]: r for r in rows if r["class_name"] == "QActivation"}
     total_e = sum(r["energy"] for r in rows) or 1.0
     head = ["layer", "kernel", "bias", "activation", "params", "bits", "BOPs", "energy pJ", "share"]
+    names = {r["name"] for r in rows}
     lines = []
     for r in rows:
-        if r["class_name"] == "QActivation" and (r["name"][: -len("_relu")] in {x["name"] for x in rows}
-                                                  and r["name"].endswith("_relu")):
+        if r["class_name"] == "QActivation" and r["name"].endswith("_relu") and r["name"][:-len("_relu")] in names:
             continue  # shown on its layer's row
         act = act_of.get(f"{r['name']}_relu")
         activation = act["activation"] if act else r.get("activation", "")
@@ -475,10 +475,7 @@ def make_oracle(cfg: Config, max_trials: int):
     if a == "hyperband":
         return kt.oracles.HyperbandOracle(max_epochs=cfg.train.epochs, factor=3, hyperband_iterations=1, **common)
     if a == "pareto":
-        try:
-            from .oracles import ParetoOracle
-        except ImportError:
-            raise ConfigError("search.algorithm 'pareto' is not available in this build") from None
+        from .oracles import ParetoOracle
         return ParetoOracle(max_trials=max_trials, cost_key=cfg.goal.cost, **common)
     raise ConfigError(f"unknown search.algorithm {a!r}")
 
@@ -597,10 +594,7 @@ def make_tuner(searcher: Searcher, oracle, max_trials: int, serve_options: dict 
                                                         or r["score"] > searcher.best_score[0]):
                             searcher.best_score = (r["score"], r["trial"])
                 searcher.progress(record, max_trials)
-            try:  # keep trials.csv current, so a killed search still has its table
-                searcher.store.write_trials_csv(records)
-            except OSError:
-                pass
+            _write_table(searcher, records)  # keep trials.csv current, so a killed search still has its table
             if record["status"] != "ok":
                 raise kt.errors.FailedTrialError(record.get("error", "trial failed"))
             return {"score": record["score"], "val_accuracy": record["val_accuracy"],
@@ -752,9 +746,10 @@ def _float_activation_layers(model) -> set:
     return {l.name for l in model.layers if l.__class__.__name__ == "Activation"}
 
 
-def _write_table(searcher: Searcher) -> None:
+def _write_table(searcher: Searcher, records: list | None = None) -> None:
+    """Rewrite trials.csv (best effort: a full disk must not kill the search that is recording it)."""
     try:
-        searcher.store.write_trials_csv(searcher.store.records())
+        searcher.store.write_trials_csv(searcher.store.records() if records is None else records)
     except OSError:
         pass
 

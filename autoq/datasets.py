@@ -112,9 +112,7 @@ def load_dataset(cfg, base_dir=".") -> Dataset:
         except ValueError as exc:
             raise DataError(str(exc)) from None
         # the paper's preprocessing: 80/20 split (random_state=42), StandardScaler fitted on train, one-hot
-        s = jets.jets_splits(x, y, class_names=names, seed=42, test_size=0.2, val_size=0.25)
-        return Dataset(s.x_train, s.y_train, s.x_val, s.y_val, s.x_test, s.y_test, name="jets",
-                       class_names=list(s.class_names))
+        return jets.jets_splits(x, y, class_names=names, seed=42, test_size=0.2, val_size=0.25)
     raise DataError(f"data source {cfg.source!r} needs arrays: pass them to autoq.search(model, (x, y), config)")
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .datasets import Dataset
+
 #: The 16 high-level features, in the order of the OpenML dataset and the hls4ml tutorial.
 JET_FEATURES = (
     "zlogz", "c1_b0_mmdt", "c1_b1_mmdt", "c1_b2_mmdt", "c2_b1_mmdt", "c2_b2_mmdt", "d2_b1_mmdt", "d2_b2_mmdt",
@@ -289,18 +291,11 @@ def _finish(X, labels, names, path):
 # Preprocessing
 # ----------------------------------------------------------------------------------------------------------------
 @dataclass
-class JetSplits:
-    """Preprocessed train/val/test arrays (x float32 standardized, y float32 one-hot) and the scaler used."""
+class JetSplits(Dataset):
+    """An :class:`autoq.datasets.Dataset` (x float32 standardized, y float32 one-hot) plus the scaler used."""
 
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    class_names: list
-    scaler_mean: np.ndarray
-    scaler_scale: np.ndarray
+    scaler_mean: np.ndarray | None = None
+    scaler_scale: np.ndarray | None = None
 
 
 def jets_splits(X, y, class_names=None, seed: int = 42, test_size: float = 0.2, val_size: float = 0.25,
@@ -340,8 +335,9 @@ def jets_splits(X, y, class_names=None, seed: int = 42, test_size: float = 0.2, 
         return ((a - mean) / scale).astype(np.float32)
 
     eye = np.eye(k, dtype=np.float32)
-    return JetSplits(tr(x_tr), eye[y_tr], tr(x_va), eye[y_va], tr(x_te), eye[y_te], names,
-                     mean.astype(np.float32), scale.astype(np.float32))
+    return JetSplits(tr(x_tr), eye[y_tr], tr(x_va), eye[y_va], tr(x_te), eye[y_te], name="jets",
+                     class_names=list(names), scaler_mean=mean.astype(np.float32),
+                     scaler_scale=scale.astype(np.float32))
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -25,19 +25,25 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--data", help="dataset file (e.g. the jet dataset) overriding data.path")
     s.add_argument("--overwrite", action="store_true", help="replace an earlier search in the output directory")
     s.add_argument("--quiet", action="store_true", help="print only the final summary")
+    s.add_argument("--trust-model", action="store_true", help="allow a model file that carries code (Lambda layers, "
+                   "unknown custom layers, a SavedModel): only for files whose author you trust")
     d = s.add_argument_group("distributed search (keras-tuner chief/worker over gRPC; see docs/distributed.md)")
     role = d.add_mutually_exclusive_group()
     role.add_argument("--chief", action="store_true", help="prepare the search, serve trials to workers, summarise")
     role.add_argument("--worker", action="store_true", help="run trials handed out by the chief")
     d.add_argument("--port", type=int, help="chief: port to listen on (or $KERASTUNER_ORACLE_PORT)")
-    d.add_argument("--host", help="chief: address to listen on (default 0.0.0.0, all interfaces; or "
-                   "$KERASTUNER_ORACLE_IP)")
+    d.add_argument("--host", help="chief: address to listen on (default 127.0.0.1, this machine only; or "
+                   "$KERASTUNER_ORACLE_IP); beyond loopback a shared secret is required (--token / $AUTOQ_TOKEN)")
+    d.add_argument("--token", help="shared secret of chief and workers (default $AUTOQ_TOKEN; prefer the variable: "
+                   "a command line is visible to other users of the machine)")
     d.add_argument("--chief-address", metavar="HOST:PORT", help="worker: where the chief listens (or "
                    "$KERASTUNER_ORACLE_IP and $KERASTUNER_ORACLE_PORT)")
     d.add_argument("--tuner-id", help="name of this process (default chief, or $KERASTUNER_TUNER_ID, "
                    "worker<SLURM_PROCID>, worker-<host>-<pid>); restart a dead worker under the same name")
     d.add_argument("--wait", type=float, default=3600.0, metavar="SECONDS",
                    help="worker: how long to wait for the chief to prepare the output directory (default 3600)")
+    d.add_argument("--connect-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="worker: fail if the chief's address does not answer within this time (default 30)")
 
     sh = sub.add_parser("show", help="print the summary of a finished search")
     sh.add_argument("dir", help="a search output directory")
@@ -54,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--project-name", default="myproject")
     e.add_argument("--force", action="store_true", help="write into an existing project directory")
     e.add_argument("--synth", action="store_true", help="run HLS synthesis (needs vitis_hls/vivado_hls on PATH)")
+    e.add_argument("--trust-model", action="store_true", help="allow a model file that carries code (Lambda layers, "
+                   "unknown custom layers): only for files whose author you trust")
 
     r = sub.add_parser("report", help="resource/latency report of an exported hls4ml project")
     r.add_argument("project", help="an hls4ml project directory, e.g. hls_projects/digits")
@@ -88,7 +96,8 @@ def _distributed(args):
         port = args.port if args.port is not None else os.environ.get("KERASTUNER_ORACLE_PORT")
         if port is None:
             raise AutoqError("--chief needs --port PORT (or $KERASTUNER_ORACLE_PORT)")
-        host = args.host or os.environ.get("KERASTUNER_ORACLE_IP") or "0.0.0.0"
+        from .distributed import DEFAULT_HOST
+        host = args.host or os.environ.get("KERASTUNER_ORACLE_IP") or DEFAULT_HOST
         return "chief", f"{host}:{port}", args.tuner_id
     if args.worker:
         if args.port is not None or args.host:
@@ -105,7 +114,8 @@ def _run(args):
     cfg = resolve_config(args.config, data_path=args.data)
     return run_search(None, None, cfg, output_dir=args.output, max_trials=args.max_trials, seed=args.seed,
                       algorithm=args.algorithm, overwrite=args.overwrite, verbose=not args.quiet, role=role,
-                      chief_address=address, tuner_id=tuner_id, wait_timeout=args.wait)
+                      chief_address=address, tuner_id=tuner_id, wait_timeout=args.wait, trust_model=args.trust_model,
+                      token=args.token, connect_timeout=args.connect_timeout)
 
 
 def _show(args) -> int:
@@ -135,9 +145,15 @@ def _show(args) -> int:
 
 def _export(args) -> int:
     from .export import export, format_result
-    res = export(args.source, output_dir=args.output, backend=args.backend, part=args.part,
-                 clock_period=args.clock, io_type=args.io_type, reuse_factor=args.reuse, strategy=args.strategy,
-                 project_name=args.project_name, force=args.force, synth=args.synth)
+    try:
+        res = export(args.source, output_dir=args.output, backend=args.backend, part=args.part,
+                     clock_period=args.clock, io_type=args.io_type, reuse_factor=args.reuse, strategy=args.strategy,
+                     project_name=args.project_name, force=args.force, synth=args.synth,
+                     trust_model=args.trust_model)
+    except KeyboardInterrupt:
+        print(f"\n[autoq] export interrupted; the project folder may be incomplete: run the same command with "
+              "--force to write it again", file=sys.stderr, flush=True)
+        return 130
     print(format_result(res))
     return 0
 

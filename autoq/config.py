@@ -16,6 +16,16 @@ from . import quantizers
 from .errors import ConfigError, QuantizerError
 
 MAX_SEED = 2**31 - 1  # numpy takes seeds < 2**32, and trial n trains with seed + n
+MAX_YAML_NODES = 20_000  # a config is a few hundred nodes; aliases must not expand it into millions
+MAX_CONFIG_BYTES = 1_000_000
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # a search name names folders: no separators, no '..'
+RANGES = {  # inclusive bounds of numeric settings: (section, key) -> (low, high)
+    ("train", "epochs"): (1, 100_000), ("train", "batch_size"): (1, 1_000_000), ("train", "patience"): (0, 100_000),
+    ("train", "float_epochs"): (0, 100_000), ("train", "fine_tune_epochs"): (0, 100_000),
+    ("search", "max_trials"): (1, 1_000_000), ("search", "max_failed_trials"): (0, 1_000_000),
+    ("data", "n_samples"): (1, 10_000_000), ("hls4ml", "reuse_factor"): (1, 1_000_000),
+    ("goal", "delta_p"): (0, 1000), ("goal", "delta_n"): (0, 1000),
+}
 ALGORITHMS = ("random", "bayesian", "hyperband", "pareto")
 COSTS = ("energy", "bits", "bops", "fpga")
 DATA_SOURCES = ("digits", "iris", "wine", "breast_cancer", "npz", "jets", "jets-synthetic", "arrays")
@@ -208,13 +218,43 @@ def load_config(path) -> Config:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"config file not found: {p}")
-    text = p.read_text()
+    if p.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{p} is {p.stat().st_size} bytes; a config is at most {MAX_CONFIG_BYTES}")
+    try:
+        text = p.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config {p}: {exc}") from None
     return parse_config(text, source=str(p), base_dir=str(p.parent.resolve()))
 
 
+def _expanded_size(root) -> int:
+    """How many nodes the YAML tree has once its aliases are expanded (stops counting past the limit)."""
+    memo: dict = {}
+
+    def size(node):
+        if id(node) in memo:
+            return memo[id(node)]
+        memo[id(node)] = MAX_YAML_NODES + 1  # a cycle counts as too large
+        if isinstance(node, yaml.MappingNode):
+            n = 1 + sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            n = 1 + sum(size(v) for v in node.value)
+        else:
+            n = 1
+        memo[id(node)] = n = min(n, MAX_YAML_NODES + 1)
+        return n
+
+    return size(root) if root is not None else 0
+
+
 def parse_config(text: str, source: str | None = None, base_dir: str = ".") -> Config:
-    """Validate YAML text."""
+    """Validate YAML text (bounded: a config that expands to more than ``MAX_YAML_NODES`` nodes is refused)."""
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"the config is {len(text)} bytes; a config is at most {MAX_CONFIG_BYTES}", source=source)
     try:
+        if _expanded_size(yaml.compose(text, Loader=yaml.SafeLoader)) > MAX_YAML_NODES:
+            raise ConfigError(f"the YAML expands to more than {MAX_YAML_NODES} values (aliases repeated inside "
+                              "aliases?); write the config out plainly", source=source)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -388,6 +428,16 @@ def _baselines(data, path, ctx) -> list:
 
 def _check(cfg: Config, ctx):
     """Cross-field and range checks."""
+    if not NAME_RE.fullmatch(str(cfg.name)) or ".." in str(cfg.name):
+        raise ctx.error(("name",), f"a search name is letters, digits, '_', '.' and '-' (it names folders), got "
+                                   f"{cfg.name!r}")
+    for (section, key), (lo, hi) in RANGES.items():
+        obj = getattr(cfg, section)
+        if obj is None:
+            continue
+        v = getattr(obj, key)
+        if not lo <= v <= hi:
+            raise ctx.error((section, key), f"must be between {lo} and {hi}, got {v}")
     for path, seed in ((("seed",), cfg.seed), (("data", "seed"), cfg.data.seed)):
         if not 0 <= seed <= MAX_SEED:
             raise ctx.error(path, f"must be between 0 and {MAX_SEED}, got {seed}")
@@ -449,5 +499,9 @@ def _check(cfg: Config, ctx):
             raise ctx.error(("hls4ml", "io_type"), f"expected io_parallel or io_stream, got {h.io_type!r}")
         if h.strategy.lower() not in ("latency", "resource"):
             raise ctx.error(("hls4ml", "strategy"), f"expected latency or resource, got {h.strategy!r}")
-        if h.reuse_factor < 1:
-            raise ctx.error(("hls4ml", "reuse_factor"), "must be at least 1")
+        if not 0 < h.clock_period <= 1000:
+            raise ctx.error(("hls4ml", "clock_period"), f"a clock period in ns, above 0 and at most 1000, got "
+                                                        f"{h.clock_period}")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", str(h.project_name)):
+            raise ctx.error(("hls4ml", "project_name"), f"must be a C identifier (letters, digits, _), got "
+                                                        f"{h.project_name!r}")

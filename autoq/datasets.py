@@ -9,6 +9,8 @@ import numpy as np
 from .errors import DataError
 
 SKLEARN = ("digits", "iris", "wine", "breast_cancer")
+MAX_CLASSES = 10_000
+MIN_SPLIT = 10  # samples a validation or test split needs to mean anything
 
 
 @dataclass
@@ -39,6 +41,29 @@ class Dataset:
                 f"input {self.input_shape}, {self.n_classes} classes")
 
 
+def check_labels(y, name: str = "data") -> np.ndarray:
+    """Labels as given, checked: numbers, finite, class indices 0..K-1 of shape (N,) or (N, 1), or one-hot / class
+    scores of shape (N, K) that are not negative."""
+    y = np.asarray(y)
+    if y.dtype == object or not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
+        raise DataError(f"{name}: labels must be numbers (class indices or one-hot rows), got {y.dtype} values such as "
+                        f"{y.reshape(-1)[:1].tolist()}")
+    if y.ndim == 0 or y.ndim > 2 or len(y) == 0:
+        raise DataError(f"{name}: labels of shape {y.shape}; expected (N,) class indices or (N, classes) one-hot")
+    if not np.isfinite(y.astype("float64")).all():
+        raise DataError(f"{name}: labels contain NaN or infinite values")
+    if y.ndim == 2 and y.shape[1] > 1:
+        if y.shape[1] > MAX_CLASSES or (y < 0).any():
+            raise DataError(f"{name}: one-hot labels must be (N, classes) with classes <= {MAX_CLASSES} and no "
+                            "negative values")
+        return y
+    flat = y.reshape(-1).astype("float64")
+    if (flat < 0).any() or (flat != np.round(flat)).any() or flat.max() >= MAX_CLASSES:
+        bad = flat[(flat < 0) | (flat != np.round(flat)) | (flat >= MAX_CLASSES)][0]
+        raise DataError(f"{name}: class labels must be whole numbers from 0 to {MAX_CLASSES - 1}, found {bad:g}")
+    return y
+
+
 def one_hot(y, n_classes=None) -> np.ndarray:
     """Integer labels -> one-hot float32 (one-hot input is returned as float32)."""
     y = np.asarray(y)
@@ -54,8 +79,13 @@ def from_arrays(x, y, *, val_fraction=0.2, test_fraction=0.2, seed=0, standardiz
     """Split arrays into train/val/test (stratified, fixed seed); standardize with train statistics."""
     from sklearn.model_selection import train_test_split
 
-    x = np.asarray(x, dtype="float32")
-    y = np.asarray(y)
+    try:
+        x = np.asarray(x, dtype="float32")
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name}: inputs must be numbers ({exc})") from None
+    y = check_labels(y, name)
+    if x.ndim < 2:
+        raise DataError(f"{name}: inputs of shape {x.shape}; expected (samples, features...)")
     if len(x) != len(y):
         raise DataError(f"{name}: {len(x)} inputs but {len(y)} labels")
     if len(x) < 10:
@@ -64,7 +94,18 @@ def from_arrays(x, y, *, val_fraction=0.2, test_fraction=0.2, seed=0, standardiz
         raise DataError(f"{name}: inputs contain NaN or infinite values")
     labels = y.argmax(1) if (y.ndim == 2 and y.shape[1] > 1) else y.reshape(-1)
     n_classes = int(y.shape[1]) if (y.ndim == 2 and y.shape[1] > 1) else int(labels.max()) + 1
-    strat = labels if np.bincount(labels.astype(int)).min() >= 3 else None
+    counts = np.bincount(labels.astype(int))
+    strat = labels if counts.min() >= 3 else None
+    n_test = int(np.ceil(test_fraction * len(x)))
+    n_val = int(np.ceil(val_fraction / (1 - test_fraction) * (len(x) - n_test)))
+    need = max(MIN_SPLIT, n_classes if strat is not None else 0)
+    for what, n, frac in (("validation", n_val, "val_fraction"), ("test", n_test, "test_fraction")):
+        if n < need:
+            raise DataError(f"{name}: {frac} {val_fraction if what == 'validation' else test_fraction} leaves {n} "
+                            f"{what} samples of {len(x)}; need at least {need}: raise {frac}")
+    if len(x) - n_test - n_val < need:
+        raise DataError(f"{name}: val_fraction + test_fraction leave {len(x) - n_test - n_val} training samples of "
+                        f"{len(x)}; need at least {need}")
     x_rest, x_test, l_rest, l_test = train_test_split(x, labels, test_size=test_fraction, random_state=seed,
                                                       stratify=strat)
     strat = l_rest if strat is not None else None
@@ -127,15 +168,43 @@ def load_npz(path, **split) -> Dataset:
         raise DataError(f"cannot read {path} as .npz: {exc}") from None
     keys = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
     if all(k in arrays for k in keys):
-        n = max(int(arrays[k].max()) + 1 if arrays[k].ndim == 1 else arrays[k].shape[1] for k in keys[1::2])
-        parts = [arrays[k].astype("float32") if k.startswith("x") else one_hot(arrays[k], n) for k in keys]
-        return Dataset(*parts, name=Path(path).stem, class_names=[str(i) for i in range(n)])
+        return presplit([arrays[k] for k in keys], name=Path(path).stem)
     x = arrays.get("x", arrays.get("X"))
     y = arrays.get("y", arrays.get("Y"))
     if x is None or y is None:
         raise DataError(f"{path}: expected arrays 'x' and 'y' (or x_train, y_train, x_val, y_val, x_test, y_test); "
                         f"found {', '.join(sorted(arrays)) or 'none'}")
     return from_arrays(x, y, name=Path(path).stem, **split)
+
+
+def presplit(arrays, name: str = "data") -> Dataset:
+    """A Dataset from six given arrays (x_train, y_train, x_val, y_val, x_test, y_test), checked."""
+    keys = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+    xs, ys = [], []
+    for i, (key, a) in enumerate(zip(keys, arrays)):
+        if i % 2:
+            ys.append(check_labels(a, f"{name} {key}"))
+            continue
+        try:
+            xs.append(np.asarray(a, dtype="float32"))
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{name} {key}: inputs must be numbers ({exc})") from None
+        if xs[-1].ndim < 2 or len(xs[-1]) == 0 or not np.isfinite(xs[-1]).all():
+            raise DataError(f"{name} {key}: expected a non-empty (samples, features...) array of finite numbers, got "
+                            f"shape {xs[-1].shape}")
+    for key, x, y in zip(keys[::2], xs, ys):
+        if len(x) != len(y):
+            raise DataError(f"{name}: {key} has {len(x)} samples but its labels {len(y)}")
+        if x.shape[1:] != xs[0].shape[1:]:
+            raise DataError(f"{name}: {key} has inputs of shape {x.shape[1:]}, x_train {xs[0].shape[1:]}")
+    n = max(y.shape[1] if y.ndim == 2 and y.shape[1] > 1 else int(y.max()) + 1 for y in ys)
+    onehot = []
+    for key, y in zip(keys[1::2], ys):
+        if y.ndim == 2 and y.shape[1] > 1 and y.shape[1] != n:
+            raise DataError(f"{name}: {key} has {y.shape[1]} classes, the other splits {n}")
+        onehot.append(one_hot(y, n))
+    return Dataset(xs[0], onehot[0], xs[1], onehot[1], xs[2], onehot[2], name=name,
+                   class_names=[str(i) for i in range(n)])
 
 
 def as_dataset(data, cfg=None) -> Dataset:
@@ -156,9 +225,6 @@ def as_dataset(data, cfg=None) -> Dataset:
         if len(data) == 2:
             return from_arrays(data[0], data[1], **split)
         if len(data) == 6:
-            ys = [np.asarray(a) for a in data[1::2]]
-            n = max(y.shape[1] if y.ndim == 2 and y.shape[1] > 1 else int(y.max()) + 1 for y in ys)
-            parts = [np.asarray(a, dtype="float32") if i % 2 == 0 else one_hot(a, n) for i, a in enumerate(data)]
-            return Dataset(*parts, class_names=[str(i) for i in range(n)])
+            return presplit(data)
     raise DataError("data must be a Dataset, (x, y), (x_train, y_train, x_val, y_val, x_test, y_test) or a dict "
                     f"of those arrays; got {type(data).__name__}")

@@ -14,9 +14,13 @@ Trial ids come from the one oracle, so they are unique across workers; each reco
 """
 from __future__ import annotations
 
+import collections
 import contextlib
+import hmac
+import ipaddress
 import json
 import os
+import re
 import socket
 import time
 from pathlib import Path
@@ -24,7 +28,13 @@ from pathlib import Path
 from .errors import AutoqError, ResultsError
 
 ENV_ID, ENV_IP, ENV_PORT = "KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"
+ENV_TOKEN = "AUTOQ_TOKEN"
 ROLES = ("chief", "worker")
+DEFAULT_HOST = "127.0.0.1"  # the chief listens on loopback unless told otherwise
+CONNECT_TIMEOUT = 30.0  # a worker whose chief does not answer fails after this many seconds
+CALL_TIMEOUT = 300.0  # one request to a running chief (keras-tuner's own is an hour)
+TOKEN_HEADER = "autoq-token"
+_TUNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def default_worker_id() -> str:
@@ -47,11 +57,25 @@ def parse_address(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def resolve_role(role=None, chief_address=None, tuner_id=None) -> dict | None:
-    """Settle role, address and tuner id from arguments, falling back to keras-tuner's environment variables.
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
-    Returns None for an ordinary (single-process) search, else ``{role, host, port, tuner_id}``.
+
+def resolve_role(role=None, chief_address=None, tuner_id=None, token=None) -> dict | None:
+    """Settle role, address, tuner id and shared secret from arguments, falling back to keras-tuner's environment
+    variables (and ``$AUTOQ_TOKEN`` for the secret).
+
+    Returns None for an ordinary (single-process) search, else ``{role, host, port, tuner_id, token}``. A chief
+    listening beyond loopback must have a token, and then every worker must present it.
     """
+    if tuner_id is not None and (not _TUNER_ID.fullmatch(str(tuner_id)) or ".." in str(tuner_id)):
+        raise AutoqError(f"a tuner id is a name of letters, digits, '_', '.' and '-' (it names files in the output "
+                         f"folder), got {tuner_id!r}")
     env_id = os.environ.get(ENV_ID)
     if role is None:
         if chief_address is None and ENV_IP not in os.environ:
@@ -75,7 +99,14 @@ def resolve_role(role=None, chief_address=None, tuner_id=None) -> dict | None:
         if "chief" in tid:
             raise AutoqError(f"a worker's tuner id must not contain 'chief' (keras-tuner would make it a second "
                              f"oracle), got {tid!r}")
-    return {"role": role, "host": host, "port": port, "tuner_id": tid}
+    if not _TUNER_ID.fullmatch(tid) or ".." in tid:
+        raise AutoqError(f"a tuner id is a name of letters, digits, '_', '.' and '-' (it names files in the output "
+                         f"folder), got {tid!r}")
+    token = token if token is not None else os.environ.get(ENV_TOKEN) or None
+    if role == "chief" and token is None and not is_loopback(host):
+        raise AutoqError(f"a chief listening on {host} (beyond this machine) needs a shared secret: set {ENV_TOKEN} "
+                         "(or pass --token) on the chief and on every worker; or listen on 127.0.0.1")
+    return {"role": role, "host": host, "port": port, "tuner_id": tid, "token": token}
 
 
 @contextlib.contextmanager
@@ -97,8 +128,10 @@ def keras_tuner_env(dist: dict | None):
                 os.environ[k] = v
 
 
-def wait_for_state(out: Path, digest: str, timeout: float, log, poll: float = 1.0) -> dict:
-    """Worker side: wait until the chief has prepared the shared output directory; check it is this search."""
+def wait_for_state(out: Path, fingerprint: dict, timeout: float, log, poll: float = 1.0) -> dict:
+    """Worker side: wait until the chief has prepared the shared output directory; check it is this search (same
+    config, data and float model)."""
+    from .outdir import fingerprint_changes, read_state
     state_path = out / "state.json"
     t0 = time.time()
     said = False
@@ -111,18 +144,23 @@ def wait_for_state(out: Path, digest: str, timeout: float, log, poll: float = 1.
             log(f"[autoq] waiting for the chief to prepare {out} ...")
             said = True
         time.sleep(poll)
-    state = json.loads(state_path.read_text())
-    if state.get("config_digest") != digest:
-        raise ResultsError(f"{out} belongs to another search (config digest {state.get('config_digest')}, this "
-                           f"config {digest}): chief and workers must use the same config and --output")
+    state = read_state(out)
+    changed = fingerprint_changes(state.get("fingerprint") or {"config": state.get("config_digest")}, fingerprint)
+    if changed:
+        raise ResultsError(f"{out} holds another search (its {' and '.join(changed)} differ from this worker's): "
+                           "chief and workers must use the same config, data and model, and the same --output")
     return state
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def wait_for_chief(host: str, port: int, timeout: float, log) -> None:
     """Worker side: fail clearly if the chief's gRPC port does not answer within ``timeout`` seconds (a wrong
     address would otherwise leave keras-tuner's client waiting an hour per request)."""
     import grpc
-    addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    addr = _address(host, port)
     channel = grpc.insecure_channel(addr)
     try:
         grpc.channel_ready_future(channel).result(timeout=max(timeout, 1.0))
@@ -131,6 +169,56 @@ def wait_for_chief(host: str, port: int, timeout: float, log) -> None:
                          "the address right (the chief prints it: 'oracle listening on ...')?") from None
     finally:
         channel.close()
+
+
+class _CallDetails(collections.namedtuple("_CallDetails", ("method", "timeout", "metadata", "credentials",
+                                                           "wait_for_ready", "compression"))):
+    pass
+
+
+def _client_interceptor(token: str | None, call_timeout: float):
+    import grpc
+
+    class TokenAndDeadline(grpc.UnaryUnaryClientInterceptor):
+        """Adds the shared secret to every request and bounds how long one request may wait for the chief."""
+
+        def intercept_unary_unary(self, continuation, details, request):
+            md = list(details.metadata or []) + ([(TOKEN_HEADER, token)] if token else [])
+            timeout = min(details.timeout or call_timeout, call_timeout)
+            new = type("Details", (_CallDetails, grpc.ClientCallDetails), {})(
+                details.method, timeout, md, details.credentials, details.wait_for_ready, details.compression)
+            return continuation(new, request)
+
+    return TokenAndDeadline()
+
+
+def connect_worker(oracle_client, dist: dict, call_timeout: float = CALL_TIMEOUT) -> None:
+    """Point a keras-tuner ``OracleClient`` at the chief through autoq's interceptor (token, bounded wait). Only
+    this tuner's client is changed; keras-tuner itself is not patched."""
+    import grpc
+    from keras_tuner.src import protos
+    channel = grpc.intercept_channel(grpc.insecure_channel(_address(dist["host"], dist["port"])),
+                                     _client_interceptor(dist.get("token"), call_timeout))
+    oracle_client.stub = protos.get_service_grpc().OracleStub(channel)
+
+
+def _server_interceptor(token: str):
+    import grpc
+
+    def deny(request, context):
+        context.abort(grpc.StatusCode.UNAUTHENTICATED, f"autoq chief: wrong or missing token (set {ENV_TOKEN} to "
+                                                       "the chief's)")
+
+    class TokenCheck(grpc.ServerInterceptor):
+        """Answers only requests that carry the chief's shared secret."""
+
+        def intercept_service(self, continuation, details):
+            given = dict(details.invocation_metadata or ()).get(TOKEN_HEADER, "")
+            if hmac.compare_digest(str(given).encode(), token.encode()):
+                return continuation(details)
+            return grpc.unary_unary_rpc_method_handler(deny)
+
+    return TokenCheck()
 
 
 def _consecutive_failures(oracle) -> int:
@@ -143,7 +231,7 @@ def _consecutive_failures(oracle) -> int:
 
 
 def serve(oracle, host: str, port: int, log, max_failed: int | None = None, poll: float = 0.5,
-          status_every: float = 60.0) -> dict:
+          status_every: float = 60.0, token: str | None = None) -> dict:
     """Chief side: keras-tuner's ``OracleServicer`` on ``host:port`` until all trials are done and every worker
     has been told to stop (keras-tuner's own ``start_server`` polls that every 20 s and never stops the server).
 
@@ -156,10 +244,11 @@ def serve(oracle, host: str, port: int, log, max_failed: int | None = None, poll
     from keras_tuner.src.distribute import oracle_chief
 
     # no SO_REUSEPORT: a second chief on the same port must fail, not silently share it with the first
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1), options=[("grpc.so_reuseport", 0)])
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1), options=[("grpc.so_reuseport", 0)],
+                         interceptors=[_server_interceptor(token)] if token else None)
     servicer = oracle_chief.OracleServicer(oracle)
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
-    addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    addr = _address(host, port)
     try:
         bound = server.add_insecure_port(addr)
     except RuntimeError as exc:
@@ -167,8 +256,10 @@ def serve(oracle, host: str, port: int, log, max_failed: int | None = None, poll
     if not bound:
         raise AutoqError(f"the chief cannot listen on {addr} (port in use? choose another --port)")
     server.start()
-    log(f"[autoq] oracle listening on {addr}; start workers with  autoq search CONFIG --worker "
-        f"--chief-address {socket.gethostname() if host in ('0.0.0.0', '::') else host}:{port}  (same --output)")
+    log(f"[autoq] oracle listening on {addr}" + (" (workers must present the token)" if token else "")
+        + f"; start workers with  autoq search CONFIG --worker --chief-address "
+        f"{socket.gethostname() if host in ('0.0.0.0', '::') else host}:{port}  (same --output"
+        + (f", same {ENV_TOKEN})" if token else ")"))
     stopped_on_failures = False
     seen_ended, last_status = -1, time.time()
     try:

@@ -46,7 +46,9 @@ SUPPORTED_WEIGHT_QUANTIZERS = ("quantized_bits", "ternary", "binary", "quantized
 SUPPORTED_ACTIVATION_QUANTIZERS = ("quantized_relu", "quantized_bits", "binary", "ternary")
 SUPPORTED_ACTIVATIONS = ("linear", "relu", "softmax")
 PART_FAMILIES = ("xc7 (7-series)", "xcku/xcvu/xczu/xcau (UltraScale(+))", "xcu (Alveo)", "xcv (Versal)")
-_PART_RE = re.compile(r"^x[acq](7[akvzs]|k[u7]|vu|zu|au|u\d|v[cempah]\d)[a-z0-9]*(-[a-z0-9]+){1,4}$", re.I)
+# device[-package]-speed grade[-temperature...]: the speed grade (-1, -2L, -2MP, -L1) is required
+_PART_RE = re.compile(r"^x[acq](7[akvzs]|k[u7]|vu|zu|au|u\d|v[cempah]\d)[a-z0-9]*(-[a-z0-9]+)*"
+                      r"-(\d[a-z]*|l\d)(-[a-z0-9]+){0,2}$", re.I)
 
 
 class ExportError(AutoqError):
@@ -195,7 +197,7 @@ def _custom_objects() -> dict:
     return co
 
 
-def load_source(src: Any) -> tuple[Any, str, dict | None]:
+def load_source(src: Any, trust_model: bool = False) -> tuple[Any, str, dict | None]:
     """Return (model, name, data) for a tf.keras model, an .h5 path or a finished search directory."""
     if hasattr(src, "layers") and hasattr(src, "predict"):
         return src, src.name, None
@@ -206,7 +208,7 @@ def load_source(src: Any) -> tuple[Any, str, dict | None]:
             raise ExportError(
                 f"{path} is not a finished search directory: it needs best_model.h5 and summary.json"
             )
-        model = _load_h5(h5)
+        model = _load_h5(h5, trust_model)
         data = None
         npz = os.path.join(path, "data_sample.npz")
         if os.path.isfile(npz):
@@ -214,13 +216,19 @@ def load_source(src: Any) -> tuple[Any, str, dict | None]:
                 data = {k: z[k] for k in z.files}
         return model, os.path.basename(os.path.normpath(path)), data
     if os.path.isfile(path):
-        return _load_h5(path), _load_h5_name(path), None
+        return _load_h5(path, trust_model), _load_h5_name(path), None
     raise ExportError(f"cannot export {src!r}: not a tf.keras model, an .h5 file or a search directory")
 
 
-def _load_h5(path: str) -> Any:
+def _load_h5(path: str, trust_model: bool = False) -> Any:
     from qkeras.utils import load_qmodel
 
+    from autoq import model_io
+
+    try:
+        model_io.check_file(path, trust_model)
+    except AutoqError as exc:
+        raise ExportError(str(exc)) from None
     try:
         from autoq.quantizers import custom_objects  # QKeras objects and autoq's QIL
 
@@ -340,6 +348,7 @@ def export(
     force: bool = False,
     synth: bool = False,
     check: bool = True,
+    trust_model: bool = False,
 ) -> ExportResult:
     """Write a bit-exact hls4ml project for ``model``, compile it with g++, check it against QKeras, report.
 
@@ -347,13 +356,14 @@ def export(
     ``summary.json``, optional ``data_sample.npz`` with ``x_val``). ``x`` are validation inputs used for the
     test vectors (``tb_data/``) and the agreement check; without them, 200 standard-normal samples are used.
     Raises :class:`ExportError` subclasses for bad input, :class:`ToolNotFoundError` when ``synth`` is asked but the
-    HLS tool is missing (the project is then complete; the result is in ``err.result``).
+    HLS tool is missing (the project is then complete; the result is in ``err.result``). A model file that carries
+    code (Lambda layers, unknown custom layers) is refused unless ``trust_model`` (see :mod:`autoq.model_io`).
     """
     backend = _validate_options(backend, io_type, strategy, reuse_factor, clock_period)
     part = validate_part(part)
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", project_name or ""):
         raise InvalidOptionError(f"project_name {project_name!r} must be a C identifier (letters, digits, _)")
-    kmodel, name, data = load_source(model)
+    kmodel, name, data = load_source(model, trust_model)
     kmodel = fold_qil_if_any(kmodel)
     check_model(kmodel)
     x_source = "given"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import math
 import re
 from dataclasses import dataclass
 
@@ -82,16 +83,26 @@ class QuantizerSpec:
         return QuantizerSpec("quantized_bits", (self.bits, self.integer), (("alpha", 1),))
 
 
+MAX_EXPANSION = 256  # choices one spec may expand to: a search space is tens of choices per slot
+
+
 def expand(text: str) -> list[str]:
-    """Expand ``{a..b}`` ranges: ``quantized_relu({3..4})`` -> ``['quantized_relu(3)', 'quantized_relu(4)']``."""
-    m = _RANGE.search(text)
-    if not m:
+    """Expand ``{a..b}`` ranges: ``quantized_relu({3..4})`` -> ``['quantized_relu(3)', 'quantized_relu(4)']``.
+
+    At most ``MAX_EXPANSION`` specs per item (checked before expanding anything)."""
+    ranges = [(int(m.group(1)), int(m.group(2))) for m in _RANGE.finditer(text)]
+    if not ranges:
         return [text]
-    lo, hi = int(m.group(1)), int(m.group(2))
-    if hi < lo:
-        raise QuantizerError(f"empty range {{{lo}..{hi}}} in {text!r}")
+    total = 1
+    for lo, hi in ranges:
+        if hi < lo:
+            raise QuantizerError(f"empty range {{{lo}..{hi}}} in {text!r}")
+        total *= hi - lo + 1
+        if total > MAX_EXPANSION:
+            raise QuantizerError(f"{text!r} expands to more than {MAX_EXPANSION} quantizers; narrow its ranges")
+    m = _RANGE.search(text)
     out = []
-    for v in range(lo, hi + 1):
+    for v in range(int(m.group(1)), int(m.group(2)) + 1):
         out.extend(expand(text[: m.start()] + str(v) + text[m.end():]))
     return out
 
@@ -125,6 +136,8 @@ def parse(text, role: str | None = None) -> QuantizerSpec:
             kwargs = tuple(sorted((k.arg, ast.literal_eval(k.value)) for k in node.keywords))
         except ValueError:
             raise QuantizerError(f"quantizer {text!r}: arguments must be literal numbers, strings or booleans") from None
+        if any(isinstance(v, float) and not math.isfinite(v) for v in args + tuple(v for _, v in kwargs)):
+            raise QuantizerError(f"quantizer {text!r}: arguments must be finite numbers")
         allowed = KNOWN[name][2]
         if len(args) > len(allowed):
             raise QuantizerError(f"quantizer {text!r}: {name} takes at most {len(allowed)} positional arguments "
@@ -144,7 +157,7 @@ def parse(text, role: str | None = None) -> QuantizerSpec:
 def name_bits_invalid(spec: QuantizerSpec) -> bool:
     try:
         b = spec.bits
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return True
     return not (1 <= b <= 32)
 

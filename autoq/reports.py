@@ -494,13 +494,21 @@ def _csynth_part(project_dir: str) -> str | None:
 def report(project_dir: str) -> ProjectReport:
     """Collect the estimate (from ``autoq_export.json``) and the synthesis reports of ``project_dir``.
 
-    Writes ``report.json`` and ``report.md`` into the project and returns the :class:`ProjectReport`.
+    Writes ``report.json`` and ``report.md`` into a project autoq exported, and returns the
+    :class:`ProjectReport`; another hls4ml project is read but not written to, and any other folder is refused.
     """
+    import glob
+
+    from autoq.export import ExportError
+
     project_dir = str(project_dir)
     if not os.path.isdir(project_dir):
-        from autoq.export import ExportError
-
         raise ExportError(f"project directory {project_dir} does not exist")
+    ours = os.path.isfile(os.path.join(project_dir, "autoq_export.json"))
+    if not ours and not (os.path.isfile(os.path.join(project_dir, "hls4ml_config.yml"))
+                         or glob.glob(os.path.join(project_dir, "*_prj"))):
+        raise ExportError(f"{project_dir} is not an hls4ml project (no hls4ml_config.yml, no <project>_prj/); "
+                          "give the folder autoq export wrote")
     notes: list[str] = []
     est = None
     meta_path = os.path.join(project_dir, "autoq_export.json")
@@ -519,14 +527,15 @@ def report(project_dir: str) -> ProjectReport:
             f"`cd {project_dir} && vitis_hls -f build_prj.tcl` (or vivado_hls) to synthesize"
         )
     elif os.path.isfile(meta_path):
-        import glob
-
         xmls = glob.glob(os.path.join(project_dir, "*_prj", "*", "syn", "report", "*_csynth.xml"))
         if xmls and max(os.path.getmtime(p) for p in xmls) < os.path.getmtime(meta_path):
             stale = True
             notes.append("synthesis report is older than the last export: it may describe a previous model")
+    if not ours:
+        notes.append("not an autoq export: report.md and report.json were not written")
     rep = ProjectReport(project_dir=project_dir, estimate=est, synth=synth, stale=stale, notes=notes)
-    write_report_files(rep, project_dir)
+    if ours:
+        write_report_files(rep, project_dir)
     return rep
 
 

@@ -18,17 +18,56 @@ CSV_FIXED = ["trial", "status", "val_accuracy", "score", "energy", "bits", "bops
              "tuner_id"]
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows (``os.umask`` alone must set it)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def fsync_dir(path) -> None:
+    """Make a rename or a new file in ``path`` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _replace_durably(tmp, path: Path) -> None:
+    """fsync ``tmp``, give it the umask's permissions (mkstemp makes 0600), rename it over ``path``, fsync the dir."""
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
 def atomic_write_text(path, text: str) -> None:
-    """Write via a temporary file in the same folder and ``os.replace`` (never a half-written file)."""
+    """Write via a temporary file in the same folder, fsync, ``os.replace``, fsync the folder: a reader or a crash
+    sees the old file or the new one, never half of one. The file follows the umask like any other output."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        _replace_durably(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -52,12 +91,31 @@ def _json_default(o):
 
 
 def atomic_save_model(model, path) -> None:
-    """Save a Keras model as .h5 atomically."""
+    """Save a Keras model as .h5 atomically and durably."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.h5")
-    model.save(tmp, include_optimizer=False, save_format="h5")
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.h5")
+    try:
+        model.save(tmp, include_optimizer=False, save_format="h5")
+        _replace_durably(tmp, path)
+    except BaseException:
+        if tmp.exists():
+            tmp.unlink()
+        raise
+
+
+def atomic_copy(src, dst) -> None:
+    """Copy a file atomically and durably."""
+    import shutil
+    dst = Path(dst)
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(src, tmp)
+        _replace_durably(tmp, dst)
+    except BaseException:
+        if tmp.exists():
+            tmp.unlink()
+        raise
 
 
 def pareto_front(points) -> list:
@@ -97,9 +155,14 @@ class ResultStore:
             return out
         for p in root.glob("*/record.json"):
             try:
-                out.append(json.loads(p.read_text()))
-            except (OSError, json.JSONDecodeError):
-                continue  # a record being replaced right now; the next regeneration picks it up
+                rec = json.loads(p.read_text())
+                rec["trial"]  # noqa: B018 - a record without its id is as unusable as a torn one
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                # records are written atomically, so this is damage, not a write in progress: say so, lose nothing
+                from .errors import ResultsError
+                raise ResultsError(f"{p} is unreadable ({type(exc).__name__}: {exc}); restore it, or delete that "
+                                   "trial's folder to drop the trial") from None
+            out.append(rec)
         return sorted(out, key=lambda r: (r.get("number", 0), str(r["trial"])))
 
     # tables

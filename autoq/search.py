@@ -22,7 +22,7 @@ from . import quantizers
 from .config import Config, config_from_dict, load_config
 from .datasets import Dataset, as_dataset, load_dataset
 from .errors import AutoqError, ConfigError, DataError, ResultsError
-from .results import ResultStore, atomic_save_model, atomic_write_json, plot_pareto, pareto_front
+from .results import ResultStore, atomic_copy, atomic_save_model, atomic_write_json, plot_pareto, pareto_front
 
 REFERENCE_Q16 = ("quantized_bits(16,6,alpha=1)", "quantized_bits(16,6,alpha=1)", "quantized_relu(16,6)")
 DIGEST_IGNORES = ("max_trials", "output_dir", "max_failed_trials")
@@ -134,13 +134,13 @@ class SearchResult:
                 f"val acc {b['val_accuracy']:.4f}, {self.cost_key} {b[self.cost_key]:.4g})")
 
 
-def load_model(path):
-    """Load a saved autoq/QKeras model."""
-    from qkeras.utils import load_qmodel
+def load_model(path, trust: bool = False):
+    """Load a saved autoq/QKeras model, refusing one that carries code (see :mod:`autoq.model_io`)."""
+    from . import model_io
     path = Path(path)
     if not path.is_file():
         raise ResultsError(f"model file not found: {path}")
-    return load_qmodel(str(path), custom_objects=quantizers.custom_objects(), compile=False)
+    return model_io.load(path, trust)
 
 
 def load_result(output_dir) -> SearchResult:
@@ -206,8 +206,10 @@ def _StopOnNaN():
 class Searcher:
     """Everything one search needs: config, data, float model, space, reference cost, output store."""
 
-    def __init__(self, cfg: Config, float_model, data: Dataset, output_dir, log=print):
+    def __init__(self, cfg: Config, float_model, data: Dataset, output_dir, log=print, trust_model: bool = False,
+                 fingerprint: dict | None = None):
         self.cfg, self.float_model, self.data, self.log = cfg, float_model, data, log
+        self.trust, self.fingerprint = trust_model, fingerprint
         self.store = ResultStore(output_dir)
         self.cost_key = cfg.goal.cost
         self.t0 = time.time()
@@ -219,11 +221,19 @@ class Searcher:
     # ---- preparation (idempotent: state.json + float_model.h5 make resumed runs and workers reuse it)
     def prepare(self, train_float: bool) -> dict:
         import json
+        from .outdir import FRESH_HINT, model_digest, read_state
         state_path = self.store.dir / "state.json"
-        if state_path.is_file():
-            self.state = json.loads(state_path.read_text())
-            self.float_model = load_model(self.store.dir / "float_model.h5") \
-                if (self.store.dir / "float_model.h5").is_file() else self.float_model
+        state = read_state(self.store.dir)
+        if state is not None:
+            self.state = state
+            path = self.store.dir / "float_model.h5"
+            if not path.is_file():
+                raise ResultsError(f"{path} is missing: every trial of this search starts from it; restore it, or "
+                                   f"{FRESH_HINT}")
+            self.float_model = load_model(path, self.trust)
+            if state.get("float_model_digest") not in (None, model_digest(self.float_model)):
+                raise ResultsError(f"{path} is not the float model this search trained (its weights changed); "
+                                   f"restore it, or {FRESH_HINT}")
             self.log(f"[autoq] resuming {self.store.dir}: {len(self.store.records())} trial(s) on record")
             return self.state
         self.store.dir.mkdir(parents=True, exist_ok=True)
@@ -253,7 +263,10 @@ class Searcher:
                                **{k: v for k, v in self.q16_costs.items()}}}
         for b in self.cfg.baselines:
             baselines[b.name] = self.run_baseline(b)
-        self.state = {"config_digest": config_digest(self.cfg), "config": self.cfg.to_dict(), "seed": self.cfg.seed,
+        from .outdir import model_digest
+        self.state = {"config_digest": config_digest(self.cfg), "fingerprint": self.fingerprint,
+                      "float_model_digest": model_digest(self.float_model),
+                      "config": self.cfg.to_dict(), "seed": self.cfg.seed,
                       "float_val_accuracy": acc, "float_test_accuracy": test_acc, "reference_cost": ref,
                       "cost": self.cost_key, "baselines": baselines, "versions": versions(),
                       "dataset": self.data.describe(), "synthetic_data": self.data.synthetic,
@@ -345,7 +358,7 @@ class Searcher:
             if warm_start:
                 src = self.store.dir / warm_start
                 if src.is_file():  # hyperband: continue the trial this one was promoted from
-                    qmodel.set_weights(load_model(src).get_weights())
+                    qmodel.set_weights(load_model(src, self.trust).get_weights())
                     record["warm_start"] = warm_start
             c = costs.model_cost(qmodel, pricing)
             record.update(energy=c.energy, bits=c.bits, bops=c.bops, fpga=self._fpga(pricing or qmodel),
@@ -366,6 +379,8 @@ class Searcher:
             atomic_save_model(qmodel, self.store.dir / model_rel)
             record["model"] = model_rel
         except Exception as exc:  # noqa: BLE001 - any trial error is recorded (trials.csv), never lost silently
+            if storage_error(exc) is not None:
+                raise  # not the trial's fault: the search stops (resumable) instead of failing every trial
             msg = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
             record.update(status="failed", error=f"{type(exc).__name__}: {msg}", score=None, val_accuracy=None)
         record["seconds"] = round(time.time() - t0, 3)
@@ -424,11 +439,13 @@ class Searcher:
                 if r["trial"] not in keep and p.is_file():
                     p.unlink()
                     r["model_deleted"] = True
-        tmp = self.store.dir / ".best_model.tmp.h5"
-        shutil.copyfile(self.store.dir / best["model"], tmp)
-        os.replace(tmp, self.store.dir / "best_model.h5")
+        best_path = self.store.dir / best["model"]
+        if not best_path.is_file():
+            raise ResultsError(f"the best trial's model {best_path} is missing (trial {best['trial']}); restore it, "
+                               "or delete that trial's folder to drop the trial and run the same command again")
+        atomic_copy(best_path, self.store.dir / "best_model.h5")
         self.store.write_pareto_csv(front, key)
-        best_model = load_model(self.store.dir / "best_model.h5")
+        best_model = load_model(self.store.dir / "best_model.h5", self.trust)
         _, test_acc = self._evaluate(best_model, "test")
         summary = {"name": self.cfg.name, "output_dir": str(self.store.dir), "algorithm": self.cfg.search.algorithm,
                    "seed": self.cfg.seed, "cost": key, "goal": vars(self.cfg.goal), "trials": len(records),
@@ -518,7 +535,8 @@ def _consecutive_failures(records_or_oracle) -> int:
     return count(records_or_oracle)
 
 
-def make_tuner(searcher: Searcher, oracle, max_trials: int, serve_options: dict | None = None):
+def make_tuner(searcher: Searcher, oracle, max_trials: int, serve_options: dict | None = None,
+               dist: dict | None = None):
     import contextlib
     import io
 
@@ -582,10 +600,16 @@ def make_tuner(searcher: Searcher, oracle, max_trials: int, serve_options: dict 
                 searcher.log(f"[autoq] trial {number + 1}{total} finished before the interruption "
                              f"({record['status']}); keeping its record")
             else:
-                record = searcher.run_trial(trial.trial_id, number, choice_values, epochs=epochs,
-                                            initial_epoch=initial,
-                                            warm_start=f"trials/{warm}/model.h5" if warm else None,
-                                            tuner_id=self.tuner_id)
+                try:
+                    record = searcher.run_trial(trial.trial_id, number, choice_values, epochs=epochs,
+                                                initial_epoch=initial,
+                                                warm_start=f"trials/{warm}/model.h5" if warm else None,
+                                                tuner_id=self.tuner_id)
+                except OSError as exc:
+                    err = storage_error(exc)
+                    if err is None:
+                        raise
+                    raise kt.errors.FatalError(str(err)) from err  # keras-tuner would mark it failed and go on
             records = searcher.store.records()  # read once: best across all workers, and trials.csv
             if not finished_before:
                 if dist_utils.has_chief_oracle():  # the best so far across all workers
@@ -617,16 +641,29 @@ def make_tuner(searcher: Searcher, oracle, max_trials: int, serve_options: dict 
         def save_model(self, trial_id, model, step=0):  # run_trial saves the model itself
             pass
 
-    with contextlib.redirect_stdout(io.StringIO()):  # keras-tuner prints "Reloading Tuner from ..."
-        return AutoqTuner(oracle, directory=str(searcher.store.dir), project_name="tuner", overwrite=False)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # keras-tuner prints "Reloading Tuner from ..."
+            tuner = AutoqTuner(oracle, directory=str(searcher.store.dir), project_name="tuner", overwrite=False)
+    except (ValueError, KeyError, TypeError) as exc:  # a damaged oracle.json / trial.json / tuner json
+        from .outdir import FRESH_HINT
+        raise ResultsError(f"keras-tuner's state in {searcher.store.dir / 'tuner'} is damaged "
+                           f"({type(exc).__name__}: {exc}); {FRESH_HINT}") from None
+    if dist and dist["role"] == "worker":
+        from .distributed import connect_worker
+        connect_worker(tuner.oracle, dist)
+    return tuner
 
 
 # ------------------------------------------------------------------------------------------ entry point
 
-def _load_float_model(cfg: Config):
-    """The float model named by the config, and whether it must be trained first."""
+def _load_float_model(cfg: Config, trust: bool = False):
+    """The float model named by the config, and whether it must be trained first.
+
+    A ``builder`` is Python code the user runs, like a script; a ``path`` is a data file, which must not carry code
+    (Lambda layers and the like) unless ``trust`` is set."""
     import importlib
-    import tensorflow as tf
+
+    from . import model_io
     m = cfg.model
     if m.builder:
         mod_name, fn_name = m.builder.split(":")
@@ -634,29 +671,44 @@ def _load_float_model(cfg: Config):
             sys.path.insert(0, cfg.base_dir)
         try:
             fn = getattr(importlib.import_module(mod_name), fn_name)
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError(f"cannot import model builder {m.builder!r}: {exc}", key="model.builder",
-                              source=cfg.source) from None
+        except Exception as exc:  # noqa: BLE001 - ImportError, AttributeError, or the module's own error
+            what = "" if isinstance(exc, (ImportError, AttributeError)) else f"{type(exc).__name__}: "
+            raise ConfigError(f"cannot import model builder {m.builder!r}: {what}{exc}",
+                              key="model.builder", source=cfg.source) from None
         try:
             model = fn(**m.kwargs)
         except TypeError as exc:
             raise ConfigError(f"model builder {m.builder!r} rejected kwargs {m.kwargs}: {exc}",
                               key="model.kwargs", source=cfg.source) from None
+        except Exception as exc:  # noqa: BLE001 - the builder is user code: say what it raised, in one line
+            msg = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+            raise ConfigError(f"model builder {m.builder!r} raised {type(exc).__name__}: {msg}",
+                              key="model.builder", source=cfg.source) from None
+        try:
+            model_io.check_model(model, f"what model builder {m.builder!r} returned")
+        except AutoqError as exc:
+            raise ConfigError(str(exc), key="model.builder", source=cfg.source) from None
         return model, m.train in ("auto", "true", True)
     if m.path:
         path = cfg.resolve(m.path)
         if not path.exists():
             raise ConfigError(f"model file not found: {path}", key="model.path", source=cfg.source)
         try:
-            model = tf.keras.models.load_model(path, compile=False, custom_objects=quantizers.custom_objects())
-        except Exception as exc:
-            raise ConfigError(f"cannot load Keras model {path}: {exc}", key="model.path", source=cfg.source) from None
+            model = model_io.load(path, trust)
+        except AutoqError as exc:
+            raise ConfigError(str(exc), key="model.path", source=cfg.source) from None
         return model, m.train in ("true", True)
     raise ConfigError("the config names no model: set model.path (a saved Keras model) or model.builder "
                       "(module:function), or pass a model to autoq.search()", key="model", source=cfg.source)
 
 
 def _check_data_fits(model, data: Dataset):
+    if not model.inputs:
+        raise DataError(f"the model {model.name!r} has no input shape yet: give its first layer input_shape=... or "
+                        "start it with tf.keras.Input(shape)")
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise DataError(f"the model {model.name!r} has {len(model.inputs)} inputs and {len(model.outputs)} outputs; "
+                        "autoq searches models with one input and one output")
     want = tuple(model.input_shape[1:])
     if tuple(data.input_shape) != want:
         raise DataError(f"the model expects inputs of shape {want} but the dataset {data.name!r} has "
@@ -679,6 +731,8 @@ def resolve_config(config, **overrides) -> Config:
         if value is None:
             continue
         if key == "max_trials":
+            if int(value) < 1:
+                raise ConfigError(f"must be at least 1, got {value}", key="search.max_trials (--max-trials)")
             cfg.search.max_trials = int(value)
         elif key == "seed":
             from .config import MAX_SEED
@@ -690,35 +744,18 @@ def resolve_config(config, **overrides) -> Config:
         elif key == "algorithm":
             cfg.search.algorithm = value
         elif key == "data_path":
+            if cfg.data.source not in ("npz", "jets"):
+                raise ConfigError(f"--data names a file, but data.source is {cfg.data.source!r}, which reads no "
+                                  "file; set data.source to npz or jets to search on a file", key="data.source",
+                                  source=cfg.source)
             cfg.data.path = str(value)
     return cfg
 
 
-def prepare_output(out: Path, cfg: Config, overwrite: bool) -> None:
-    """Refuse a folder that holds something else; resume ours; ``overwrite`` clears only an autoq search."""
-    import json
-    if not out.exists():
-        return
-    if out.is_file():
-        raise ResultsError(f"output path {out} is a file, not a directory")
-    state = out / "state.json"
-    if state.is_file():
-        theirs = json.loads(state.read_text()).get("config_digest")
-        if overwrite:
-            shutil.rmtree(out)
-            return
-        if theirs != config_digest(cfg):
-            raise ResultsError(f"{out} belongs to another search (config digest {theirs}, this config "
-                               f"{config_digest(cfg)}); choose another --output, or pass --overwrite to replace it")
-        return
-    if any(out.iterdir()):
-        raise ResultsError(f"output directory {out} exists and is not an autoq search; refusing to write into it "
-                           "(choose another --output)")
-
-
 def run_search(model=None, data=None, config=None, *, output_dir=None, max_trials=None, seed=None,
                algorithm=None, overwrite=False, verbose=True, log=None, role=None, chief_address=None,
-               tuner_id=None, wait_timeout=3600.0) -> SearchResult | None:
+               tuner_id=None, wait_timeout=3600.0, trust_model=False, token=None,
+               connect_timeout=None) -> SearchResult | None:
     """Search a heterogeneous quantization of ``model`` on ``data`` under ``config``.
 
     model: a trained float tf.keras model, or None to take it from the config (path or builder).
@@ -727,18 +764,31 @@ def run_search(model=None, data=None, config=None, *, output_dir=None, max_trial
     role: None (one process), "chief" or "worker" (keras-tuner's distributed mode, see autoq.distributed);
         chief_address is HOST:PORT (the chief listens there, workers connect there), else keras-tuner's
         KERASTUNER_ORACLE_IP/PORT variables; tuner_id names this process (default: "chief", or a worker name).
-        A worker returns None once the chief has no more trials; the chief returns the SearchResult.
+        A worker returns None once the chief has no more trials; the chief returns the SearchResult. token (or
+        $AUTOQ_TOKEN) is the shared secret a chief beyond loopback requires of its workers; a worker whose chief
+        does not answer within connect_timeout seconds (default 30) fails.
+    trust_model: allow a model file that carries code (Lambda layers, unknown custom layers, a SavedModel).
+
+    The output folder is locked while the search runs; a folder that holds a search is resumed only if its config,
+    data and float model are the same (else an error says what changed).
     """
     import warnings
     with warnings.catch_warnings():
         # Keras warns on every .h5 save and on QKeras quantizers used as constraints: noise, not news.
         warnings.filterwarnings("ignore", category=UserWarning, module=r"keras\..*")
         from .distributed import keras_tuner_env, resolve_role
-        dist = resolve_role(role, chief_address, tuner_id)
+        dist = resolve_role(role, chief_address, tuner_id, token)
         with keras_tuner_env(dist):
-            return _run_search(model, data, config, output_dir=output_dir, max_trials=max_trials, seed=seed,
-                               algorithm=algorithm, overwrite=overwrite, verbose=verbose, log=log, dist=dist,
-                               wait_timeout=wait_timeout)
+            try:
+                return _run_search(model, data, config, output_dir=output_dir, max_trials=max_trials, seed=seed,
+                                   algorithm=algorithm, overwrite=overwrite, verbose=verbose, log=log, dist=dist,
+                                   wait_timeout=wait_timeout, trust_model=trust_model,
+                                   connect_timeout=connect_timeout)
+            except OSError as exc:
+                storage = storage_error(exc)
+                if storage is None:
+                    raise
+                raise storage from None
 
 
 def _float_activation_layers(model) -> set:
@@ -754,9 +804,24 @@ def _write_table(searcher: Searcher, records: list | None = None) -> None:
         pass
 
 
+def storage_error(exc: BaseException) -> ResultsError | None:
+    """A full disk, a read-only folder or missing permission as one clear error (None for other errors)."""
+    import errno
+    text = str(exc)
+    codes = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+             errno.EROFS: "read-only file system", errno.EACCES: "permission denied", errno.EPERM: "not permitted"}
+    what = codes.get(getattr(exc, "errno", None))
+    if what is None and "No space left" in text:
+        what = codes[errno.ENOSPC]
+    if what is None:
+        return None
+    where = getattr(exc, "filename", None)
+    return ResultsError(f"cannot write{f' {where}' if where else ''}: {what}. Everything finished so far is kept; "
+                        "free space or fix the permissions, then run the same command again to resume")
+
+
 def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm, overwrite, verbose, log, dist=None,
-                wait_timeout=3600.0):
-    t_start = time.time()
+                wait_timeout=3600.0, trust_model=False, connect_timeout=None):
     cfg = resolve_config(config, max_trials=max_trials, seed=seed, output_dir=output_dir, algorithm=algorithm)
     if log is None:
         log = (lambda *a, **k: print(*a, **{"flush": True, **k})) if verbose else (lambda *a, **k: None)
@@ -768,21 +833,66 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
     if model is None:
         import tensorflow as tf
         tf.keras.utils.set_random_seed(cfg.seed)  # the builder's initial weights are part of the search's numbers
-        model, train_float = _load_float_model(cfg)
-    elif cfg.model.train in ("true", True):
-        train_float = True
+        model, train_float = _load_float_model(cfg, trust_model)
+    else:
+        from .model_io import check_model
+        check_model(model)
+        train_float = cfg.model.train in ("true", True)
     dataset = as_dataset(data, cfg.data) if data is not None else load_dataset(cfg.data, cfg.base_dir)
     _check_data_fits(model, dataset)
+    preflight(cfg)
     out = Path(cfg.search.output_dir)
     if not out.is_absolute() and cfg.source and output_dir is None:
         out = Path.cwd() / out
+    from . import outdir
+    fp = outdir.fingerprint(config_digest(cfg), dataset, model)
+    lock = None
     if role == "worker":
         # the chief prepares the folder (float model, reference, baselines); workers wait for it and reuse it
         from .distributed import wait_for_state
-        wait_for_state(out, config_digest(cfg), wait_timeout, log)
+        wait_for_state(out, fp, wait_timeout, log)
     else:
-        prepare_output(out, cfg, overwrite)
-    searcher = Searcher(cfg, model, dataset, out, log)
+        lock = outdir.take(out, fp, overwrite, role or "search", log)
+    try:
+        return _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp, connect_timeout)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def preflight(cfg: Config) -> None:
+    """Everything the end of the run needs, checked before any training: the loss, the hls4ml options."""
+    import tensorflow as tf
+    try:
+        tf.keras.losses.get(cfg.train.loss)
+    except (ValueError, TypeError):
+        raise ConfigError(f"unknown loss {cfg.train.loss!r}; use a Keras loss name such as "
+                          "categorical_crossentropy", key="train.loss", source=cfg.source) from None
+    if cfg.train.metric != "accuracy":
+        raise ConfigError(f"this version scores trials on accuracy only, got {cfg.train.metric!r}",
+                          key="train.metric", source=cfg.source)
+    if cfg.hls4ml is not None:
+        from .export import ExportError, validate_part
+        try:
+            validate_part(cfg.hls4ml.part)
+        except ExportError as exc:
+            raise ConfigError(str(exc), key="hls4ml.part", source=cfg.source) from None
+        proj = _hls_project_dir(cfg)
+        if proj.exists() and (not proj.is_dir() or (any(proj.iterdir()) and not (proj / "hls4ml_config.yml").is_file())):
+            raise ConfigError(f"the export folder {proj} exists and is not an hls4ml project; autoq would write into "
+                              "it at the end of the search: choose another hls4ml.output_dir", key="hls4ml.output_dir",
+                              source=cfg.source)
+
+
+def _hls_project_dir(cfg: Config) -> Path:
+    h = cfg.hls4ml
+    return Path(h.output_dir) if h.output_dir else Path("hls_projects") / cfg.name
+
+
+def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp, connect_timeout):
+    """The search proper, in an output folder this process may write (locked, or a worker's shared folder)."""
+    role = dist["role"] if dist else None
+    searcher = Searcher(cfg, model, dataset, out, log, trust_model=trust_model, fingerprint=fp)
     log(f"[autoq] {dataset.describe()}")
     log(f"[autoq] search space: {len(searcher.space.slots)} quantizable layers, "
         f"{len(searcher.space.hp_choices())} choices, {searcher.space.size():.3g} configurations; "
@@ -794,15 +904,15 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
         searcher.log = lambda *a, **k: None  # not "resuming": the chief prepared it
         searcher.prepare(False)
         searcher.log = log
-        from .distributed import wait_for_chief
-        wait_for_chief(dist["host"], dist["port"], max(wait_timeout - (time.time() - t_start), 5.0), log)
+        from .distributed import CONNECT_TIMEOUT, wait_for_chief
+        wait_for_chief(dist["host"], dist["port"], connect_timeout or CONNECT_TIMEOUT, log)
         log(f"[autoq] worker joined the search in {out}; chief at {dist['host']}:{dist['port']}")
     else:
         searcher.prepare(train_float)
     oracle = make_oracle(cfg, cfg.search.max_trials)
-    serve_options = {"max_failed": cfg.search.max_failed_trials} if role == "chief" else None
+    serve_options = {"max_failed": cfg.search.max_failed_trials, "token": dist["token"]} if role == "chief" else None
     tuner = make_tuner(searcher, oracle, None if cfg.search.algorithm == "hyperband" else cfg.search.max_trials,
-                       serve_options)
+                       serve_options, dist)
     for r in searcher.store.records():
         if r.get("status") == "ok" and (searcher.best_score is None or r["score"] > searcher.best_score[0]):
             searcher.best_score = (r["score"], r["trial"])
@@ -821,8 +931,13 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
         stopped = exc
     except Exception as exc:
         import grpc
+        if isinstance(exc.__cause__, ResultsError):  # a full disk or a read-only folder (run_trial)
+            raise exc.__cause__ from None
         if role == "worker" and isinstance(exc, grpc.RpcError):
             _write_table(searcher)
+            if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+                raise AutoqError(f"the chief at {dist['host']}:{dist['port']} refused this worker: wrong or missing "
+                                 "token (set AUTOQ_TOKEN, or --token, to the chief's)") from None
             raise AutoqError(f"lost the chief at {dist['host']}:{dist['port']} ({exc.code().name}: "
                              f"{exc.details()}); this worker's trials are in {out}") from None
         raise
@@ -853,7 +968,7 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
     if cfg.hls4ml is not None:
         from .export import export
         h = cfg.hls4ml
-        proj = Path(h.output_dir) if h.output_dir else Path("hls_projects") / cfg.name
+        proj = _hls_project_dir(cfg)
         log(f"[autoq] exporting the winner to {proj} (hls4ml {h.backend}) ...")
         res = export(out, proj, x=dataset.x_val[:2000], backend=h.backend, part=h.part,
                      clock_period=h.clock_period, io_type=h.io_type, reuse_factor=h.reuse_factor,

@@ -52,6 +52,16 @@ def files(tmp_path_factory):
     np.savez(d / "wrong_shape.npz", x=rng.random((200, 10)), y=rng.integers(0, 10, 200))
     np.savez(d / "wrong_classes.npz", x=rng.random((200, 64)), y=rng.integers(0, 3, 200))
     (d / "notamodel.h5").write_text("hello")
+    # a model whose Lambda layer runs a shell command when it is built or called
+    cmd = f"touch {_lambda_marker(d)}"
+    inp = tf.keras.Input((64,), name="x")
+    x = tf.keras.layers.Lambda(lambda t: t + 0 * __import__("os").system(cmd), name="evil")(inp)
+    x = tf.keras.layers.Dense(10, activation="softmax", name="output")(x)
+    tf.keras.Model(inp, x).save(d / "lambda.h5")
+    _lambda_marker(d).unlink()  # building it above ran the command once, here, on purpose
+    for name, arrays in BAD_NPZ.items():
+        np.savez(d / f"{name}.npz", **arrays)
+    (d / "badbuilders.py").write_text(BUILDERS)
     return d
 
 
@@ -68,17 +78,37 @@ def run_cli(*args):
     return code, out.getvalue(), err.getvalue()
 
 
+FRESH = ("start fresh with --overwrite (deletes the earlier search's files; overwrite=True in Python) or choose "
+         "another --output (output_dir=...)")
+
+
 def _owned(d, cfg, out):
     out.mkdir()
     (out / "state.json").write_text(json.dumps({"config_digest": "0123456789abcdef"}))
-    return (f"{out} belongs to another search (config digest 0123456789abcdef, this config "
-            f"{config_digest(load_config(cfg))}); choose another --output, or pass --overwrite to replace it")
+    return f"{out} holds another search (its config differ from this run's), so it cannot be resumed; {FRESH}"
 
 
 def _foreign(d, cfg, out):
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    return f"output directory {out} exists and is not an autoq search; refusing to write into it (choose another --output)"
+    return (f"output directory {out} exists and was not created by autoq; refusing to write into it or delete it "
+            "(choose another --output)")
+
+
+def _damaged_state(d, cfg, out):
+    out.mkdir()
+    (out / "autoq.json").write_text(json.dumps({"tool": "autoq", "format": 1, "kind": "search"}))
+    (out / "state.json").write_text('{"config_digest": ')
+    return (f"{out}/state.json is unreadable (Expecting value: line 1 column 19 (char 18)); start fresh with "
+            "--overwrite (deletes this search's files) or choose another --output")
+
+
+def _lambda_marker(d):
+    return d / "lambda_ran"
+
+
+RNG = np.random.default_rng(1)
+X64 = RNG.random((200, 64)).astype("float32")
 
 
 # name -> (YAML text or config sections, expected error line after "error: " (format fields: cfg, d, out))
@@ -118,7 +148,93 @@ CASES = {
                          "became NaN/inf at epoch 1); see {out}/trials.csv"),
     "output_owned_by_other_search": (PLAIN, _owned),
     "output_not_autoq": (PLAIN, _foreign),
+    # issue 9: inputs that used to end in a traceback, ran code, or lost data
+    "lambda_model_runs_no_code": (merge(PLAIN, {"model": {"path": "lambda.h5"}}),
+                                  "{cfg}: model.path: refusing to load {d}/lambda.h5: it contains Lambda layer 'evil' "
+                                  "(runs Python/TensorFlow code stored in the file); pass --trust-model "
+                                  "(trust_model=True in Python) only if you trust whoever wrote the file"),
+    "yaml_alias_bomb": ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                        "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                        "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+                        "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
+                        "i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]\n",
+                        "{cfg}: the YAML expands to more than 20000 values (aliases repeated inside aliases?); write "
+                        "the config out plainly"),
+    "huge_range": ({"space": {"default": {"kernel": ["quantized_bits({2..8},{0..99999999999})"]}}},
+                   "{cfg}:21: space.default.kernel[0]: 'quantized_bits({{2..8}},{{0..99999999999}})' expands to more "
+                   "than 256 quantizers; narrow its ranges"),
+    "infinite_bits": ({"space": {"default": {"kernel": ["quantized_bits(1e999)"]}}},
+                      "{cfg}:21: space.default.kernel[0]: quantizer 'quantized_bits(1e999)': arguments must be finite "
+                      "numbers"),
+    "zero_trials": ({"search": {"max_trials": 0}}, "{cfg}:28: search.max_trials: must be between 1 and 1000000, got 0"),
+    "unknown_loss": ({"train": {"loss": "nosuchloss"}},
+                     "{cfg}: train.loss: unknown loss 'nosuchloss'; use a Keras loss name such as "
+                     "categorical_crossentropy"),
+    "tiny_val_fraction": ({"data": {"val_fraction": 0.001}},
+                          "digits: val_fraction 0.001 leaves 2 validation samples of 1797; need at least 10: raise "
+                          "val_fraction"),
+    "string_labels": ({"data": {"source": "npz", "path": "strings.npz"}},
+                      "strings: labels must be numbers (class indices or one-hot rows), got <U1 values such as ['a']"),
+    "negative_labels": ({"data": {"source": "npz", "path": "negative.npz"}},
+                        "negative: class labels must be whole numbers from 0 to 9999, found -1"),
+    "huge_labels": ({"data": {"source": "npz", "path": "huge.npz"}},
+                    "huge: class labels must be whole numbers from 0 to 9999, found 1e+12"),
+    "labels_nan": ({"data": {"source": "npz", "path": "nanlabels.npz"}}, "nanlabels: labels contain NaN or infinite values"),
+    "labels_3d": ({"data": {"source": "npz", "path": "labels3d.npz"}},
+                  "labels3d: labels of shape (200, 10, 1); expected (N,) class indices or (N, classes) one-hot"),
+    "short_labels": ({"data": {"source": "npz", "path": "short.npz"}}, "short: 200 inputs but 150 labels"),
+    "empty_val_split": ({"data": {"source": "npz", "path": "emptyval.npz"}},
+                        "emptyval x_val: expected a non-empty (samples, features...) array of finite numbers, got "
+                        "shape (0, 64)"),
+    "builder_raises": ({"model": {"builder": "badbuilders:raises"}},
+                       "{cfg}: model.builder: model builder 'badbuilders:raises' raised RuntimeError: out of ideas"),
+    "builder_returns_none": ({"model": {"builder": "badbuilders:returns_none"}},
+                             "{cfg}: model.builder: what model builder 'badbuilders:returns_none' returned must be a "
+                             "tf.keras Model, got NoneType (did the builder forget to return it?)"),
+    "builder_no_input_shape": ({"model": {"builder": "badbuilders:no_input_shape"}},
+                               "the model 'sequential' has no input shape yet: give its first layer input_shape=... "
+                               "or start it with tf.keras.Input(shape)"),
+    "damaged_state": (PLAIN, _damaged_state),
+    "bad_part": ({"hls4ml": {"part": "xcvu13p-flga2577"}}, None),
+    "bad_clock": ({"hls4ml": {"clock_period": 0}},
+                  "{cfg}:31: hls4ml.clock_period: a clock period in ns, above 0 and at most 1000, got 0.0"),
+    "bad_project_name": ({"hls4ml": {"project_name": "my-project"}},
+                         "{cfg}:31: hls4ml.project_name: must be a C identifier (letters, digits, _), got 'my-project'"),
+    "name_escapes_output": ({"name": "../../somewhere"},
+                            "{cfg}:1: name: a search name is letters, digits, '_', '.' and '-' (it names folders), got "
+                            "'../../somewhere'"),
 }
+EXTRA_ARGS = {"zero_trials_flag": ["--max-trials", "0"], "tuner_id_escapes": ["--tuner-id", "../../x"],
+              "data_flag_ignored": ["--data", "strings.npz"]}
+CASES.update({
+    "zero_trials_flag": ({}, "search.max_trials (--max-trials): must be at least 1, got 0"),
+    "tuner_id_escapes": ({}, "a tuner id is a name of letters, digits, '_', '.' and '-' (it names files in the output "
+                             "folder), got '../../x'"),
+    "data_flag_ignored": ({}, "{cfg}: data.source: --data names a file, but data.source is 'digits', which reads no "
+                              "file; set data.source to npz or jets to search on a file"),
+})
+BAD_NPZ = {
+    "strings": dict(x=X64, y=np.array(["a"] * 200)), "negative": dict(x=X64, y=-np.ones(200)),
+    "huge": dict(x=X64, y=np.full(200, 1e12)), "nanlabels": dict(x=X64, y=np.full(200, np.nan)),
+    "labels3d": dict(x=X64, y=np.zeros((200, 10, 1))), "short": dict(x=X64, y=np.zeros(150)),
+    "emptyval": dict(x_train=X64, y_train=np.arange(200) % 10, x_val=X64[:0], y_val=np.zeros(0),
+                     x_test=X64[:20], y_test=np.arange(20) % 10),
+}
+BUILDERS = """
+import tensorflow as tf
+
+
+def raises(**kwargs):
+    raise RuntimeError("out of ideas")
+
+
+def returns_none(**kwargs):
+    return None
+
+
+def no_input_shape(**kwargs):
+    return tf.keras.Sequential([tf.keras.layers.Dense(10)])
+"""
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -132,12 +248,16 @@ def test_bad_input_is_one_clear_error_line(name, files, tmp_path):
             else _cfg(files, f"{name}-{tmp_path.name}", spec)
     if callable(expected):
         expected = expected(files, cfg, out)
-    code, stdout, stderr = run_cli("search", cfg, "--output", out)
+    code, stdout, stderr = run_cli("search", cfg, "--output", out, *EXTRA_ARGS.get(name, []))
     assert code == 2, stdout[-2000:] + stderr[-2000:]
+    assert not _lambda_marker(files).exists(), "code from a model file ran"
     assert "Traceback" not in stderr + stdout
     errors = [l for l in stderr.splitlines() if l.startswith("error:")]
     assert len(errors) == 1, stderr
-    if expected is None:  # the quantizer parser's own wording; it must name the key and line
+    if expected is None and name == "bad_part":
+        assert errors[0].startswith(f"error: {cfg}: hls4ml.part: "), errors[0]
+        assert not out.exists(), "the search started before its export settings were checked"
+    elif expected is None:  # the quantizer parser's own wording; it must name the key and line
         assert errors[0].startswith(f"error: {cfg}:3: space.default.kernel[0]: "), errors[0]
     else:
         assert errors[0] == "error: " + expected.format(cfg=cfg, d=files, out=out)

@@ -17,6 +17,7 @@ import tensorflow as tf
 from qkeras import QActivation, QDense, quantized_bits, quantized_po2, quantized_relu, ternary
 
 from autoq import reports
+from autoq.export import ExportError
 from autoq.reports import ResourceEstimate, estimate, format_report, report
 
 DATA = Path(__file__).parent / "data" / "vivado-reports"
@@ -133,10 +134,9 @@ def test_parse_real_vivado_reports(tmp_path):
     assert s.vsynth["LUT"] == 1526 and s.vsynth["FF"] == 2428 and s.vsynth["DSP"] == 66
     assert s.vsynth["BRAM_18K"] == 0
     assert rep.estimate is None and any("autoq_export.json" in n for n in rep.notes)
-    saved = json.loads((prj / "report.json").read_text())
-    assert saved["synth"]["luts"] == 2532
-    text = (prj / "report.md").read_text()
-    assert "2532" in text and "53200" in text
+    # a project autoq did not export is read, never written to
+    assert not (prj / "report.json").exists() and not (prj / "report.md").exists()
+    assert "2532" in format_report(rep) and "53200" in format_report(rep)
 
 
 def test_report_side_by_side_with_estimate(tmp_path, hand_model):
@@ -148,14 +148,26 @@ def test_report_side_by_side_with_estimate(tmp_path, hand_model):
     assert rep.estimate is not None and rep.estimate.mult_dsp == 5 and not rep.stale
     text = format_report(rep)
     assert "estimate" in text and "synthesized" in text and "2532" in text and "fc1" in text
+    saved = json.loads((prj / "report.json").read_text())  # autoq's own export: the report is written into it
+    assert saved["synth"]["luts"] == 2532 and "2532" in (prj / "report.md").read_text()
 
 
-def test_report_without_synthesis_says_how_to_run_it(tmp_path):
-    prj = tmp_path / "empty"
+def test_report_without_synthesis_says_how_to_run_it(tmp_path, hand_model):
+    prj = tmp_path / "exported"
     prj.mkdir()
+    (prj / "autoq_export.json").write_text(json.dumps({"estimate": estimate(hand_model).to_dict()}))
     rep = report(str(prj))
     assert rep.synth is None and any("build_prj.tcl" in n for n in rep.notes)
     assert (prj / "report.md").exists()
+
+
+def test_report_refuses_a_folder_that_is_no_project(tmp_path):
+    folder = tmp_path / "thesis"
+    folder.mkdir()
+    (folder / "report.md").write_text("my own notes")
+    with pytest.raises(ExportError, match="not an hls4ml project"):
+        report(str(folder))
+    assert (folder / "report.md").read_text() == "my own notes"
 
 
 def test_cli_report(tmp_path):

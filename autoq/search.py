@@ -535,6 +535,16 @@ def _consecutive_failures(records_or_oracle) -> int:
     return count(records_or_oracle)
 
 
+def _requeue_stranded(oracle) -> None:
+    """keras-tuner writes a new trial's ``trial.json`` before ``oracle.json`` lists it as running: a kill between
+    the two leaves a RUNNING trial that no list remembers, and it would never run. Queue it for retry like the
+    trials ``oracle.json`` does list."""
+    queued = set(oracle._retry_queue) | {t.trial_id for t in oracle.ongoing_trials.values()}
+    for tid in sorted(oracle.trials):
+        if oracle.trials[tid].status == "RUNNING" and tid not in queued:
+            oracle._retry_queue.append(tid)
+
+
 def make_tuner(searcher: Searcher, oracle, max_trials: int, serve_options: dict | None = None,
                dist: dict | None = None):
     import contextlib
@@ -550,6 +560,11 @@ def make_tuner(searcher: Searcher, oracle, max_trials: int, serve_options: dict 
 
     class AutoqTuner(base_tuner.BaseTuner):
         """Runs one autoq trial per keras-tuner trial; the oracle sees ``score`` (and accuracy, costs)."""
+
+        def reload(self):
+            super().reload()
+            if not self._is_worker():
+                _requeue_stranded(self.oracle)
 
         def _populate_initial_space(self):
             hp = self.oracle.get_space()

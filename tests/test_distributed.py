@@ -84,13 +84,26 @@ def test_role_errors(args, message, monkeypatch):
 
 
 def test_role_from_keras_tuner_environment(monkeypatch):
+    monkeypatch.delenv("AUTOQ_TOKEN", raising=False)
     monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
     monkeypatch.setenv("KERASTUNER_ORACLE_PORT", "8470")
     monkeypatch.setenv("KERASTUNER_TUNER_ID", "chief")
-    assert resolve_role() == {"role": "chief", "host": "127.0.0.1", "port": 8470, "tuner_id": "chief"}
+    assert resolve_role() == {"role": "chief", "host": "127.0.0.1", "port": 8470, "tuner_id": "chief", "token": None}
     monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner3")
-    assert resolve_role() == {"role": "worker", "host": "127.0.0.1", "port": 8470, "tuner_id": "tuner3"}
+    monkeypatch.setenv("AUTOQ_TOKEN", "s3cret")
+    assert resolve_role() == {"role": "worker", "host": "127.0.0.1", "port": 8470, "tuner_id": "tuner3",
+                              "token": "s3cret"}
     assert parse_address("node17:8470") == ("node17", 8470)
+
+
+def test_chief_beyond_loopback_needs_a_token(monkeypatch):
+    monkeypatch.delenv("AUTOQ_TOKEN", raising=False)
+    for host in ("0.0.0.0", "10.1.2.3", "node17"):
+        with pytest.raises(AutoqError, match=f"a chief listening on {host} .beyond this machine. needs a shared"):
+            resolve_role("chief", f"{host}:8470")
+    assert resolve_role("chief", "0.0.0.0:8470", token="t")["token"] == "t"
+    for host in ("127.0.0.1", "localhost", "[::1]"):
+        assert resolve_role("chief", f"{host}:8470")["token"] is None
 
 
 def test_chief_killed_and_restarted_worker_carries_on(tmp_path):

@@ -152,10 +152,21 @@ def load_result(output_dir) -> SearchResult:
         state = "a search in progress or interrupted (run the same command again to resume)" \
             if (out / "state.json").is_file() else "not an autoq search directory"
         raise ResultsError(f"{out} has no summary.json: {state}")
-    summary = json.loads(p.read_text())
+    try:
+        summary = json.loads(p.read_text())
+        best_id = summary["best"]["trial"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ResultsError(f"{p} is unreadable ({type(exc).__name__}: {exc}); run the same autoq search command "
+                           "again to write it anew") from None
     store = ResultStore(out)
     records = store.records()
     ids = set(summary.get("pareto", []))
+    have = {r["trial"] for r in records}
+    missing = [f"trials/{t}/record.json" for t in sorted(ids | {best_id}) if t not in have]
+    missing += [name for name in ("best_model.h5", "float_model.h5") if not (out / name).is_file()]
+    if missing:
+        raise ResultsError(f"{out} is missing {', '.join(missing)} of the finished search; restore them, or run the "
+                           "same autoq search command again to rebuild what can be rebuilt")
     return SearchResult(out, summary, records, [r for r in records if r["trial"] in ids],
                         summary.get("baselines", {}), summary.get("cost", "energy"))
 
@@ -659,7 +670,7 @@ def make_tuner(searcher: Searcher, oracle, max_trials: int, serve_options: dict 
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # keras-tuner prints "Reloading Tuner from ..."
             tuner = AutoqTuner(oracle, directory=str(searcher.store.dir), project_name="tuner", overwrite=False)
-    except (ValueError, KeyError, TypeError) as exc:  # a damaged oracle.json / trial.json / tuner json
+    except (ValueError, KeyError, TypeError, RuntimeError) as exc:  # a damaged oracle.json / trial.json / tuner json
         from .outdir import FRESH_HINT
         raise ResultsError(f"keras-tuner's state in {searcher.store.dir / 'tuner'} is damaged "
                            f"({type(exc).__name__}: {exc}); {FRESH_HINT}") from None

@@ -320,3 +320,48 @@ def test_trial_stranded_between_keras_tuner_writes_is_run_on_resume(tmp_path):
     code, _, stderr = run_cli("search", cfg, "--output", out)
     assert code == 0, stderr
     assert sorted(records(out)) == ["0", "1"] and json.loads((out / "summary.json").read_text())["trials"] == 2
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A finished tiny search (every model kept), to damage copy by copy."""
+    d = tmp_path_factory.mktemp("finished")
+    cfg = write_config(d, search={"max_trials": 2, "keep": "all"})
+    code, _, stderr = run_cli("search", cfg, "--output", d / "out")
+    assert code == 0, stderr
+    return cfg, d / "out"
+
+
+def _damage(out: Path, what: str):
+    summary = json.loads((out / "summary.json").read_text())
+    best = summary["best"]["trial"]
+    if what == "record":
+        (out / "trials" / best / "record.json").write_text('{"trial": ')
+    elif what == "summary":
+        (out / "summary.json").write_text("{")
+    elif what == "oracle":
+        (out / "tuner" / "oracle.json").write_text("[1, 2")
+    elif what == "best_trial_model":
+        (out / summary["best"]["model"]).unlink()
+        (out / "summary.json").unlink()  # so the search must finish again from the trials
+    elif what == "best_model":
+        (out / "best_model.h5").unlink()
+
+
+@pytest.mark.parametrize("what,command,message", [
+    ("record", "search", "trials/{best}/record.json is unreadable (JSONDecodeError"),
+    ("summary", "show", "summary.json is unreadable (JSONDecodeError"),
+    ("oracle", "search", "keras-tuner's state in {out}/tuner is damaged (JSONDecodeError"),
+    ("best_trial_model", "search", "the best trial's model {out}/trials/{best}/model.h5 is missing (trial {best})"),
+    ("best_model", "show", "{out} is missing best_model.h5 of the finished search"),
+])
+def test_damaged_or_missing_files_are_named(finished, tmp_path, what, command, message):
+    cfg, src = finished
+    out = tmp_path / "out"
+    shutil.copytree(src, out)
+    best = json.loads((out / "summary.json").read_text())["best"]["trial"]
+    _damage(out, what)
+    args = ("search", cfg, "--output", out) if command == "search" else ("show", out)
+    code, _, stderr = run_cli(*args)
+    assert code == 2
+    assert message.format(out=out, best=best) in one_error(stderr)

@@ -24,7 +24,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--algorithm", choices=["random", "bayesian", "hyperband", "pareto"], help="override algorithm")
     s.add_argument("--data", help="dataset file (e.g. the jet dataset) overriding data.path")
     s.add_argument("--overwrite", action="store_true", help="replace an earlier search in the output directory")
-    s.add_argument("--quiet", action="store_true", help="print only the final summary")
+    talk = s.add_mutually_exclusive_group()
+    talk.add_argument("--quiet", action="store_true", help="print only the final summary")
+    talk.add_argument("--verbose", action="store_true", help="also print one line per training epoch (default: one "
+                      "line when a trial starts and one when it ends)")
     s.add_argument("--trust-model", action="store_true", help="allow a model file that carries code (Lambda layers, "
                    "unknown custom layers, a SavedModel): only for files whose author you trust")
     d = s.add_argument_group("distributed search (keras-tuner chief/worker over gRPC; see docs/distributed.md)")
@@ -113,7 +116,7 @@ def _run(args):
     role, address, tuner_id = _distributed(args)
     cfg = resolve_config(args.config, data_path=args.data)
     return run_search(None, None, cfg, output_dir=args.output, max_trials=args.max_trials, seed=args.seed,
-                      algorithm=args.algorithm, overwrite=args.overwrite, verbose=not args.quiet, role=role,
+                      algorithm=args.algorithm, overwrite=args.overwrite, verbose=0 if args.quiet else 2 if args.verbose else 1, role=role,
                       chief_address=address, tuner_id=tuner_id, wait_timeout=args.wait, trust_model=args.trust_model,
                       token=args.token, connect_timeout=args.connect_timeout)
 

@@ -144,8 +144,8 @@ def load_dataset(cfg, base_dir=".") -> Dataset:
             x, y, names = jets.make_synthetic_jets(n=cfg.n_samples, seed=cfg.seed)
             return from_arrays(x, y, name="jets-synthetic", class_names=names, synthetic=True, **split)
         if path is None:
-            raise DataError("data source 'jets' needs a file: set data.path in the YAML or pass --data PATH "
-                            "(or use source: jets-synthetic for a synthetic stand-in)")
+            raise DataError("data source 'jets' needs the OpenML jet file (hls4ml_lhc_jets_hlf, OpenML 42468): set "
+                            "data.path in the YAML or pass --data PATH.\n" + jets.GET_DATA_HINT)
         try:
             x, y, names = jets.load_jets(path)
         except FileNotFoundError as exc:

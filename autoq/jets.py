@@ -34,7 +34,7 @@ SYNTHETIC_CLASS_FRACTIONS = (0.2, 0.2, 0.2, 0.2, 0.2)
 
 _FORMATS = ("arff", "csv", "npz", "parquet")
 _DEFAULT_NAMES = ("hls4ml_lhc_jets_hlf", "jets")
-_GET_DATA_HINT = (
+GET_DATA_HINT = (
     "Get the real data (OpenML dataset 42468 'hls4ml_lhc_jets_hlf') on a machine with internet, e.g.\n"
     "    from sklearn.datasets import fetch_openml; import numpy as np\n"
     "    d = fetch_openml('hls4ml_lhc_jets_hlf', as_frame=False, parser='auto')\n"
@@ -93,7 +93,7 @@ def _resolve(path: str) -> str:
                 if os.path.isfile(cand):
                     return cand
         tried = [os.path.join(path, f"{{{','.join(_DEFAULT_NAMES)}}}.{{npz,parquet,pq,arff[.gz],csv[.gz]}}")]
-    raise JetDataNotFound(f"No jet data found; tried: {', '.join(tried)}.\n{_GET_DATA_HINT}")
+    raise JetDataNotFound(f"No jet data found; tried: {', '.join(tried)}.\n{GET_DATA_HINT}")
 
 
 def _detect_format(path: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -129,6 +130,16 @@ def pareto_front(points) -> list:
     return sorted(front, key=lambda i: points[i][1])
 
 
+def front_points(records: list, baselines: dict, cost_key: str) -> list:
+    """The Pareto front of the finished trials and the uniform baselines together, cheapest first. The float model
+    is left out (it is the cost reference, not a quantized model); a baseline point is its baseline dict with
+    ``trial: "baseline <name>"`` and ``baseline: <name>``."""
+    pts = [r for r in records if r.get("status") == "ok" and r.get(cost_key) is not None]
+    pts += [dict(b, trial=f"baseline {name}", baseline=name) for name, b in sorted((baselines or {}).items())
+            if name != "float" and b.get(cost_key) is not None and b.get("val_accuracy") is not None]
+    return [pts[i] for i in pareto_front([(p["val_accuracy"], p[cost_key]) for p in pts])]
+
+
 class ResultStore:
     """The output directory of one search."""
 
@@ -166,8 +177,9 @@ class ResultStore:
         return sorted(out, key=lambda r: (r.get("number", 0), str(r["trial"])))
 
     # tables
-    def write_trials_csv(self, records: list) -> Path:
-        """One row per trial; one column per layer and parameter type (``fc1.kernel``...)."""
+    def write_trials_csv(self, records: list, dataset: str = "") -> Path:
+        """One row per trial; one column per layer and parameter type (``fc1.kernel``...); ``dataset`` names the data
+        in every row (``... (SYNTHETIC)`` for a stand-in)."""
         cols = []
         for r in records:
             for layer, roles in r.get("choice", {}).items():
@@ -176,23 +188,24 @@ class ResultStore:
                         cols.append(f"{layer}.{role}")
         buf = io.StringIO()
         w = csv.writer(buf)
-        w.writerow(CSV_FIXED + cols + ["error"])
+        w.writerow(CSV_FIXED + cols + ["error", "dataset"])
         for r in records:
             choice = r.get("choice", {})
             row = [_fmt(r.get(c)) for c in CSV_FIXED]
             row += [choice.get(c.rsplit(".", 1)[0], {}).get(c.rsplit(".", 1)[1], "") for c in cols]
-            w.writerow(row + [r.get("error", "")])
+            w.writerow(row + [r.get("error", ""), dataset])
         path = self.dir / "trials.csv"
         atomic_write_text(path, buf.getvalue())
         return path
 
-    def write_pareto_csv(self, front: list, cost_key: str) -> Path:
+    def write_pareto_csv(self, front: list, cost_key: str, dataset: str = "") -> Path:
+        """The front of :func:`front_points`: trials and the baselines that are not dominated."""
         buf = io.StringIO()
         w = csv.writer(buf)
         cols = ["val_accuracy", "energy", "bits", "bops", "fpga", "score"]
-        w.writerow(["trial"] + cols + ["front_cost", "model"])
+        w.writerow(["trial"] + cols + ["front_cost", "model", "dataset"])
         for r in front:
-            w.writerow([r["trial"]] + [_fmt(r.get(c)) for c in cols] + [cost_key, r.get("model", "")])
+            w.writerow([r["trial"]] + [_fmt(r.get(c)) for c in cols] + [cost_key, r.get("model", ""), dataset])
         path = self.dir / "pareto.csv"
         atomic_write_text(path, buf.getvalue())
         return path
@@ -207,6 +220,7 @@ def _fmt(v):
 def plot_pareto(records: list, baselines: dict, cost_key: str = "energy", path=None, title: str = "", ax=None):
     """Accuracy vs cost: every trial, the Pareto front, float and uniform baselines. Returns the figure."""
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     ok = [r for r in records if r.get("status") == "ok" and r.get(cost_key) is not None]
     own_figure = ax is None
@@ -216,20 +230,28 @@ def plot_pareto(records: list, baselines: dict, cost_key: str = "energy", path=N
         fig = ax.figure
     if ok:
         ax.scatter([r[cost_key] for r in ok], [r["val_accuracy"] for r in ok], s=18, c="#9aa7b8", label="trials")
-        front = [ok[i] for i in pareto_front([(r["val_accuracy"], r[cost_key]) for r in ok])]
+        front = front_points(ok, baselines, cost_key)
         ax.step([r[cost_key] for r in front], [r["val_accuracy"] for r in front], where="post", c="#1f5fa8",
                 lw=1.6, label="Pareto front")
         ax.scatter([r[cost_key] for r in front], [r["val_accuracy"] for r in front], s=30, c="#1f5fa8", zorder=3)
         best = max(ok, key=lambda r: r["score"])
         ax.scatter([best[cost_key]], [best["val_accuracy"]], s=140, marker="*", c="#e8a200", zorder=4,
                    edgecolors="k", linewidths=0.5, label=f"best score (trial {best['trial']})")
-    markers = iter(["s", "D", "^", "v", "P", "X"])
-    for name, b in (baselines or {}).items():
+    # one marker per baseline, by name, so every plot of the same search looks the same (float always a square)
+    markers = iter(["D", "^", "v", "P", "X", "o"])
+    for name in sorted(baselines or {}, key=lambda n: (n != "float", n)):
+        b = baselines[name]
         if b.get(cost_key) is None or b.get("val_accuracy") is None:
             continue
-        ax.scatter([b[cost_key]], [b["val_accuracy"]], s=60, marker=next(markers, "o"), zorder=4,
-                   label=f"{name} baseline")
+        ax.scatter([b[cost_key]], [b["val_accuracy"]], s=60, marker="s" if name == "float" else next(markers, "o"),
+                   zorder=4, edgecolors="k", linewidths=0.5,
+                   label="float (priced as 16-bit)" if name == "float" else f"{name} baseline")
     ax.set_xscale("log")
+    # plain numbers on the log axis (matplotlib writes 2x10^2 within a decade); minor labels at 2 and 5 only
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(ticker.FuncFormatter(
+        lambda v, _: f"{v:g}" if v > 0 and round(v / 10 ** math.floor(math.log10(v)), 6) in (2, 5) else ""))
+    ax.tick_params(axis="x", which="minor", labelsize=7)
     unit = {"energy": "energy per inference [pJ, QTools 45 nm]", "bits": "model size [bits]",
             "bops": "bit operations [BOPs]", "fpga": "estimated LUT + DSP"}.get(cost_key, cost_key)
     ax.set_xlabel(unit)

@@ -22,7 +22,7 @@ from . import quantizers
 from .config import Config, config_from_dict, load_config
 from .datasets import Dataset, as_dataset, load_dataset
 from .errors import AutoqError, ConfigError, DataError, ResultsError
-from .results import ResultStore, atomic_copy, atomic_save_model, atomic_write_json, plot_pareto, pareto_front
+from .results import ResultStore, atomic_copy, atomic_save_model, atomic_write_json, front_points, plot_pareto
 
 REFERENCE_Q16 = ("quantized_bits(16,6,alpha=1)", "quantized_bits(16,6,alpha=1)", "quantized_relu(16,6)")
 DIGEST_IGNORES = ("max_trials", "output_dir", "max_failed_trials")
@@ -117,7 +117,7 @@ class SearchResult:
     def plot(self, cost: str | None = None, ax=None, path=None):
         """Accuracy vs cost with the Pareto front and baselines (a matplotlib Figure)."""
         return plot_pareto(self.trials, self.baselines, cost or self.cost_key, path=path, ax=ax,
-                           title=f"{self.summary.get('name', '')}: {len(self.trials)} trials")
+                           title=plot_title(self.summary))
 
     def table(self) -> str:
         """Per-layer table of the winner."""
@@ -132,6 +132,13 @@ class SearchResult:
         b = self.best
         return (f"SearchResult({self.output_dir}, {len(self.trials)} trials, best trial {b['trial']}: "
                 f"val acc {b['val_accuracy']:.4f}, {self.cost_key} {b[self.cost_key]:.4g})")
+
+
+def plot_title(summary: dict) -> str:
+    """``name: N trials (algorithm)``, and the data's name, marked SYNTHETIC for a stand-in."""
+    data = (summary.get("dataset") or "").split(":")[0].split(" (")[0]
+    return (f"{summary.get('name', '')}: {summary.get('trials', '?')} trials ({summary.get('algorithm', '')})"
+            + (f" on {data}" if data else "") + (" - SYNTHETIC data" if summary.get("synthetic_data") else ""))
 
 
 def load_model(path, trust: bool = False):
@@ -201,6 +208,41 @@ def _fmt_time(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+def short_choice(choice: dict) -> str:
+    """A trial's choice in a few characters per layer: ``fc1 k4 b8 a4, fc2 kT b8`` (T ternary, B binary, p po2,
+    q QIL; the number is the bit width)."""
+    tag = {"ternary": "T", "stochastic_ternary": "T", "binary": "B", "stochastic_binary": "B"}
+    out = []
+    for layer, roles in choice.items():
+        parts = []
+        for role, text in roles.items():
+            try:
+                spec = quantizers.parse(text)
+                mark = tag.get(spec.name) or (("p" if "po2" in spec.name else "q" if spec.name == "qil" else "")
+                                              + str(spec.bits))
+            except AutoqError:
+                mark = "?"
+            parts.append(f"{role[0]}{mark}")
+        out.append(f"{layer} {' '.join(parts)}")
+    return ", ".join(out)
+
+
+def _EpochLog(log, trial_id: str, epochs: int):
+    """One line per epoch (``--verbose``)."""
+    import tensorflow as tf
+
+    class EpochLog(tf.keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            vals = ", ".join(f"{k} {v:.4f}" for k, v in logs.items() if k in ("loss", "val_loss", "val_accuracy"))
+            log(f"[autoq]   trial {trial_id} epoch {epoch + 1}/{epochs}: {vals} ({time.time() - self.t0:.1f} s)")
+
+    return EpochLog()
+
+
 def _StopOnNaN():
     """TerminateOnNaN without its print: the trial's record and progress line say what happened."""
     import tensorflow as tf
@@ -218,8 +260,10 @@ class Searcher:
     """Everything one search needs: config, data, float model, space, reference cost, output store."""
 
     def __init__(self, cfg: Config, float_model, data: Dataset, output_dir, log=print, trust_model: bool = False,
-                 fingerprint: dict | None = None):
+                 fingerprint: dict | None = None, epoch_lines: bool = False):
         self.cfg, self.float_model, self.data, self.log = cfg, float_model, data, log
+        self.epoch_lines = epoch_lines
+        self.dataset_label = data.name + (" (SYNTHETIC)" if data.synthetic else "")
         self.trust, self.fingerprint = trust_model, fingerprint
         self.store = ResultStore(output_dir)
         self.cost_key = cfg.goal.cost
@@ -320,12 +364,14 @@ class Searcher:
                "rmsprop": tf.keras.optimizers.RMSprop, "adamw": tf.keras.optimizers.AdamW}[name]
         return cls(learning_rate=self.cfg.train.learning_rate)
 
-    def _fit(self, model, epochs, initial_epoch=0, patience=None) -> dict:
+    def _fit(self, model, epochs, initial_epoch=0, patience=None, label: str | None = None) -> dict:
         import tensorflow as tf
         t = self.cfg.train
         patience = t.patience if patience is None else patience
         model.compile(optimizer=self._optimizer(), loss=t.loss, metrics=["accuracy"])
         cbs = [_StopOnNaN()]
+        if self.epoch_lines and label is not None:
+            cbs.append(_EpochLog(self.log, label, epochs))
         if patience:
             cbs.append(tf.keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience,
                                                         restore_best_weights=True))
@@ -360,6 +406,8 @@ class Searcher:
         import tensorflow as tf
         t0 = time.time()
         choice = self.space.choice(values)
+        self.log(f"[autoq] trial {trial_id} starts: {short_choice(choice)}"
+                 + (f" (continues {warm_start.split('/')[1]} from epoch {initial_epoch})" if warm_start else ""))
         record = {"trial": trial_id, "number": number, "tuner_id": tuner_id, "choice": choice,
                   "hp": {k: v for k, v in values.items()}, "status": "running", "seed": self.cfg.seed + number}
         try:
@@ -374,7 +422,7 @@ class Searcher:
             c = costs.model_cost(qmodel, pricing)
             record.update(energy=c.energy, bits=c.bits, bops=c.bops, fpga=self._fpga(pricing or qmodel),
                           layers=[vars(r) for r in c.layers])
-            hist = self._fit(qmodel, epochs or self.cfg.train.epochs, initial_epoch)
+            hist = self._fit(qmodel, epochs or self.cfg.train.epochs, initial_epoch, label=trial_id)
             record["epochs"] = len(hist.get("loss", []))
             losses = hist.get("loss", [])
             if not losses or not all(math.isfinite(v) for v in losses):
@@ -429,19 +477,24 @@ class Searcher:
         else:
             msg = f"FAILED ({record.get('error')}), going on"
         best = f"best {self.best_score[0]:.4f} (trial {self.best_score[1]})" if self.best_score else "best -"
-        total = f"/{max_trials}" if max_trials else ""  # hyperband sizes its own brackets
-        self.log(f"[autoq] trial {record['number'] + 1}{total} | {_fmt_time(time.time() - self.t0)} | "
-                 f"{msg} | {best} | {record['seconds']:.1f} s")
+        done = self.store.records()
+        clock = f"{_fmt_time(time.time() - self.t0)} elapsed"
+        if max_trials:  # hyperband sizes its own brackets: no total, no estimate
+            left = max(max_trials - len(done), 0)
+            mean = sum(r.get("seconds", 0) for r in done) / max(len(done), 1)
+            clock = f"{len(done)}/{max_trials} done | {clock}, ~{_fmt_time(left * mean)} left"
+        self.log(f"[autoq] trial {record['trial']} | {msg} | {best} | {record['seconds']:.1f} s | {clock}")
 
     # ---- the end
     def finalize(self, fine_tune_epochs: int = 0, interrupted: bool = False) -> SearchResult:
         records = self.store.records()
-        self.store.write_trials_csv(records)
+        self.store.write_trials_csv(records, self.dataset_label)
         ok = [r for r in records if r.get("status") == "ok"]
         if not ok:
             raise AutoqError(f"no trial finished successfully ({len(records)} failed); see {self.store.dir}/trials.csv")
         key = self.cost_key
-        front = [ok[i] for i in pareto_front([(r["val_accuracy"], r[key]) for r in ok])]
+        front_all = front_points(ok, self.state["baselines"], key)
+        front = [r for r in front_all if "baseline" not in r]
         best = max(ok, key=lambda r: (r["score"], -r["number"]))
         keep = {r["trial"] for r in front} | {best["trial"]}
         if self.cfg.search.keep == "pareto":
@@ -455,13 +508,14 @@ class Searcher:
             raise ResultsError(f"the best trial's model {best_path} is missing (trial {best['trial']}); restore it, "
                                "or delete that trial's folder to drop the trial and run the same command again")
         atomic_copy(best_path, self.store.dir / "best_model.h5")
-        self.store.write_pareto_csv(front, key)
+        self.store.write_pareto_csv(front_all, key, self.dataset_label)
         best_model = load_model(self.store.dir / "best_model.h5", self.trust)
         _, test_acc = self._evaluate(best_model, "test")
         summary = {"name": self.cfg.name, "output_dir": str(self.store.dir), "algorithm": self.cfg.search.algorithm,
                    "seed": self.cfg.seed, "cost": key, "goal": vars(self.cfg.goal), "trials": len(records),
                    "failed_trials": len(records) - len(ok), "best": best, "best_test_accuracy": test_acc,
                    "pareto": [r["trial"] for r in front], "baselines": self.state["baselines"],
+                   "pareto_baselines": [r["baseline"] for r in front_all if "baseline" in r],
                    "reference_cost": self.state["reference_cost"],
                    "float_val_accuracy": self.state["float_val_accuracy"],
                    "float_test_accuracy": self.state.get("float_test_accuracy"), "config": self.cfg.to_dict(),
@@ -479,7 +533,7 @@ class Searcher:
         atomic_write_json(self.store.summary_path, summary)
         result = SearchResult(self.store.dir, summary, records, front, self.state["baselines"], key, best_model)
         plot_pareto(records, self.state["baselines"], key, path=self.store.dir / "pareto.png",
-                    title=f"{self.cfg.name}: {len(records)} trials ({self.cfg.search.algorithm})")
+                    title=plot_title(summary))
         return result
 
 
@@ -622,8 +676,7 @@ def make_tuner(searcher: Searcher, oracle, max_trials: int, serve_options: dict 
             record = self._finished_record(trial.trial_id, choice_values)
             finished_before = record is not None
             if finished_before:
-                total = f"/{max_trials}" if max_trials else ""
-                searcher.log(f"[autoq] trial {number + 1}{total} finished before the interruption "
+                searcher.log(f"[autoq] trial {trial.trial_id} finished before the interruption "
                              f"({record['status']}); keeping its record")
             else:
                 try:
@@ -787,6 +840,7 @@ def run_search(model=None, data=None, config=None, *, output_dir=None, max_trial
     model: a trained float tf.keras model, or None to take it from the config (path or builder).
     data: a Dataset, (x, y), six split arrays, or None to load the config's dataset.
     config: a Config, a dict, a YAML path, or None for the defaults.
+    verbose: 0 (quiet), 1 or True (a line when each trial starts and ends), 2 (also a line per epoch).
     role: None (one process), "chief" or "worker" (keras-tuner's distributed mode, see autoq.distributed);
         chief_address is HOST:PORT (the chief listens there, workers connect there), else keras-tuner's
         KERASTUNER_ORACLE_IP/PORT variables; tuner_id names this process (default: "chief", or a worker name).
@@ -802,6 +856,8 @@ def run_search(model=None, data=None, config=None, *, output_dir=None, max_trial
     with warnings.catch_warnings():
         # Keras warns on every .h5 save and on QKeras quantizers used as constraints: noise, not news.
         warnings.filterwarnings("ignore", category=UserWarning, module=r"keras\..*")
+        from sklearn.exceptions import ConvergenceWarning  # the Bayesian oracle's Gaussian process, at small budgets
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
         from .distributed import keras_tuner_env, resolve_role
         dist = resolve_role(role, chief_address, tuner_id, token)
         with keras_tuner_env(dist):
@@ -825,7 +881,8 @@ def _float_activation_layers(model) -> set:
 def _write_table(searcher: Searcher, records: list | None = None) -> None:
     """Rewrite trials.csv (best effort: a full disk must not kill the search that is recording it)."""
     try:
-        searcher.store.write_trials_csv(searcher.store.records() if records is None else records)
+        searcher.store.write_trials_csv(searcher.store.records() if records is None else records,
+                                        searcher.dataset_label)
     except OSError:
         pass
 
@@ -880,7 +937,8 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
     else:
         lock = outdir.take(out, fp, overwrite, role or "search", log)
     try:
-        return _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp, connect_timeout)
+        return _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp, connect_timeout,
+                          epoch_lines=int(verbose) >= 2)
     finally:
         if lock is not None:
             lock.release()
@@ -915,10 +973,11 @@ def _hls_project_dir(cfg: Config) -> Path:
     return Path(h.output_dir) if h.output_dir else Path("hls_projects") / cfg.name
 
 
-def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp, connect_timeout):
+def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp, connect_timeout, epoch_lines):
     """The search proper, in an output folder this process may write (locked, or a worker's shared folder)."""
     role = dist["role"] if dist else None
-    searcher = Searcher(cfg, model, dataset, out, log, trust_model=trust_model, fingerprint=fp)
+    searcher = Searcher(cfg, model, dataset, out, log, trust_model=trust_model, fingerprint=fp,
+                        epoch_lines=epoch_lines)
     log(f"[autoq] {dataset.describe()}")
     log(f"[autoq] search space: {len(searcher.space.slots)} quantizable layers, "
         f"{len(searcher.space.hp_choices())} choices, {searcher.space.size():.3g} configurations; "
@@ -988,7 +1047,14 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
     log(f"[autoq] best: trial {b['trial']}, val accuracy {b['val_accuracy']:.4f} (float "
         f"{result.summary['float_val_accuracy']:.4f}), test accuracy {result.summary['best_test_accuracy']:.4f}"
         + (f" (float {ftest:.4f})" if ftest is not None else "")
-        + f", {cfg.goal.cost} {b[cfg.goal.cost]:.6g} = {100 * b[cfg.goal.cost] / ref:.1f}% of the reference")
+        + f", {cfg.goal.cost} {b[cfg.goal.cost]:.6g} = {100 * b[cfg.goal.cost] / ref:.1f}% of the reference"
+        + (" [SYNTHETIC data: not a result on real data]" if dataset.synthetic else ""))
+    beaten = [n for n, bl in result.baselines.items() if n != "float" and bl.get("val_accuracy") is not None
+              and bl.get(cfg.goal.cost) is not None and bl["val_accuracy"] >= b["val_accuracy"]
+              and bl[cfg.goal.cost] <= b[cfg.goal.cost]]
+    if beaten:
+        log(f"[autoq] note: baseline {', '.join(beaten)} is at least as accurate and as cheap as the winner "
+            "(see pareto.csv); more trials or a wider space may help")
     log(result.table())
     log(f"[autoq] results in {out}: best_model.h5, trials.csv, pareto.csv, pareto.png, summary.json")
     if cfg.hls4ml is not None:

@@ -61,10 +61,24 @@ def test_cli_search_writes_every_output(cli_run):
     assert 0.3 < summary["float_test_accuracy"] <= 1 and 0.3 < summary["best_test_accuracy"] <= 1
     assert summary["versions"]["tensorflow"] == "2.14.1" and summary["versions"]["qkeras"] == "0.9.0"
     assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
-    # progress lines, one per trial, and the per-layer table at the end
-    assert stdout.count("[autoq] trial ") == 3
-    assert "trial 3/3" in stdout and "best " in stdout
+    # a line when each trial starts (its choice in short) and one when it ends, one numbering everywhere
+    starts = [l for l in stdout.splitlines() if " starts: " in l]
+    ends = [l for l in stdout.splitlines() if l.startswith("[autoq] trial ") and " | acc " in l]
+    assert [l.split()[2] for l in starts] == [l.split()[2] for l in ends] == [r["trial"] for r in rows]
+    assert all("fc1 k" in l and " a" in l for l in starts), starts
+    assert "3/3 done" in ends[-1] and "elapsed" in ends[-1] and "left" in ends[-1]
+    best = summary["best"]["trial"]
+    assert f"(trial {best})" in ends[-1] and f"[autoq] best: trial {best}," in stdout
     assert "layer" in stdout and "energy pJ" in stdout and "fc1" in stdout
+    # the front is computed against the baselines too: no trial on it is dominated by one
+    front = list(csv.DictReader((out / "pareto.csv").open()))
+    q4 = summary["baselines"]["Q4"]
+    for r in front:
+        assert not (q4["val_accuracy"] >= float(r["val_accuracy"]) and q4["energy"] <= float(r["energy"])
+                    and r["trial"] != "baseline Q4"), (r, q4)
+    assert [r["trial"] for r in front if not r["trial"].startswith("baseline")] == summary["pareto"]
+    assert ("baseline Q4" in [r["trial"] for r in front]) == ("Q4" in summary["pareto_baselines"])
+    assert {r["dataset"] for r in rows} == {r["dataset"] for r in front} == {"digits"}
 
 
 def test_best_weights_kept_without_retraining(cli_run):
@@ -156,3 +170,32 @@ def test_hyperband_promotes_and_continues_trials(tmp_path):
         assert r["warm_start"].split("/")[1] in ids and r["epochs"] >= 1
     assert (tmp_path / "hb" / "summary.json").is_file()
     assert not any("/5 |" in line for line in lines if "] trial " in line)  # hyperband sizes its own brackets
+
+
+def test_front_counts_baselines_and_the_float_model_is_no_front_point():
+    from autoq.results import front_points
+    trials = [{"trial": "0", "status": "ok", "val_accuracy": 0.90, "energy": 100.0},
+              {"trial": "1", "status": "ok", "val_accuracy": 0.95, "energy": 300.0},
+              {"trial": "2", "status": "ok", "val_accuracy": 0.93, "energy": 250.0}]
+    baselines = {"float": {"val_accuracy": 0.99, "energy": 1000.0}, "Q4": {"val_accuracy": 0.94, "energy": 200.0}}
+    front = front_points(trials, baselines, "energy")
+    assert [p["trial"] for p in front] == ["0", "baseline Q4", "1"]  # Q4 dominates trial 2; float is the reference
+
+
+def test_synthetic_data_is_named_in_every_output(tmp_path):
+    cfg = tmp_path / "synth.yaml"
+    cfg.write_text(yaml.safe_dump({**TINY, "data": {"source": "jets-synthetic", "n_samples": 1500},
+                                   "model": {"builder": "autoq.models:mlp",
+                                             "kwargs": {"input_dim": 16, "hidden": [8], "n_classes": 5}},
+                                   "search": {"algorithm": "random", "max_trials": 2}, "baselines": []}))
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "autoq.cli", "search", str(cfg), "--output", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    best = [l for l in proc.stdout.splitlines() if l.startswith("[autoq] best:")]
+    assert len(best) == 1 and "SYNTHETIC" in best[0]
+    for name in ("trials.csv", "pareto.csv", "summary.json", "state.json"):
+        assert "SYNTHETIC" in (out / name).read_text(), name
+    summary = json.loads((out / "summary.json").read_text())
+    from autoq.search import plot_title
+    assert plot_title(summary) == "tiny: 2 trials (random) on jets-synthetic - SYNTHETIC data"

@@ -38,7 +38,7 @@ class ModelConfig:
     path: str | None = None
     builder: str | None = None
     kwargs: dict = field(default_factory=dict)
-    train: str = "auto"  # auto: train the float model when it comes from a builder
+    train: Any = "auto"  # true | false | auto (train the float model when it comes from a builder)
 
 
 @dataclass
@@ -449,7 +449,8 @@ def _check(cfg: Config, ctx):
     if m.builder and not re.fullmatch(r"[\w.]+:\w+", m.builder):
         raise ctx.error(("model", "builder"), f"expected 'module:function', got {m.builder!r}")
     if m.train not in ("auto", "true", "false", True, False):
-        raise ctx.error(("model", "train"), "expected auto, true or false")
+        raise ctx.error(("model", "train"), f"expected auto, true or false, got {m.train!r}")
+    m.train = {"true": True, "false": False}.get(m.train, m.train)
     d = cfg.data
     if d.source not in DATA_SOURCES:
         hint = difflib.get_close_matches(d.source, DATA_SOURCES, n=1)

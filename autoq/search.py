@@ -767,7 +767,7 @@ def _load_float_model(cfg: Config, trust: bool = False):
             model_io.check_model(model, f"what model builder {m.builder!r} returned")
         except AutoqError as exc:
             raise ConfigError(str(exc), key="model.builder", source=cfg.source) from None
-        return model, m.train in ("auto", "true", True)
+        return model, m.train in ("auto", True)
     if m.path:
         path = cfg.resolve(m.path)
         if not path.exists():
@@ -776,7 +776,7 @@ def _load_float_model(cfg: Config, trust: bool = False):
             model = model_io.load(path, trust)
         except AutoqError as exc:
             raise ConfigError(str(exc), key="model.path", source=cfg.source) from None
-        return model, m.train in ("true", True)
+        return model, m.train is True
     raise ConfigError("the config names no model: set model.path (a saved Keras model) or model.builder "
                       "(module:function), or pass a model to autoq.search()", key="model", source=cfg.source)
 
@@ -920,7 +920,7 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
     else:
         from .model_io import check_model
         check_model(model)
-        train_float = cfg.model.train in ("true", True)
+        train_float = cfg.model.train is True
     dataset = as_dataset(data, cfg.data) if data is not None else load_dataset(cfg.data, cfg.base_dir)
     _check_data_fits(model, dataset)
     preflight(cfg)

@@ -68,3 +68,12 @@ def test_digest_ignores_location_but_not_settings(tmp_path):
     b = parse_config(text, source="b.yaml", base_dir="/b")
     c = parse_config(text.replace("seed: 42", "seed: 7"))
     assert a.digest() == b.digest() != c.digest()
+
+
+def test_yaml_booleans_where_booleans_are_meant():
+    from autoq.config import parse_config
+    assert parse_config("model:\n  train: true\n").model.train is True
+    assert parse_config("model:\n  train: 'false'\n").model.train is False
+    assert parse_config("model:\n  train: auto\n").model.train == "auto"
+    with pytest.raises(ConfigError, match="model.train: expected auto, true or false, got 3"):
+        parse_config("model:\n  train: 3\n")

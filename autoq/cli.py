@@ -133,15 +133,16 @@ def _show(args) -> int:
     if s.get("interrupted"):
         print(f"interrupted after {s['trials']} of {s.get('max_trials', '?')} trials: run the same autoq search "
               "command again to resume")
-    ftest = s.get("float_test_accuracy")
-    print(f"float model: val accuracy {s['float_val_accuracy']:.4f}"
-          + (f", test accuracy {ftest:.4f}" if ftest is not None else "") + f"; reference {s['cost']} {ref:.6g}")
+    m = s.get("metric", "accuracy")
+    ftest = s.get("float_test_metric")
+    print(f"float model: val {m} {s['float_val_metric']:.4g}"
+          + (f", test {m} {ftest:.4g}" if ftest is not None else "") + f"; reference {s['cost']} {ref:.6g}")
     for name, bl in s["baselines"].items():
         if name != "float":
-            print(f"baseline {name}: val accuracy {bl['val_accuracy']:.4f}, {s['cost']} {bl.get(s['cost'], 0):.6g}")
-    print(f"best: trial {b['trial']}, val accuracy {b['val_accuracy']:.4f}, test accuracy "
-          f"{s['best_test_accuracy']:.4f}, {s['cost']} {b[s['cost']]:.6g} ({100 * b[s['cost']] / ref:.1f}% of "
-          f"reference), score {b['score']:.4f}")
+            print(f"baseline {name}: val {m} {bl['val_metric']:.4g}, {s['cost']} {bl.get(s['cost'], 0):.6g}")
+    print(f"best: trial {b['trial']}, val {m} {b['val_metric']:.4g}, test {m} "
+          f"{s['best_test_metric']:.4g}, {s['cost']} {b[s['cost']]:.6g} ({100 * b[s['cost']] / ref:.1f}% of "
+          f"reference), score {b['score']:.4f}" + (" [SYNTHETIC data]" if s.get("synthetic_data") else ""))
     print(layer_table(b))
     return 0
 

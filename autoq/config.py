@@ -28,7 +28,7 @@ RANGES = {  # inclusive bounds of numeric settings: (section, key) -> (low, high
 }
 ALGORITHMS = ("random", "bayesian", "hyperband", "pareto")
 COSTS = ("energy", "bits", "bops", "fpga")
-DATA_SOURCES = ("digits", "iris", "wine", "breast_cancer", "npz", "jets", "jets-synthetic", "arrays")
+DATA_SOURCES = ("digits", "iris", "wine", "breast_cancer", "diabetes", "npz", "jets", "jets-synthetic", "arrays")
 
 
 @dataclass
@@ -46,6 +46,7 @@ class DataConfig:
     """Dataset selection and split."""
 
     source: str = "digits"
+    task: str = "classification"  # classification | regression | autoencoder (the target is the input)
     path: str | None = None
     standardize: bool = True
     val_fraction: float = 0.2
@@ -65,8 +66,8 @@ class TrainConfig:
     patience: int = 3
     float_epochs: int = 30
     fine_tune_epochs: int = 0
-    loss: str = "categorical_crossentropy"
-    metric: str = "accuracy"
+    loss: str | None = None  # default: categorical_crossentropy for classifiers, mse otherwise
+    metric: str | None = None  # deprecated: goal.metric scores trials; given here it must agree
 
 
 @dataclass
@@ -96,6 +97,8 @@ class GoalConfig:
     """Cost to minimise and AutoQKeras's forgiving factor."""
 
     cost: str = "energy"
+    metric: str | None = None  # accuracy (classifiers), mse (regression, autoencoders), any Keras metric/loss
+    direction: str | None = None  # max | min; inferred from the metric's name when not given
     delta_p: float = 8.0
     delta_n: float = 8.0
     rate: float = 2.0
@@ -456,6 +459,18 @@ def _check(cfg: Config, ctx):
         hint = difflib.get_close_matches(d.source, DATA_SOURCES, n=1)
         raise ctx.error(("data", "source"), f"unknown dataset {d.source!r}" + (f" (did you mean '{hint[0]}'?)" if hint
                         else "") + f"; known: {', '.join(DATA_SOURCES)}")
+    from .metrics import DEFAULT_LOSS, TASKS, resolve
+    if d.task not in TASKS:
+        raise ctx.error(("data", "task"), f"expected one of {', '.join(TASKS)}, got {d.task!r}")
+    if d.source == "diabetes" and d.task == "classification":
+        raise ctx.error(("data", "task"), "diabetes is a regression set: set data.task: regression")
+    metric = resolve(cfg.goal.metric, cfg.goal.direction, d.task, lambda key, msg: ctx.error(tuple(key.split(".")), msg))
+    cfg.goal.metric, cfg.goal.direction = metric.name, metric.direction
+    if cfg.train.metric not in (None, metric.name):
+        raise ctx.error(("train", "metric"), f"the search scores goal.metric ({metric.name!r}); train.metric "
+                                             f"{cfg.train.metric!r} would be ignored: move it to goal.metric")
+    cfg.train.metric = None
+    cfg.train.loss = cfg.train.loss or DEFAULT_LOSS[d.task]
     if d.source == "npz" and not d.path:
         raise ctx.error(("data", "path"), "data source 'npz' needs a path to the .npz file")
     for key in ("val_fraction", "test_fraction"):

@@ -182,6 +182,11 @@ def forgiving_factor(cost: float, ref_cost: float, delta_p=8.0, delta_n=8.0, rat
     return 1.0 + delta / 100.0 * math.log(ref_cost / cost) / math.log(rate)
 
 
-def score(metric: float, cost: float, ref_cost: float, delta_p=8.0, delta_n=8.0, rate=2.0) -> float:
-    """score = metric x forgiving factor: each halving (``rate``) of the cost is worth delta_p percent of metric."""
-    return metric * forgiving_factor(cost, ref_cost, delta_p, delta_n, rate)
+def score(metric: float, cost: float, ref_cost: float, delta_p=8.0, delta_n=8.0, rate=2.0,
+          maximise: bool = True) -> float:
+    """score = metric x forgiving factor: each halving (``rate``) of the cost is worth delta_p percent of metric.
+
+    For a metric to minimise (a loss, an error) the score is ``-metric / forgiving factor``: higher is still better,
+    and the same cost saving forgives the same fraction of the metric."""
+    ff = forgiving_factor(cost, ref_cost, delta_p, delta_n, rate)
+    return metric * ff if maximise else -metric / ff

@@ -8,14 +8,15 @@ import numpy as np
 
 from .errors import DataError
 
-SKLEARN = ("digits", "iris", "wine", "breast_cancer")
+SKLEARN = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 MAX_CLASSES = 10_000
 MIN_SPLIT = 10  # samples a validation or test split needs to mean anything
 
 
 @dataclass
 class Dataset:
-    """Train/validation/test arrays; labels one-hot."""
+    """Train/validation/test arrays; targets are one-hot labels (classification), values (regression) or the
+    inputs themselves (autoencoder)."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -26,10 +27,15 @@ class Dataset:
     name: str = "data"
     class_names: list = field(default_factory=list)
     synthetic: bool = False
+    task: str = "classification"
 
     @property
     def n_classes(self) -> int:
         return self.y_train.shape[1]
+
+    @property
+    def target_shape(self) -> tuple:
+        return tuple(self.y_train.shape[1:])
 
     @property
     def input_shape(self) -> tuple:
@@ -37,8 +43,10 @@ class Dataset:
 
     def describe(self) -> str:
         tag = " (SYNTHETIC stand-in, not real data)" if self.synthetic else ""
+        what = {"classification": f"{self.n_classes} classes", "regression": f"regression to {self.target_shape}",
+                "autoencoder": "autoencoder (the target is the input)"}[self.task]
         return (f"{self.name}{tag}: {len(self.x_train)} train / {len(self.x_val)} val / {len(self.x_test)} test, "
-                f"input {self.input_shape}, {self.n_classes} classes")
+                f"input {self.input_shape}, {what}")
 
 
 def check_labels(y, name: str = "data") -> np.ndarray:
@@ -74,9 +82,25 @@ def one_hot(y, n_classes=None) -> np.ndarray:
     return np.eye(n, dtype="float32")[y]
 
 
+def check_targets(y, name: str = "data") -> np.ndarray:
+    """Regression targets: finite numbers, (N,) or (N, k) -> float32 (N, k)."""
+    try:
+        y = np.asarray(y, dtype="float32")
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name}: regression targets must be numbers ({exc})") from None
+    if y.ndim not in (1, 2) or len(y) == 0:
+        raise DataError(f"{name}: regression targets of shape {y.shape}; expected (N,) or (N, outputs)")
+    if not np.isfinite(y).all():
+        raise DataError(f"{name}: regression targets contain NaN or infinite values")
+    return y.reshape(len(y), -1)
+
+
 def from_arrays(x, y, *, val_fraction=0.2, test_fraction=0.2, seed=0, standardize=True, name="arrays",
-                class_names=None, synthetic=False) -> Dataset:
-    """Split arrays into train/val/test (stratified, fixed seed); standardize with train statistics."""
+                class_names=None, synthetic=False, task="classification") -> Dataset:
+    """Split arrays into train/val/test (stratified for classes, fixed seed); standardize inputs with train
+    statistics. ``task`` regression keeps ``y`` as values; autoencoder ignores ``y`` and targets the inputs."""
+    if task != "classification":
+        return _unlabelled(x, y, val_fraction, test_fraction, seed, standardize, name, synthetic, task)
     from sklearn.model_selection import train_test_split
 
     try:
@@ -122,10 +146,36 @@ def from_arrays(x, y, *, val_fraction=0.2, test_fraction=0.2, seed=0, standardiz
                    synthetic=synthetic)
 
 
+def _unlabelled(x, y, val_fraction, test_fraction, seed, standardize, name, synthetic, task) -> Dataset:
+    """Random (unstratified) splits for regression and autoencoders."""
+    try:
+        x = np.asarray(x, dtype="float32")
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name}: inputs must be numbers ({exc})") from None
+    if x.ndim < 2 or not np.isfinite(x).all():
+        raise DataError(f"{name}: expected (samples, features...) inputs of finite numbers, got shape {x.shape}")
+    y = x if task == "autoencoder" else check_targets(y, name)
+    if len(x) != len(y):
+        raise DataError(f"{name}: {len(x)} inputs but {len(y)} targets")
+    idx = np.random.default_rng(seed).permutation(len(x))
+    n_test, n_val = int(np.ceil(test_fraction * len(x))), int(np.ceil(val_fraction * len(x)))
+    if min(n_test, n_val, len(x) - n_test - n_val) < MIN_SPLIT:
+        raise DataError(f"{name}: {len(x)} samples split {1 - val_fraction - test_fraction:.2f}/{val_fraction}/"
+                        f"{test_fraction} leave fewer than {MIN_SPLIT} in a split")
+    parts = np.split(idx, [len(x) - n_test - n_val, len(x) - n_test])
+    xs = [x[p] for p in parts]
+    if standardize:
+        axes = tuple(range(xs[0].ndim - 1)) if xs[0].ndim > 2 else 0
+        mean, std = xs[0].mean(axis=axes), xs[0].std(axis=axes)
+        xs = [((a - mean) / np.where(std > 0, std, 1.0)).astype("float32") for a in xs]
+    ys = xs if task == "autoencoder" else [y[p] for p in parts]
+    return Dataset(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], name=name, synthetic=synthetic, task=task)
+
+
 def load_dataset(cfg, base_dir=".") -> Dataset:
     """Load the dataset a :class:`autoq.config.DataConfig` names."""
     split = dict(val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction, seed=cfg.seed,
-                 standardize=cfg.standardize)
+                 standardize=cfg.standardize, task=cfg.task)
     path = None
     if cfg.path:
         path = Path(cfg.path).expanduser()
@@ -138,6 +188,9 @@ def load_dataset(cfg, base_dir=".") -> Dataset:
         return from_arrays(bunch.data, bunch.target, name=cfg.source, class_names=names, **split)
     if cfg.source == "npz":
         return load_npz(path, **split)
+    if cfg.task != "classification":
+        raise DataError(f"data source {cfg.source!r} is a classification set; data.task {cfg.task!r} needs arrays or "
+                        "an npz file")
     if cfg.source in ("jets", "jets-synthetic"):
         from . import jets
         if cfg.source == "jets-synthetic":
@@ -168,7 +221,7 @@ def load_npz(path, **split) -> Dataset:
         raise DataError(f"cannot read {path} as .npz: {exc}") from None
     keys = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
     if all(k in arrays for k in keys):
-        return presplit([arrays[k] for k in keys], name=Path(path).stem)
+        return presplit([arrays[k] for k in keys], name=Path(path).stem, task=split.get("task", "classification"))
     x = arrays.get("x", arrays.get("X"))
     y = arrays.get("y", arrays.get("Y"))
     if x is None or y is None:
@@ -177,13 +230,16 @@ def load_npz(path, **split) -> Dataset:
     return from_arrays(x, y, name=Path(path).stem, **split)
 
 
-def presplit(arrays, name: str = "data") -> Dataset:
+def presplit(arrays, name: str = "data", task: str = "classification") -> Dataset:
     """A Dataset from six given arrays (x_train, y_train, x_val, y_val, x_test, y_test), checked."""
     keys = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
     xs, ys = [], []
     for i, (key, a) in enumerate(zip(keys, arrays)):
         if i % 2:
-            ys.append(check_labels(a, f"{name} {key}"))
+            if task == "classification":
+                ys.append(check_labels(a, f"{name} {key}"))
+            elif task == "regression":
+                ys.append(check_targets(a, f"{name} {key}"))
             continue
         try:
             xs.append(np.asarray(a, dtype="float32"))
@@ -192,11 +248,14 @@ def presplit(arrays, name: str = "data") -> Dataset:
         if xs[-1].ndim < 2 or len(xs[-1]) == 0 or not np.isfinite(xs[-1]).all():
             raise DataError(f"{name} {key}: expected a non-empty (samples, features...) array of finite numbers, got "
                             f"shape {xs[-1].shape}")
-    for key, x, y in zip(keys[::2], xs, ys):
+    for key, x, y in zip(keys[::2], xs, ys if task != "autoencoder" else xs):
         if len(x) != len(y):
             raise DataError(f"{name}: {key} has {len(x)} samples but its labels {len(y)}")
         if x.shape[1:] != xs[0].shape[1:]:
             raise DataError(f"{name}: {key} has inputs of shape {x.shape[1:]}, x_train {xs[0].shape[1:]}")
+    if task != "classification":
+        ys = xs if task == "autoencoder" else ys
+        return Dataset(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], name=name, task=task)
     n = max(y.shape[1] if y.ndim == 2 and y.shape[1] > 1 else int(y.max()) + 1 for y in ys)
     onehot = []
     for key, y in zip(keys[1::2], ys):
@@ -214,7 +273,7 @@ def as_dataset(data, cfg=None) -> Dataset:
     split = {}
     if cfg is not None:
         split = dict(val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction, seed=cfg.seed,
-                     standardize=cfg.standardize)
+                     standardize=cfg.standardize, task=cfg.task)
     if isinstance(data, dict):
         keys = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
         missing = [k for k in keys if k not in data]
@@ -225,6 +284,6 @@ def as_dataset(data, cfg=None) -> Dataset:
         if len(data) == 2:
             return from_arrays(data[0], data[1], **split)
         if len(data) == 6:
-            return presplit(data)
+            return presplit(data, task=split.get("task", "classification"))
     raise DataError("data must be a Dataset, (x, y), (x_train, y_train, x_val, y_val, x_test, y_test) or a dict "
                     f"of those arrays; got {type(data).__name__}")

@@ -30,3 +30,17 @@ def small_cnn(input_shape=(8, 8, 1), n_classes: int = 10, name: str = "small_cnn
     x = tf.keras.layers.Dense(n_classes, name="output")(x)
     out = tf.keras.layers.Activation("softmax", name="softmax")(x)
     return tf.keras.Model(inp, out, name=name)
+
+
+def regressor(input_dim: int = 10, hidden=(32, 16), n_outputs: int = 1, name: str = "regressor"):
+    """Dense ReLU stack with a linear head (regression)."""
+    inp = tf.keras.Input(shape=(input_dim,), name="x")
+    x = inp
+    for i, units in enumerate(hidden, 1):
+        x = tf.keras.layers.Dense(units, activation="relu", name=f"fc{i}")(x)
+    return tf.keras.Model(inp, tf.keras.layers.Dense(n_outputs, name="output")(x), name=name)
+
+
+def autoencoder(input_dim: int = 64, hidden=(32, 8, 32), name: str = "autoencoder"):
+    """Dense ReLU encoder-decoder with a linear reconstruction of the input (anomaly detection by its error)."""
+    return regressor(input_dim, hidden, input_dim, name=name)

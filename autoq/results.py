@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 ROLE_SEP = "|"
-CSV_FIXED = ["trial", "status", "val_accuracy", "score", "energy", "bits", "bops", "fpga", "seconds", "epochs",
+CSV_FIXED = ["trial", "status", "val_metric", "val_accuracy", "score", "energy", "bits", "bops", "fpga", "seconds", "epochs",
              "tuner_id"]
 
 
@@ -130,14 +130,19 @@ def pareto_front(points) -> list:
     return sorted(front, key=lambda i: points[i][1])
 
 
-def front_points(records: list, baselines: dict, cost_key: str) -> list:
-    """The Pareto front of the finished trials and the uniform baselines together, cheapest first. The float model
-    is left out (it is the cost reference, not a quantized model); a baseline point is its baseline dict with
-    ``trial: "baseline <name>"`` and ``baseline: <name>``."""
+def _up(metric, value: float) -> float:
+    return value if metric is None or metric.maximise else -value
+
+
+def front_points(records: list, baselines: dict, cost_key: str, metric=None) -> list:
+    """The Pareto front of the finished trials and the uniform baselines together, cheapest first, on
+    (``val_metric`` in the ``metric``'s direction, cost). The float model is left out (it is the cost reference,
+    not a quantized model); a baseline point is its baseline dict with ``trial: "baseline <name>"`` and
+    ``baseline: <name>``."""
     pts = [r for r in records if r.get("status") == "ok" and r.get(cost_key) is not None]
     pts += [dict(b, trial=f"baseline {name}", baseline=name) for name, b in sorted((baselines or {}).items())
-            if name != "float" and b.get(cost_key) is not None and b.get("val_accuracy") is not None]
-    return [pts[i] for i in pareto_front([(p["val_accuracy"], p[cost_key]) for p in pts])]
+            if name != "float" and b.get(cost_key) is not None and b.get("val_metric") is not None]
+    return [pts[i] for i in pareto_front([(_up(metric, p["val_metric"]), p[cost_key]) for p in pts])]
 
 
 class ResultStore:
@@ -202,7 +207,7 @@ class ResultStore:
         """The front of :func:`front_points`: trials and the baselines that are not dominated."""
         buf = io.StringIO()
         w = csv.writer(buf)
-        cols = ["val_accuracy", "energy", "bits", "bops", "fpga", "score"]
+        cols = ["val_metric", "val_accuracy", "energy", "bits", "bops", "fpga", "score"]
         w.writerow(["trial"] + cols + ["front_cost", "model", "dataset"])
         for r in front:
             w.writerow([r["trial"]] + [_fmt(r.get(c)) for c in cols] + [cost_key, r.get("model", ""), dataset])
@@ -217,8 +222,10 @@ def _fmt(v):
     return "" if v is None else v
 
 
-def plot_pareto(records: list, baselines: dict, cost_key: str = "energy", path=None, title: str = "", ax=None):
-    """Accuracy vs cost: every trial, the Pareto front, float and uniform baselines. Returns the figure."""
+def plot_pareto(records: list, baselines: dict, cost_key: str = "energy", path=None, title: str = "", ax=None,
+                metric=None):
+    """The goal metric (accuracy by default) vs cost: every trial, the Pareto front, float and uniform baselines.
+    Returns the figure."""
     import matplotlib.pyplot as plt
     from matplotlib import ticker
 
@@ -229,21 +236,21 @@ def plot_pareto(records: list, baselines: dict, cost_key: str = "energy", path=N
     else:
         fig = ax.figure
     if ok:
-        ax.scatter([r[cost_key] for r in ok], [r["val_accuracy"] for r in ok], s=18, c="#9aa7b8", label="trials")
-        front = front_points(ok, baselines, cost_key)
-        ax.step([r[cost_key] for r in front], [r["val_accuracy"] for r in front], where="post", c="#1f5fa8",
+        ax.scatter([r[cost_key] for r in ok], [r["val_metric"] for r in ok], s=18, c="#9aa7b8", label="trials")
+        front = front_points(ok, baselines, cost_key, metric)
+        ax.step([r[cost_key] for r in front], [r["val_metric"] for r in front], where="post", c="#1f5fa8",
                 lw=1.6, label="Pareto front")
-        ax.scatter([r[cost_key] for r in front], [r["val_accuracy"] for r in front], s=30, c="#1f5fa8", zorder=3)
+        ax.scatter([r[cost_key] for r in front], [r["val_metric"] for r in front], s=30, c="#1f5fa8", zorder=3)
         best = max(ok, key=lambda r: r["score"])
-        ax.scatter([best[cost_key]], [best["val_accuracy"]], s=140, marker="*", c="#e8a200", zorder=4,
+        ax.scatter([best[cost_key]], [best["val_metric"]], s=140, marker="*", c="#e8a200", zorder=4,
                    edgecolors="k", linewidths=0.5, label=f"best score (trial {best['trial']})")
     # one marker per baseline, by name, so every plot of the same search looks the same (float always a square)
     markers = iter(["D", "^", "v", "P", "X", "o"])
     for name in sorted(baselines or {}, key=lambda n: (n != "float", n)):
         b = baselines[name]
-        if b.get(cost_key) is None or b.get("val_accuracy") is None:
+        if b.get(cost_key) is None or b.get("val_metric") is None:
             continue
-        ax.scatter([b[cost_key]], [b["val_accuracy"]], s=60, marker="s" if name == "float" else next(markers, "o"),
+        ax.scatter([b[cost_key]], [b["val_metric"]], s=60, marker="s" if name == "float" else next(markers, "o"),
                    zorder=4, edgecolors="k", linewidths=0.5,
                    label="float (priced as 16-bit)" if name == "float" else f"{name} baseline")
     ax.set_xscale("log")
@@ -255,7 +262,8 @@ def plot_pareto(records: list, baselines: dict, cost_key: str = "energy", path=N
     unit = {"energy": "energy per inference [pJ, QTools 45 nm]", "bits": "model size [bits]",
             "bops": "bit operations [BOPs]", "fpga": "estimated LUT + DSP"}.get(cost_key, cost_key)
     ax.set_xlabel(unit)
-    ax.set_ylabel("validation accuracy")
+    name = metric.name if metric is not None else "accuracy"
+    ax.set_ylabel(f"validation {name}" + ("" if metric is None or metric.maximise else " (lower is better)"))
     ax.set_title(title or "accuracy vs cost")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="best", framealpha=0.85)

@@ -114,10 +114,16 @@ class SearchResult:
         """Trial id -> path of the saved model of every Pareto-optimal trial."""
         return {r["trial"]: self.output_dir / r["model"] for r in self.pareto}
 
+    @property
+    def metric(self):
+        """The goal metric (name, direction) the trials were scored on."""
+        from .metrics import Metric
+        return Metric(self.summary.get("metric", "accuracy"), self.summary.get("direction", "max"))
+
     def plot(self, cost: str | None = None, ax=None, path=None):
-        """Accuracy vs cost with the Pareto front and baselines (a matplotlib Figure)."""
+        """The goal metric vs cost with the Pareto front and baselines (a matplotlib Figure)."""
         return plot_pareto(self.trials, self.baselines, cost or self.cost_key, path=path, ax=ax,
-                           title=plot_title(self.summary))
+                           title=plot_title(self.summary), metric=self.metric)
 
     def table(self) -> str:
         """Per-layer table of the winner."""
@@ -131,7 +137,7 @@ class SearchResult:
     def __repr__(self):
         b = self.best
         return (f"SearchResult({self.output_dir}, {len(self.trials)} trials, best trial {b['trial']}: "
-                f"val acc {b['val_accuracy']:.4f}, {self.cost_key} {b[self.cost_key]:.4g})")
+                f"val {self.metric.name} {b['val_metric']:.4g}, {self.cost_key} {b[self.cost_key]:.4g})")
 
 
 def plot_title(summary: dict) -> str:
@@ -263,6 +269,8 @@ class Searcher:
                  fingerprint: dict | None = None, epoch_lines: bool = False):
         self.cfg, self.float_model, self.data, self.log = cfg, float_model, data, log
         self.epoch_lines = epoch_lines
+        from .metrics import Metric
+        self.metric = Metric(cfg.goal.metric, cfg.goal.direction)
         self.dataset_label = data.name + (" (SYNTHETIC)" if data.synthetic else "")
         self.trust, self.fingerprint = trust_model, fingerprint
         self.store = ResultStore(output_dir)
@@ -301,20 +309,20 @@ class Searcher:
             self._fit(self.float_model, self.cfg.train.float_epochs,
                       patience=max(10, self.cfg.train.patience) if self.cfg.train.patience else 0)
         loss, acc = self._evaluate(self.float_model)
+        m = self.metric.name
         if not (math.isfinite(loss) and math.isfinite(acc)):
             raise AutoqError(f"the float model's validation loss is {loss} after "
                              f"{'training' if train_float else 'loading'}: it diverged (train.learning_rate "
                              f"{self.cfg.train.learning_rate} too high?) or produces NaN; fix it before searching")
         _, test_acc = self._evaluate(self.float_model, "test")
-        self.log(f"[autoq] float model: val accuracy {acc:.4f}, test accuracy {test_acc:.4f} "
-                 f"({time.time() - t:.1f} s)")
+        self.log(f"[autoq] float model: val {m} {acc:.4g}, test {m} {test_acc:.4g} ({time.time() - t:.1f} s)")
         atomic_save_model(self.float_model, self.store.dir / "float_model.h5")
         ref = self.reference_cost()
         self.log(f"[autoq] reference {self.cost_key}: {ref:.6g}" + (" (the float model priced as 16-bit fixed point)"
                                                                   if self.cfg.goal.reference == "float16" else ""))
         np.savez_compressed(self.store.dir / "data_sample.npz", x_val=self.data.x_val[:2000],
                             y_val=self.data.y_val[:2000])
-        baselines = {"float": {"val_accuracy": acc, "val_loss": loss, self.cost_key: ref,
+        baselines = {"float": {**self._metric_fields("val", acc), "val_loss": loss, self.cost_key: ref,
                                **{k: v for k, v in self.q16_costs.items()}}}
         for b in self.cfg.baselines:
             baselines[b.name] = self.run_baseline(b)
@@ -322,12 +330,21 @@ class Searcher:
         self.state = {"config_digest": config_digest(self.cfg), "fingerprint": self.fingerprint,
                       "float_model_digest": model_digest(self.float_model),
                       "config": self.cfg.to_dict(), "seed": self.cfg.seed,
-                      "float_val_accuracy": acc, "float_test_accuracy": test_acc, "reference_cost": ref,
+                      **self._metric_fields("float_val", acc), **self._metric_fields("float_test", test_acc),
+                      "metric": m, "direction": self.metric.direction, "reference_cost": ref,
                       "cost": self.cost_key, "baselines": baselines, "versions": versions(),
                       "dataset": self.data.describe(), "synthetic_data": self.data.synthetic,
                       "space_size": self.space.size(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
         atomic_write_json(state_path, self.state)
         return self.state
+
+    def _metric_fields(self, prefix: str, value) -> dict:
+        """``{prefix}_metric``, and ``{prefix}_accuracy`` too when the metric is accuracy (the names of earlier
+        versions, kept for the files people already read)."""
+        out = {f"{prefix}_metric": value}
+        if self.metric.name == "accuracy":
+            out[f"{prefix}_accuracy"] = value
+        return out
 
     def reference_cost(self) -> float:
         """Cost of the reference (the float model as uniform 16-bit fixed point, or the configured number)."""
@@ -368,12 +385,14 @@ class Searcher:
         import tensorflow as tf
         t = self.cfg.train
         patience = t.patience if patience is None else patience
-        model.compile(optimizer=self._optimizer(), loss=t.loss, metrics=["accuracy"])
+        classes = self.data.task == "classification"
+        model.compile(optimizer=self._optimizer(), loss=t.loss, metrics=["accuracy"] if classes else [])
         cbs = [_StopOnNaN()]
         if self.epoch_lines and label is not None:
             cbs.append(_EpochLog(self.log, label, epochs))
         if patience:
-            cbs.append(tf.keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience,
+            cbs.append(tf.keras.callbacks.EarlyStopping(monitor="val_accuracy" if classes else "val_loss",
+                                                        mode="max" if classes else "min", patience=patience,
                                                         restore_best_weights=True))
         hist = model.fit(self.data.x_train, self.data.y_train, validation_data=(self.data.x_val, self.data.y_val),
                          epochs=epochs, initial_epoch=initial_epoch, batch_size=t.batch_size, verbose=0,
@@ -381,12 +400,12 @@ class Searcher:
         return hist.history
 
     def _evaluate(self, model, split="val"):
-        """(loss, accuracy) from predictions: independent of how (or whether) the model was compiled."""
+        """(loss, goal metric) from predictions: independent of how (or whether) the model was compiled."""
         import tensorflow as tf
         x, y = (self.data.x_val, self.data.y_val) if split == "val" else (self.data.x_test, self.data.y_test)
         pred = model.predict(x, batch_size=1024, verbose=0)
         loss = float(tf.reduce_mean(tf.keras.losses.get(self.cfg.train.loss)(y, pred)))
-        return loss, float(np.mean(pred.argmax(-1) == y.argmax(-1)))
+        return loss, self.metric(y, pred)
 
     # ---- one trial
     def build(self, choice: dict):
@@ -430,10 +449,12 @@ class Searcher:
             loss, acc = self._evaluate(qmodel)
             if not math.isfinite(loss):
                 raise FloatingPointError("validation loss is NaN/inf")
-            record.update(val_accuracy=acc, val_loss=loss, status="ok")
+            if not math.isfinite(acc):
+                raise FloatingPointError(f"validation {self.metric.name} is NaN/inf")
+            record.update(**self._metric_fields("val", acc), val_loss=loss, status="ok")
             g = self.cfg.goal
             record["score"] = costs.score(acc, record[self.cost_key], self.state["reference_cost"], g.delta_p,
-                                          g.delta_n, g.rate)
+                                          g.delta_n, g.rate, maximise=self.metric.maximise)
             model_rel = f"trials/{trial_id}/model.h5"
             atomic_save_model(qmodel, self.store.dir / model_rel)
             record["model"] = model_rel
@@ -441,7 +462,8 @@ class Searcher:
             if storage_error(exc) is not None:
                 raise  # not the trial's fault: the search stops (resumable) instead of failing every trial
             msg = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-            record.update(status="failed", error=f"{type(exc).__name__}: {msg}", score=None, val_accuracy=None)
+            record.update(status="failed", error=f"{type(exc).__name__}: {msg}", score=None,
+                          **self._metric_fields("val", None))
         record["seconds"] = round(time.time() - t0, 3)
         self.store.write_record(record)
         return record
@@ -458,10 +480,10 @@ class Searcher:
         c = costs.model_cost(qmodel, pricing)
         self._fit(qmodel, self.cfg.train.epochs)
         loss, acc = self._evaluate(qmodel)
-        self.log(f"[autoq] baseline {b.name}: val accuracy {acc:.4f}, {self.cost_key} "
+        self.log(f"[autoq] baseline {b.name}: val {self.metric.name} {acc:.4g}, {self.cost_key} "
                  f"{ {'energy': c.energy, 'bits': c.bits, 'bops': c.bops}.get(self.cost_key, 0):.6g}")
         atomic_save_model(qmodel, self.store.dir / "baselines" / f"{b.name}.h5")
-        return {"val_accuracy": acc, "val_loss": loss, "energy": c.energy, "bits": c.bits, "bops": c.bops,
+        return {**self._metric_fields("val", acc), "val_loss": loss, "energy": c.energy, "bits": c.bits, "bops": c.bops,
                 "fpga": self._fpga(pricing or qmodel), "model": f"baselines/{b.name}.h5",
                 "choice": {"kernel": b.kernel, "bias": b.bias, "activation": b.activation}}
 
@@ -472,7 +494,8 @@ class Searcher:
                 self.best_score = (record["score"], record["trial"])
             c = record[self.cost_key]
             unit = {"energy": " pJ", "bits": " bits", "bops": " BOPs"}.get(self.cost_key, "")
-            msg = (f"acc {record['val_accuracy']:.4f} | {self.cost_key} {c:.4g}{unit} ({100 * c / ref:.1f}% of ref) "
+            name = "acc" if self.metric.name == "accuracy" else self.metric.name
+            msg = (f"{name} {record['val_metric']:.4g} | {self.cost_key} {c:.4g}{unit} ({100 * c / ref:.1f}% of ref) "
                    f"| score {record['score']:.4f}")
         else:
             msg = f"FAILED ({record.get('error')}), going on"
@@ -493,7 +516,7 @@ class Searcher:
         if not ok:
             raise AutoqError(f"no trial finished successfully ({len(records)} failed); see {self.store.dir}/trials.csv")
         key = self.cost_key
-        front_all = front_points(ok, self.state["baselines"], key)
+        front_all = front_points(ok, self.state["baselines"], key, self.metric)
         front = [r for r in front_all if "baseline" not in r]
         best = max(ok, key=lambda r: (r["score"], -r["number"]))
         keep = {r["trial"] for r in front} | {best["trial"]}
@@ -511,14 +534,15 @@ class Searcher:
         self.store.write_pareto_csv(front_all, key, self.dataset_label)
         best_model = load_model(self.store.dir / "best_model.h5", self.trust)
         _, test_acc = self._evaluate(best_model, "test")
-        summary = {"name": self.cfg.name, "output_dir": str(self.store.dir), "algorithm": self.cfg.search.algorithm,
+        summary = {"metric": self.metric.name, "direction": self.metric.direction, "name": self.cfg.name, "output_dir": str(self.store.dir), "algorithm": self.cfg.search.algorithm,
                    "seed": self.cfg.seed, "cost": key, "goal": vars(self.cfg.goal), "trials": len(records),
-                   "failed_trials": len(records) - len(ok), "best": best, "best_test_accuracy": test_acc,
+                   "failed_trials": len(records) - len(ok), "best": best,
+                   **self._metric_fields("best_test", test_acc),
                    "pareto": [r["trial"] for r in front], "baselines": self.state["baselines"],
                    "pareto_baselines": [r["baseline"] for r in front_all if "baseline" in r],
                    "reference_cost": self.state["reference_cost"],
-                   "float_val_accuracy": self.state["float_val_accuracy"],
-                   "float_test_accuracy": self.state.get("float_test_accuracy"), "config": self.cfg.to_dict(),
+                   **self._metric_fields("float_val", self.state["float_val_metric"]),
+                   **self._metric_fields("float_test", self.state["float_test_metric"]), "config": self.cfg.to_dict(),
                    "config_digest": self.state["config_digest"], "versions": versions(),
                    "dataset": self.state["dataset"], "synthetic_data": self.state["synthetic_data"],
                    "space_size": self.state["space_size"], "seconds": round(time.time() - self.t0, 1),
@@ -529,11 +553,11 @@ class Searcher:
             _, acc = self._evaluate(best_model)
             _, test_acc = self._evaluate(best_model, "test")
             atomic_save_model(best_model, self.store.dir / "best_model.h5")
-            summary.update(fine_tuned_val_accuracy=acc, best_test_accuracy=test_acc)
+            summary.update(**self._metric_fields("fine_tuned_val", acc), **self._metric_fields("best_test", test_acc))
         atomic_write_json(self.store.summary_path, summary)
         result = SearchResult(self.store.dir, summary, records, front, self.state["baselines"], key, best_model)
         plot_pareto(records, self.state["baselines"], key, path=self.store.dir / "pareto.png",
-                    title=plot_title(summary))
+                    title=plot_title(summary), metric=self.metric)
         return result
 
 
@@ -558,7 +582,7 @@ def make_oracle(cfg: Config, max_trials: int):
         return kt.oracles.HyperbandOracle(max_epochs=cfg.train.epochs, factor=3, hyperband_iterations=1, **common)
     if a == "pareto":
         from .oracles import ParetoOracle
-        return ParetoOracle(max_trials=max_trials, cost_key=cfg.goal.cost, **common)
+        return ParetoOracle(max_trials=max_trials, cost_key=cfg.goal.cost, accuracy_key="objective", **common)
     raise ConfigError(f"unknown search.algorithm {a!r}")
 
 
@@ -700,7 +724,7 @@ def make_tuner(searcher: Searcher, oracle, max_trials: int, serve_options: dict 
             _write_table(searcher, records)  # keep trials.csv current, so a killed search still has its table
             if record["status"] != "ok":
                 raise kt.errors.FailedTrialError(record.get("error", "trial failed"))
-            return {"score": record["score"], "val_accuracy": record["val_accuracy"],
+            return {"score": record["score"], "objective": searcher.metric.up(record["val_metric"]),
                     searcher.cost_key: float(record[searcher.cost_key])}
 
         def on_trial_end(self, trial):
@@ -788,6 +812,14 @@ def _check_data_fits(model, data: Dataset):
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise DataError(f"the model {model.name!r} has {len(model.inputs)} inputs and {len(model.outputs)} outputs; "
                         "autoq searches models with one input and one output")
+    if data.task != "classification":
+        if tuple(model.input_shape[1:]) != tuple(data.input_shape):
+            raise DataError(f"the model expects inputs of shape {tuple(model.input_shape[1:])} but the dataset "
+                            f"{data.name!r} has {tuple(data.input_shape)}")
+        if tuple(model.output_shape[1:]) != data.target_shape:
+            raise DataError(f"the model's output has shape {tuple(model.output_shape[1:])} but the dataset "
+                            f"{data.name!r} has {data.task} targets of shape {data.target_shape}")
+        return
     want = tuple(model.input_shape[1:])
     if tuple(data.input_shape) != want:
         raise DataError(f"the model expects inputs of shape {want} but the dataset {data.name!r} has "
@@ -799,9 +831,9 @@ def _check_data_fits(model, data: Dataset):
 
 def resolve_config(config, **overrides) -> Config:
     if config is None:
-        cfg = Config()
-    elif isinstance(config, Config):
-        cfg = config
+        cfg = config_from_dict({})
+    elif isinstance(config, Config):  # built in Python: validated (and its defaults resolved) like a file
+        cfg = config_from_dict(config.to_dict(), source=config.source, base_dir=config.base_dir)
     elif isinstance(config, dict):
         cfg = config_from_dict(config)
     else:
@@ -952,9 +984,11 @@ def preflight(cfg: Config) -> None:
     except (ValueError, TypeError):
         raise ConfigError(f"unknown loss {cfg.train.loss!r}; use a Keras loss name such as "
                           "categorical_crossentropy", key="train.loss", source=cfg.source) from None
-    if cfg.train.metric != "accuracy":
-        raise ConfigError(f"this version scores trials on accuracy only, got {cfg.train.metric!r}",
-                          key="train.metric", source=cfg.source)
+    from .metrics import check_known
+    try:
+        check_known(cfg.goal.metric)
+    except ConfigError as exc:
+        raise ConfigError(exc.plain, key="goal.metric", source=cfg.source) from None
     if cfg.hls4ml is not None:
         from .export import ExportError, validate_part
         try:
@@ -1043,14 +1077,15 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
         f"{len(result.pareto)} on the Pareto front")
     b = result.best
     ref = result.summary["reference_cost"]
-    ftest = result.summary.get("float_test_accuracy")
-    log(f"[autoq] best: trial {b['trial']}, val accuracy {b['val_accuracy']:.4f} (float "
-        f"{result.summary['float_val_accuracy']:.4f}), test accuracy {result.summary['best_test_accuracy']:.4f}"
-        + (f" (float {ftest:.4f})" if ftest is not None else "")
+    ftest, m = result.summary.get("float_test_metric"), searcher.metric.name
+    log(f"[autoq] best: trial {b['trial']}, val {m} {b['val_metric']:.4g} (float "
+        f"{result.summary['float_val_metric']:.4g}), test {m} {result.summary['best_test_metric']:.4g}"
+        + (f" (float {ftest:.4g})" if ftest is not None else "")
         + f", {cfg.goal.cost} {b[cfg.goal.cost]:.6g} = {100 * b[cfg.goal.cost] / ref:.1f}% of the reference"
         + (" [SYNTHETIC data: not a result on real data]" if dataset.synthetic else ""))
-    beaten = [n for n, bl in result.baselines.items() if n != "float" and bl.get("val_accuracy") is not None
-              and bl.get(cfg.goal.cost) is not None and bl["val_accuracy"] >= b["val_accuracy"]
+    up = searcher.metric.up
+    beaten = [n for n, bl in result.baselines.items() if n != "float" and bl.get("val_metric") is not None
+              and bl.get(cfg.goal.cost) is not None and up(bl["val_metric"]) >= up(b["val_metric"])
               and bl[cfg.goal.cost] <= b[cfg.goal.cost]]
     if beaten:
         log(f"[autoq] note: baseline {', '.join(beaten)} is at least as accurate and as cheap as the winner "

@@ -28,6 +28,7 @@ RANGES = {  # inclusive bounds of numeric settings: (section, key) -> (low, high
 }
 ALGORITHMS = ("random", "bayesian", "hyperband", "pareto")
 COSTS = ("energy", "bits", "bops", "fpga")
+QTOOLS_PROCESSES = ("horowitz",)  # the energy tables qkeras.qtools.config_public ships
 DATA_SOURCES = ("digits", "iris", "wine", "breast_cancer", "diabetes", "npz", "jets", "jets-synthetic", "arrays")
 
 
@@ -103,6 +104,13 @@ class GoalConfig:
     delta_n: float = 8.0
     rate: float = 2.0
     reference: Any = "float16"  # 'float16' = the float model priced as 16-bit fixed point, or a number
+    stress: float = 1.0  # AutoQKeras's stress: the reference cost is multiplied by it (< 1 demands cheaper models)
+    # QTools energy (AutoQKeras's goal params): technology, and where weights/activations live
+    process: str = "horowitz"
+    weights_on_memory: str = "fixed"  # fixed | sram | dram
+    activations_on_memory: str = "fixed"  # fixed | sram | dram
+    min_sram_size: int = 8 * 16 * 1024 * 1024  # bits
+    rd_wr_on_io: bool = False
 
 
 @dataclass
@@ -493,6 +501,16 @@ def _check(cfg: Config, ctx):
     g = cfg.goal
     if g.cost not in COSTS:
         raise ctx.error(("goal", "cost"), f"unknown cost {g.cost!r}; known: {', '.join(COSTS)}")
+    for key in ("weights_on_memory", "activations_on_memory"):
+        if getattr(g, key) not in ("fixed", "sram", "dram"):
+            raise ctx.error(("goal", key), f"expected fixed, sram or dram, got {getattr(g, key)!r}")
+    if g.process not in QTOOLS_PROCESSES:
+        raise ctx.error(("goal", "process"), f"QTools (qkeras 0.9) knows the process {', '.join(QTOOLS_PROCESSES)}, "
+                                             f"got {g.process!r}")
+    if not 0 < g.stress <= 100:
+        raise ctx.error(("goal", "stress"), f"must be above 0 and at most 100, got {g.stress}")
+    if g.min_sram_size < 0:
+        raise ctx.error(("goal", "min_sram_size"), f"must be >= 0 bits, got {g.min_sram_size}")
     if g.rate <= 1:
         raise ctx.error(("goal", "rate"), f"must be > 1 (cost ratio that earns delta percent), got {g.rate}")
     if not (g.reference == "float16" or (isinstance(g.reference, (int, float)) and not isinstance(g.reference, bool)

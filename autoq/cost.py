@@ -5,8 +5,10 @@ Definitions (one per objective, all per inference):
   parameter counts 32 bits.
 - BOPs: sum over weight layers of MACs x kernel bits x input bits (input bits = the bits of the quantizer that
   produced the layer's input; 32 where nothing quantized it).
-- energy: QKeras QTools ``pe()`` with the 45 nm Horowitz model, weights and activations in fixed memory, summed
-  with QTools' default accounting (as AutoQKeras's forgiving energy metric does, but not truncated to an integer).
+- energy: QKeras QTools ``pe()`` with the 45 nm Horowitz model, weights and activations in fixed memory by default
+  (``goal.process``, ``weights_on_memory``, ``activations_on_memory``, ``min_sram_size``, ``rd_wr_on_io`` as in
+  AutoQKeras's energy goal), summed with QTools' default accounting (as AutoQKeras's forgiving energy metric does,
+  but not truncated to an integer).
 """
 from __future__ import annotations
 
@@ -140,30 +142,47 @@ def layer_costs(model) -> list:
     return rows
 
 
-def qtools_energy(model) -> tuple:
-    """(total pJ, {layer: pJ}) from QKeras QTools, 45 nm Horowitz, fixed memory (AutoQKeras's accounting)."""
+@dataclass(frozen=True)
+class EnergySettings:
+    """QTools' knobs as AutoQKeras's energy goal names them (defaults: 45 nm Horowitz, everything in fixed memory)."""
+
+    process: str = "horowitz"
+    weights_on_memory: str = "fixed"
+    activations_on_memory: str = "fixed"
+    min_sram_size: int = 8 * 16 * 1024 * 1024
+    rd_wr_on_io: bool = False
+
+    @classmethod
+    def of(cls, goal) -> "EnergySettings":
+        """The settings of a :class:`autoq.config.GoalConfig`."""
+        return cls(goal.process, goal.weights_on_memory, goal.activations_on_memory, goal.min_sram_size,
+                   goal.rd_wr_on_io)
+
+
+def qtools_energy(model, settings: EnergySettings = EnergySettings()) -> tuple:
+    """(total pJ, {layer: pJ}) from QKeras QTools with AutoQKeras's accounting."""
     from qkeras.qtools import run_qtools
     from qkeras.qtools import settings as qsettings
 
     logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # QTools warns via root logger
-    q = run_qtools.QTools(model, process="horowitz", source_quantizers=None, is_inference=True, weights_path=None,
-                          keras_quantizer="fp32", keras_accumulator="fp32", for_reference=False)
-    energy = q.pe(weights_on_memory="fixed", activations_on_memory="fixed", min_sram_size=8 * 16 * 1024 * 1024,
-                  rd_wr_on_io=False)
+    q = run_qtools.QTools(model, process=settings.process, source_quantizers=None, is_inference=True,
+                          weights_path=None, keras_quantizer="fp32", keras_accumulator="fp32", for_reference=False)
+    energy = q.pe(weights_on_memory=settings.weights_on_memory, activations_on_memory=settings.activations_on_memory,
+                  min_sram_size=settings.min_sram_size, rd_wr_on_io=settings.rd_wr_on_io)
     per_layer = {name: float(v["total"]) for name, v in
                  q.extract_energy_profile(qsettings.cfg.include_energy, energy).items()}
     # the same accounting as QTools' extract_energy_sum, without its truncation to an integer
     return float(sum(per_layer.values())), per_layer
 
 
-def model_cost(model, pricing_model=None) -> ModelCost:
+def model_cost(model, pricing_model=None, energy: EnergySettings = EnergySettings()) -> ModelCost:
     """Bits, BOPs and energy of a QKeras model.
 
     ``pricing_model``: the same architecture with the quantizers QTools understands (for QIL, its fixed-point
-    equivalent); defaults to ``model``.
+    equivalent); defaults to ``model``. ``energy``: QTools' process and memory placement.
     """
     rows = layer_costs(model)
-    total, per_layer = qtools_energy(pricing_model if pricing_model is not None else model)
+    total, per_layer = qtools_energy(pricing_model if pricing_model is not None else model, energy)
     for r in rows:
         r.energy = per_layer.get(r.name, 0.0)
     named = {r.name for r in rows}

@@ -271,6 +271,7 @@ class Searcher:
         self.epoch_lines = epoch_lines
         from .metrics import Metric
         self.metric = Metric(cfg.goal.metric, cfg.goal.direction)
+        self.energy = costs.EnergySettings.of(cfg.goal)
         self.dataset_label = data.name + (" (SYNTHETIC)" if data.synthetic else "")
         self.trust, self.fingerprint = trust_model, fingerprint
         self.store = ResultStore(output_dir)
@@ -352,14 +353,14 @@ class Searcher:
         k, b, a = REFERENCE_Q16
         ref_model = build_qmodel(self.float_model, self.space.uniform(k, b, a), self.space.input_quantizer,
                                  copy_weights=False, name="reference_q16")
-        c = costs.model_cost(ref_model)
+        c = costs.model_cost(ref_model, energy=self.energy)
         self.q16_costs = {"energy": c.energy, "bits": c.bits, "bops": c.bops, "fpga": self._fpga(ref_model)}
         if self.cfg.goal.reference != "float16":
-            return float(self.cfg.goal.reference)
+            return float(self.cfg.goal.reference) * self.cfg.goal.stress
         ref = self.q16_costs[self.cost_key]
         if ref is None:
             raise ConfigError(f"goal.cost {self.cost_key!r} needs autoq.reports (the FPGA estimate), not available")
-        return float(ref)
+        return float(ref) * self.cfg.goal.stress
 
     @staticmethod
     def _fpga(model):
@@ -438,7 +439,7 @@ class Searcher:
                 if src.is_file():  # hyperband: continue the trial this one was promoted from
                     qmodel.set_weights(load_model(src, self.trust).get_weights())
                     record["warm_start"] = warm_start
-            c = costs.model_cost(qmodel, pricing)
+            c = costs.model_cost(qmodel, pricing, self.energy)
             record.update(energy=c.energy, bits=c.bits, bops=c.bops, fpga=self._fpga(pricing or qmodel),
                           layers=[vars(r) for r in c.layers])
             hist = self._fit(qmodel, epochs or self.cfg.train.epochs, initial_epoch, label=trial_id)
@@ -477,7 +478,7 @@ class Searcher:
         tf.keras.backend.clear_session()
         tf.keras.utils.set_random_seed(self.cfg.seed)
         qmodel, pricing = self.build(self.space.choice(values))
-        c = costs.model_cost(qmodel, pricing)
+        c = costs.model_cost(qmodel, pricing, self.energy)
         self._fit(qmodel, self.cfg.train.epochs)
         loss, acc = self._evaluate(qmodel)
         self.log(f"[autoq] baseline {b.name}: val {self.metric.name} {acc:.4g}, {self.cost_key} "

@@ -3,6 +3,8 @@ import math
 
 import numpy as np
 import pytest
+
+from autoq.errors import ConfigError
 import tensorflow as tf
 
 from autoq import cost, models, space
@@ -106,6 +108,27 @@ def test_energy_falls_with_bits():
                                                              f"quantized_relu({b},2)"), sp.input_quantizer,
                                            copy_weights=False)).energy for b in (8, 6, 4, 2)]
     assert e == sorted(e, reverse=True) and e[0] > 2 * e[-1]
+
+
+def test_energy_follows_the_goal_parameters():
+    """AutoQKeras's energy goal parameters reach QTools: weights and activations read from DRAM cost more than
+    from fixed memory (registers), and the score of a loss turns so that lower is better."""
+    m = models.jet_tagger()
+    sp = space.analyse(m, parse_config(SPACE).space)
+    q = space.build_qmodel(m, sp.uniform("quantized_bits(6,0,alpha=1)", None, "quantized_relu(6,2)"),
+                           sp.input_quantizer, copy_weights=False)
+    fixed = cost.model_cost(q).energy
+    dram = cost.model_cost(q, energy=cost.EnergySettings(weights_on_memory="dram", activations_on_memory="dram",
+                                                         min_sram_size=0, rd_wr_on_io=True)).energy
+    assert dram > 2 * fixed
+    g = parse_config("goal: {weights_on_memory: sram, stress: 0.5}").goal
+    assert cost.EnergySettings.of(g).weights_on_memory == "sram" and g.stress == 0.5
+    for text, key in (("goal: {weights_on_memory: disk}", "goal.weights_on_memory"),
+                      ("goal: {process: tsmc7}", "goal.process"), ("goal: {stress: 0}", "goal.stress")):
+        with pytest.raises(ConfigError, match=key):
+            parse_config(text)
+    # errors: a cheaper model with the same error scores higher, and scores stay comparable
+    assert cost.score(0.2, 100, 400, maximise=False) > cost.score(0.2, 400, 400, maximise=False) == -0.2
 
 
 def test_forgiving_factor_score():

@@ -127,7 +127,7 @@ def test_python_api_with_arrays(tmp_path):
     assert "fc1" in res.table()
     again = autoq.load_result(tmp_path / "api")
     assert again.best["trial"] == res.best["trial"] and len(again.trials) == 2
-    assert any("trial 2/2" in line for line in lines)
+    assert any("2/2 done" in line for line in lines) and any(" starts: fc1 k" in line for line in lines)
 
 
 def test_default_digits_config_meets_its_promise(tmp_path):
@@ -174,10 +174,10 @@ def test_hyperband_promotes_and_continues_trials(tmp_path):
 
 def test_front_counts_baselines_and_the_float_model_is_no_front_point():
     from autoq.results import front_points
-    trials = [{"trial": "0", "status": "ok", "val_accuracy": 0.90, "energy": 100.0},
-              {"trial": "1", "status": "ok", "val_accuracy": 0.95, "energy": 300.0},
-              {"trial": "2", "status": "ok", "val_accuracy": 0.93, "energy": 250.0}]
-    baselines = {"float": {"val_accuracy": 0.99, "energy": 1000.0}, "Q4": {"val_accuracy": 0.94, "energy": 200.0}}
+    trials = [{"trial": "0", "status": "ok", "val_metric": 0.90, "energy": 100.0},
+              {"trial": "1", "status": "ok", "val_metric": 0.95, "energy": 300.0},
+              {"trial": "2", "status": "ok", "val_metric": 0.93, "energy": 250.0}]
+    baselines = {"float": {"val_metric": 0.99, "energy": 1000.0}, "Q4": {"val_metric": 0.94, "energy": 200.0}}
     front = front_points(trials, baselines, "energy")
     assert [p["trial"] for p in front] == ["0", "baseline Q4", "1"]  # Q4 dominates trial 2; float is the reference
 

@@ -133,7 +133,8 @@ def load(path, trust: bool = False, custom_objects: dict | None = None):
     objs = quantizers.custom_objects()
     objs.update(custom_objects or {})
     try:
-        return tf.keras.models.load_model(path, compile=False, custom_objects=objs)
+        extra = {"safe_mode": False} if trust and zipfile.is_zipfile(path) else {}  # the .keras format's own guard
+        return tf.keras.models.load_model(path, compile=False, custom_objects=objs, **extra)
     except Exception as exc:  # noqa: BLE001 - any loader failure is a bad file, said in one line
         msg = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         raise AutoqError(f"cannot load Keras model {path}: {msg}") from None

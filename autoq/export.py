@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from autoq.errors import AutoqError
+from autoq.keras_env import hls4ml_keras2
 from autoq.reports import DEFAULT_PART, ProjectReport, ResourceEstimate, estimate, format_estimate
 
 DEFAULT_INPUT_PRECISION = "fixed<16,6,RND_CONV,SAT>"
@@ -325,6 +326,7 @@ def _agreement(a: np.ndarray, b: np.ndarray) -> float:
 
 
 # --------------------------------------------------------------------------------------------------- export
+@hls4ml_keras2()  # hls4ml sees tf_keras as `keras` for this call (TF 2.21 stack; autoq/keras_env.py)
 def export(
     model: Any,
     output_dir: str | None = None,

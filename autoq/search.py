@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import cost as costs
+from . import keras_env
 from . import quantizers
 from .config import Config, config_from_dict, load_config
 from .datasets import Dataset, as_dataset, load_dataset
@@ -459,7 +460,7 @@ class Searcher:
 
 def make_oracle(cfg: Config, max_trials: int):
     """The keras-tuner oracle for ``search.algorithm``, maximising ``score``."""
-    import keras_tuner as kt
+    kt = keras_env.keras_tuner()
     obj = kt.Objective("score", direction="max")
     # autoq counts consecutive failures itself (AutoqTuner.on_trial_end, distributed.serve): keras-tuner raises a
     # RuntimeError from inside end_trial, before saving its state and with its oracle lock still held.
@@ -522,7 +523,7 @@ def make_tuner(searcher: Searcher, oracle, max_trials: int, serve_options: dict 
     import contextlib
     import io
 
-    import keras_tuner as kt
+    kt = keras_env.keras_tuner()
     from keras_tuner.src.distribute import utils as dist_utils
     from keras_tuner.src.engine import base_tuner
 

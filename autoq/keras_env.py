@@ -9,6 +9,8 @@ they see ``tf_keras`` only for the call that needs it, and everything is put bac
 * :func:`hls4ml_keras2` wraps an hls4ml conversion (autoq.export uses it). It also gives hls4ml the
   ``np.product`` that numpy 2 removed.
 * :func:`keras_tuner` imports keras-tuner, which picks its Keras once, at import time.
+
+A Keras 3 model handed to autoq is a clear error (:func:`require_keras2_model`).
 """
 from __future__ import annotations
 
@@ -84,7 +86,8 @@ class _NumpyWithProduct:
 @contextlib.contextmanager
 def hls4ml_keras2():
     """For the duration of an hls4ml conversion/compilation (also usable as a decorator): hls4ml takes its Keras 2
-    path for tf_keras models, and its ``hls4ml.model.types`` module sees a numpy with ``product``."""
+    path for tf_keras models, and its ``hls4ml.model.types`` module sees a numpy with ``product``. Meanwhile another
+    thread's ``import keras`` would get tf_keras too."""
     types = importlib.import_module("hls4ml.model.types")
     np = types.np
     with _keras_is_tf_keras():
@@ -107,6 +110,15 @@ def keras_tuner():
             "keras_tuner was imported before autoq and is bound to Keras 3, so it cannot drive autoq's tf_keras "
             f"models. Fix: {_FIX}.")
     return kt
+
+
+def require_keras2_model(model) -> None:
+    """Raise a clear error for a Keras 3 model: autoq, QKeras and hls4ml's QKeras path work on tf.keras models."""
+    mod, version = type(model).__module__, _version("keras")  # not keras.__version__: hls4ml_keras2 swaps it
+    if (mod == "keras" or mod.startswith("keras.")) and version.startswith("3."):
+        raise AutoqError(
+            f"{getattr(model, 'name', 'the model')!r} is a Keras {version} model; autoq works on tf.keras models "
+            "(Keras 2: tf_keras on Python 3.12+). Build or load it with tf.keras after `import autoq`.")
 
 
 def stack() -> str:

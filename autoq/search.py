@@ -773,6 +773,7 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
     elif cfg.model.train in ("true", True):
         train_float = True
     dataset = as_dataset(data, cfg.data) if data is not None else load_dataset(cfg.data, cfg.base_dir)
+    keras_env.require_keras2_model(model)
     _check_data_fits(model, dataset)
     out = Path(cfg.search.output_dir)
     if not out.is_absolute() and cfg.source and output_dir is None:

@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 from qkeras import QActivation, QDense, quantized_bits, quantized_po2, quantized_relu
 
-from autoq import keras_env
+import autoq
+from autoq import AutoqError, keras_env
 from autoq.export import export
 
 LEGACY = sys.version_info >= (3, 12)  # the TF 2.21 + tf_keras stack (setup.cfg)
@@ -101,6 +102,12 @@ def test_export_leaves_keras_numpy_and_hls4ml_as_they_were(tmp_path):
     assert np.isfinite(hist.history["loss"]).all()
     cfg = hls4ml.utils.config_from_keras_model(model, granularity="name")  # hls4ml's Keras 3 parser, as usual
     assert "d" in cfg["LayerName"]
+    # handed to autoq, a Keras 3 model is a clear error, not a failure deep inside QKeras or hls4ml
+    for call in (lambda: export(model, str(tmp_path / "k3")),
+                 lambda: autoq.search(model, (x, x[:, :3]), {"data": {"source": "digits"}}, output_dir=tmp_path / "s")):
+        with pytest.raises(AutoqError, match=r"is a Keras 3\.\d+\.\d+ model; autoq works on tf.keras models"):
+            call()
+    assert not (tmp_path / "k3").exists() and not (tmp_path / "s").exists()
 
 
 def test_shim_is_undone_when_the_call_fails():

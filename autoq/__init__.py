@@ -13,6 +13,9 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF 2.14 logs harmless CUD
 
 __version__ = "0.1.0"
 
+from . import keras_env  # noqa: E402
+keras_env.settle()  # before anything imports TensorFlow: tf.keras is Keras 2 on both stacks (autoq/keras_env.py)
+
 from .errors import AutoqError, ConfigError, DataError, QuantizerError, SpaceError  # noqa: E402
 from .config import Config, load_config  # noqa: E402
 

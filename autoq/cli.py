@@ -171,7 +171,7 @@ def _report(args) -> int:
 def main(argv=None) -> int:
     import warnings
     # Keras warns on every .h5 load/save and on QKeras quantizers used as constraints: noise on a terminal
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"keras(\..*)?$")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(tf_)?keras(\..*)?$")  # tf_keras: Python 3.12+
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     from .errors import AutoqError

@@ -240,6 +240,9 @@ def serve(oracle, host: str, port: int, log, max_failed: int | None = None, poll
     from concurrent import futures
 
     import grpc
+
+    from .keras_env import keras_tuner
+    keras_tuner()
     from keras_tuner.src import protos
     from keras_tuner.src.distribute import oracle_chief
 

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from autoq.errors import AutoqError
+from autoq.keras_env import hls4ml_keras2, require_keras2_model
 from autoq.reports import DEFAULT_PART, ProjectReport, ResourceEstimate, estimate, format_estimate
 
 DEFAULT_INPUT_PRECISION = "fixed<16,6,RND_CONV,SAT>"
@@ -200,6 +201,7 @@ def _custom_objects() -> dict:
 def load_source(src: Any, trust_model: bool = False) -> tuple[Any, str, dict | None]:
     """Return (model, name, data) for a tf.keras model, an .h5 path or a finished search directory."""
     if hasattr(src, "layers") and hasattr(src, "predict"):
+        require_keras2_model(src)
         return src, src.name, None
     path = os.fspath(src)
     if os.path.isdir(path):
@@ -333,6 +335,7 @@ def _agreement(a: np.ndarray, b: np.ndarray) -> float:
 
 
 # --------------------------------------------------------------------------------------------------- export
+@hls4ml_keras2()  # hls4ml sees tf_keras as `keras` for this call (TF 2.21 stack; autoq/keras_env.py)
 def export(
     model: Any,
     output_dir: str | None = None,

@@ -29,9 +29,12 @@ from __future__ import annotations
 import math
 import random
 
-from keras_tuner.src.engine import hyperparameters as hp_module
-from keras_tuner.src.engine import oracle as oracle_module
-from keras_tuner.src.engine import trial as trial_module
+from . import keras_env
+
+keras_env.keras_tuner()  # first: keras-tuner must see tf_keras when it is imported
+from keras_tuner.src.engine import hyperparameters as hp_module  # noqa: E402
+from keras_tuner.src.engine import oracle as oracle_module  # noqa: E402
+from keras_tuner.src.engine import trial as trial_module  # noqa: E402
 
 MAX_COLLISIONS = 50
 
@@ -188,7 +191,7 @@ class ParetoOracle(oracle_module.Oracle):
                  crossover_rate=0.9, order="bits", seed=None, hyperparameters=None, allow_new_entries=True,
                  tune_new_entries=True, max_retries_per_trial=0, max_consecutive_failed_trials=3):
         if objective is None:
-            import keras_tuner as kt
+            kt = keras_env.keras_tuner()
             objective = kt.Objective(accuracy_key, direction="max")
         super().__init__(objective=objective, max_trials=max_trials, hyperparameters=hyperparameters,
                          allow_new_entries=allow_new_entries, tune_new_entries=tune_new_entries, seed=seed,

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import cost as costs
+from . import keras_env
 from . import quantizers
 from .config import Config, config_from_dict, load_config
 from .datasets import Dataset, as_dataset, load_dataset
@@ -566,7 +567,7 @@ class Searcher:
 
 def make_oracle(cfg: Config, max_trials: int):
     """The keras-tuner oracle for ``search.algorithm``, maximising ``score``."""
-    import keras_tuner as kt
+    kt = keras_env.keras_tuner()
     obj = kt.Objective("score", direction="max")
     # autoq counts consecutive failures itself (AutoqTuner.on_trial_end, distributed.serve): keras-tuner raises a
     # RuntimeError from inside end_trial, before saving its state and with its oracle lock still held.
@@ -640,7 +641,7 @@ def make_tuner(searcher: Searcher, oracle, max_trials: int, serve_options: dict 
     import contextlib
     import io
 
-    import keras_tuner as kt
+    kt = keras_env.keras_tuner()
     from keras_tuner.src.distribute import utils as dist_utils
     from keras_tuner.src.engine import base_tuner
 
@@ -955,6 +956,7 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
         check_model(model)
         train_float = cfg.model.train is True
     dataset = as_dataset(data, cfg.data) if data is not None else load_dataset(cfg.data, cfg.base_dir)
+    keras_env.require_keras2_model(model)
     _check_data_fits(model, dataset)
     preflight(cfg)
     out = Path(cfg.search.output_dir)

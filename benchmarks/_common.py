@@ -11,6 +11,13 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's autoq, even when another is installed
+import autoq  # noqa: E402 -- before TensorFlow: it settles tf.keras (autoq/keras_env.py)
+from autoq.keras_env import LEGACY_KERAS, stack  # noqa: E402
+
+#: Where a stack's results go by default: benchmarks/results (Python 3.10-3.11, TF 2.14), or its subfolder
+#: tf2.21 (Python 3.12-3.13, TF 2.21 + tf_keras). ``python benchmarks/stacks.py`` sets the two side by side.
+STACK_DIR = "tf2.21" if LEGACY_KERAS else ""
 BUDGETS = ("tiny", "ci", "full")
 
 #: Per budget: synthetic sample count, epochs per trial, float epochs, trials per search.
@@ -26,7 +33,8 @@ def parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--budget", choices=BUDGETS, default="ci",
                    help="tiny: smoke test (seconds); ci: < 10 min on 2 cores; full: real data, hours")
-    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="folder for <name>.md and <name>.png")
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / STACK_DIR),
+                   help="folder for <name>.md, <name>.png, <name>.json (default: benchmarks/results[/tf2.21])")
     p.add_argument("--data", default=None, help="the real jet dataset (else the SYNTHETIC stand-in is used)")
     p.add_argument("--seed", type=int, default=42)
     return p
@@ -80,7 +88,8 @@ def environment() -> list[str]:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:
         cpus = os.cpu_count()
-    return [f"- date: {time.strftime('%Y-%m-%d %H:%M')}", f"- python {platform.python_version()}, " + ", ".join(vers),
+    return [f"- date: {time.strftime('%Y-%m-%d %H:%M')}", f"- stack: {stack()}",
+            f"- python {platform.python_version()}, " + ", ".join(vers),
             f"- machine: {platform.machine()}, {cpus} CPU(s) available (shared with other jobs: timings are noisy)",
             f"- command: `python {' '.join([Path(sys.argv[0]).name] + sys.argv[1:])}`"]
 
@@ -97,10 +106,16 @@ def md_table(head: list, rows: list) -> str:
     return "\n".join(lines)
 
 
-def write_md(out_dir, name: str, title: str, sections: list) -> Path:
-    """``sections``: [(heading, text)]; writes ``<out>/<name>.md`` and prints it."""
+def write_md(out_dir, name: str, title: str, sections: list, figures: dict | None = None) -> Path:
+    """``sections``: [(heading, text)]; writes ``<out>/<name>.md`` and prints it. ``figures`` (headline numbers)
+    go to ``<out>/<name>.json`` with the stack they were measured on, for ``benchmarks/stacks.py``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if figures is not None:
+        import json
+        (out / f"{name}.json").write_text(json.dumps({"stack": stack(), "date": time.strftime("%Y-%m-%d %H:%M"),
+                                                      "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
+                                                      "figures": figures}, indent=1) + "\n")
     parts = [f"# {title}", ""]
     for heading, text in sections:
         parts += [f"## {heading}", "", text.rstrip(), ""]

@@ -34,9 +34,11 @@ def mark(event, **kw):
           flush=True)
 mark("start")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import autoq  # first: settles tf.keras (no TensorFlow import of its own)
 import tensorflow as tf
 mark("import tensorflow")
-import autoq, qkeras, keras_tuner
+import qkeras
+kt = autoq.keras_env.keras_tuner()
 from autoq.search import run_search
 mark("import autoq+qkeras+keras_tuner")
 cfg = json.loads(sys.argv[1])
@@ -58,8 +60,10 @@ def sample_rss(pid):
 
 def run_child(cfg, outdir):
     t0 = time.time()
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": os.pathsep.join(
+        [str(Path(__file__).resolve().parents[1])] + [p for p in [os.environ.get("PYTHONPATH")] if p])}
     proc = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(cfg), str(outdir)], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+                            stderr=subprocess.DEVNULL, text=True, env=env)
     samples, marks = [], []
     import threading
 
@@ -129,7 +133,9 @@ def main(argv=None):
          + f"\n\nPeak RSS (max of getrusage ru_maxrss and the sampled VmRSS): {peak:.0f} MB; "
            f"at the end: {end:.0f} MB ({ratio(end, tf_rss):.2f}x after-TF)."),
         ("Plot", "![rss](bench_memory.png)"),
-    ])
+    ], figures={"peak RSS of the search, MB": peak, "RSS after import tensorflow, MB": tf_rss,
+                "peak / after-TF RSS": ratio(peak, tf_rss), "RSS after the imports, MB": lib_rss,
+                "trials": trials})
 
 
 if __name__ == "__main__":

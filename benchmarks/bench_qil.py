@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -33,10 +32,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import autoq  # noqa: E402 -- before TensorFlow: it settles tf.keras (autoq/keras_env.py)
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import autoq  # noqa: E402
 from autoq.config import DataConfig  # noqa: E402
 from autoq.datasets import from_arrays, load_dataset  # noqa: E402
 from autoq.jets import make_synthetic_jets  # noqa: E402
@@ -200,7 +199,7 @@ def export_check(best_qil, out_dir, log=print):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget", choices=sorted(BUDGETS), default="tiny")
-    ap.add_argument("--out", help="directory for qil.md / qil.png (default: benchmarks/results for ci, a temp dir "
+    ap.add_argument("--out", help="directory for qil.md / qil.png (default: benchmarks/results[/tf2.21] for ci, a temp dir "
                                   "for tiny)")
     ap.add_argument("--qil-act-integer", type=int, default=2,
                     help="initial clipping point 2**N of QIL activations (default 2: the baseline's)")
@@ -208,7 +207,8 @@ def main(argv=None):
     t_start = time.time()
     tf.config.threading.set_inter_op_parallelism_threads(2)
     tf.config.threading.set_intra_op_parallelism_threads(2)
-    out = Path(args.out or (ROOT / "benchmarks" / "results" if args.budget == "ci" else tempfile.mkdtemp()))
+    results = ROOT / "benchmarks" / "results" / ("tf2.21" if autoq.keras_env.LEGACY_KERAS else "")
+    out = Path(args.out or (results if args.budget == "ci" else tempfile.mkdtemp()))
     out.mkdir(parents=True, exist_ok=True)
     budget = BUDGETS[args.budget]
     rows, floats, best_qil = run(args.budget, args.qil_act_integer)
@@ -236,7 +236,7 @@ def write_md(path, args, budget, summary, text, rows, exp, seconds):
         "# QIL (learned quantization intervals) vs plain QKeras quantizers",
         "",
         f"`python benchmarks/bench_qil.py --budget {args.budget}` ({seconds / 60:.1f} min on "
-        f"{os.cpu_count()} shared CPU cores; Python {platform.python_version()}, TensorFlow {tf.__version__}).",
+        f"{os.cpu_count()} shared CPU cores; {autoq.keras_env.stack()}).",
         "",
         "Uniform quantization-aware training of a Dense ReLU MLP, every layer the same bit width `b`, from the same "
         "trained float model per seed, same optimizer (Adam, lr 3e-3), batch size, epochs and shuffling seed:",

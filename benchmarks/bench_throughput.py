@@ -45,9 +45,11 @@ def epoch_timer():
 
 def run_keras_tuner(data, cfg, trials, workdir):
     """A plain kt.RandomSearch over the float jet tagger (L1, learning rate), same epochs and batch size."""
-    import keras_tuner as kt
     import tensorflow as tf
+
+    from autoq.keras_env import keras_tuner
     from autoq.models import jet_tagger
+    kt = keras_tuner()
     t = cfg["train"]
 
     def build(hp):
@@ -200,7 +202,10 @@ def main(argv=None):
         ("Results", md_table(["metric", "autoq", "keras-tuner", "ratio autoq/kt"], rows)),
         ("Where an autoq trial's time goes", md_table(["step", "seconds", "% of median trial"], step_rows)),
         ("Plot", "![per-trial time](bench_throughput.png)"),
-    ])
+    ], figures={"autoq trials per minute": a_tpm, "keras-tuner trials per minute": k_tpm,
+                "per-trial time ratio autoq/kt": ratio(a_trial, k_trial),
+                "QKeras epoch / float epoch": ratio(a_epoch, k_epoch), "machinery outside training, s/trial": overhead,
+                "trials x epochs": f"{trials} x {cfg['train']['epochs']}"})
 
 
 if __name__ == "__main__":

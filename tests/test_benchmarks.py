@@ -1,12 +1,15 @@
 """Smoke runs of every benchmark script at --budget tiny: each writes <name>.md and <name>.png with its headings."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from autoq.keras_env import stack
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 HEADINGS = {
@@ -34,6 +37,27 @@ def test_benchmark_tiny(name, tmp_path):
     text = md.read_text()
     for h in HEADINGS[name]:
         assert h in text, (h, text[:2000])
+    assert f"- stack: {stack()}" in text  # the stack it ran on (this interpreter's)
+    if name in ("bench_throughput", "bench_memory"):  # headline figures for benchmarks/stacks.py
+        rec = json.loads((tmp_path / f"{name}.json").read_text())
+        assert rec["stack"] == stack() and rec["figures"]
+        assert all(v is not None for v in rec["figures"].values())
+
+
+def test_stacks_side_by_side(tmp_path):
+    """benchmarks/stacks.py puts each stack's figures in its own column, row by row, and says what is missing."""
+    for sub, py, tpm in (("", "Python 3.11.7, tensorflow 2.14.1", 9.5), ("tf2.21", "Python 3.13.0, tensorflow 2.21.0",
+                                                                          7.25)):
+        (tmp_path / sub).mkdir(exist_ok=True)
+        (tmp_path / sub / "bench_throughput.json").write_text(json.dumps(
+            {"stack": py, "date": "d", "command": "c", "figures": {"autoq trials per minute": tpm}}))
+    proc = subprocess.run([sys.executable, str(BENCH / "stacks.py"), str(tmp_path)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "stacks.md").read_text()
+    assert "| stack | Python 3.11.7, tensorflow 2.14.1 | Python 3.13.0, tensorflow 2.21.0 |" in text
+    assert "| autoq trials per minute | 9.5 | 7.25 |" in text
+    assert "## bench_memory" in text and "| stack | - | - |" in text
 
 
 def test_bench_qil_tiny(tmp_path):

@@ -144,8 +144,9 @@ def test_chief_killed_and_restarted_worker_carries_on(tmp_path):
 def test_chief_on_a_busy_port_is_a_clear_error():
     import socket
 
-    import keras_tuner as kt
     from autoq.distributed import serve
+    from autoq.keras_env import keras_tuner
+    kt = keras_tuner()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen(1)

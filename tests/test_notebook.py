@@ -1,6 +1,7 @@
 """notebooks/quickstart.ipynb runs end to end in a fresh kernel: search, Pareto plot, table, bit-exact export, report."""
 import json
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import nbformat
@@ -41,6 +42,7 @@ def test_committed_without_outputs():
 
 def test_quickstart_notebook_executes(tmp_path, monkeypatch):
     _python3_kernelspec(tmp_path, monkeypatch)
+    monkeypatch.delenv("TF_USE_LEGACY_KERAS", raising=False)  # a fresh kernel: the notebook's own imports decide
     work = tmp_path / "work"
     work.mkdir()
     nb = nbformat.read(NOTEBOOK, as_version=4)
@@ -53,6 +55,7 @@ def test_quickstart_notebook_executes(tmp_path, monkeypatch):
     text = "\n".join(_text(c) for c in code)
     # the search ran and kept its winner
     assert (work / "autoq_runs" / "quickstart" / "best_model.h5").is_file()
+    assert f"tensorflow {metadata.version('tensorflow')}" in text  # the stack it ran on
     assert "SearchResult(" in text and "energy pJ" in text and "winner: trial" in text
     # the Pareto plot was displayed as an image
     assert any("image/png" in o.get("data", {}) for c in code for o in c.outputs)

@@ -4,11 +4,13 @@ from __future__ import annotations
 import json
 import math
 
-import keras_tuner as kt
 import pytest
 
+from autoq.keras_env import keras_tuner
 from autoq.oracles import (ParetoOracle, crowding_distance, dominates, hypervolume, nondominated_sort,
                            ordered_values, pareto_points)
+
+kt = keras_tuner()  # bound to tf.keras (Keras 2) on both stacks
 
 # ---------------------------------------------------------------------------------------- a synthetic problem
 # The jet tagger's shape (Dense 64-32-32-5): cost ~ BOPs (kernel bits x input bits x MACs) + bias bits;

@@ -197,15 +197,18 @@ def test_save_load_h5(trained, tmp_path):
 
 def test_folded_model_hls4ml_bit_exact(trained, tmp_path):
     import hls4ml
+
+    from autoq.keras_env import hls4ml_keras2
     model, _, _, x = trained
     folded = fold_qil(model)
-    cfg = hls4ml.utils.config_from_keras_model(folded, granularity="name",
-                                               backend="Vitis")
-    hls = hls4ml.converters.convert_from_keras_model(
-        folded, hls_config=cfg, output_dir=str(tmp_path / "prj"),
-        backend="Vitis", io_type="io_parallel")
-    hls.compile()
-    y_hls = hls.predict(x)
+    with hls4ml_keras2():  # hls4ml's Keras 2 path for this tf.keras model on either stack (autoq/keras_env.py)
+        cfg = hls4ml.utils.config_from_keras_model(folded, granularity="name",
+                                                   backend="Vitis")
+        hls = hls4ml.converters.convert_from_keras_model(
+            folded, hls_config=cfg, output_dir=str(tmp_path / "prj"),
+            backend="Vitis", io_type="io_parallel")
+        hls.compile()
+        y_hls = hls.predict(x)
     y_ref = folded.predict(x, verbose=0)
     assert np.abs(y_hls - y_ref).max() == 0
     assert (y_hls.argmax(1) == y_ref.argmax(1)).all()

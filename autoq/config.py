@@ -122,6 +122,7 @@ class SearchConfig:
     output_dir: str = "autoq_runs/search"
     keep: str = "pareto"  # which trial models to keep on disk: all | pareto
     max_failed_trials: int = 10
+    blocks: list = field(default_factory=list)  # [{layers: regex, max_trials: n}, ...] searched in order
 
 
 @dataclass
@@ -523,6 +524,19 @@ def _check(cfg: Config, ctx):
                         (f" (did you mean '{hint[0]}'?)" if hint else "") + f"; known: {', '.join(ALGORITHMS)}")
     if s.max_trials < 1:
         raise ctx.error(("search", "max_trials"), f"must be at least 1, got {s.max_trials}")
+    for i, b in enumerate(s.blocks):
+        if not isinstance(b, dict) or set(b) != {"layers", "max_trials"}:
+            raise ctx.error(("search", "blocks", i), f"expected {{layers: <name regex>, max_trials: <n>}}, got {b!r}")
+        if not isinstance(b["layers"], str):
+            raise ctx.error(("search", "blocks", i, "layers"), f"expected a layer-name regex, got {b['layers']!r}")
+        _regex(b["layers"], ("search", "blocks", i, "layers"), ctx)
+        if not isinstance(b["max_trials"], int) or isinstance(b["max_trials"], bool) or not 1 <= b["max_trials"] <= 10**6:
+            raise ctx.error(("search", "blocks", i, "max_trials"), f"must be a whole number >= 1, got {b['max_trials']!r}")
+    if s.blocks:
+        if s.algorithm == "hyperband":
+            raise ctx.error(("search", "blocks"), "hyperband sizes its own brackets; use random, bayesian or pareto "
+                                                  "with blocks")
+        s.max_trials = sum(b["max_trials"] for b in s.blocks)  # the blocks' budgets are the search's budget
     if s.keep not in ("all", "pareto"):
         raise ctx.error(("search", "keep"), "expected 'all' or 'pareto'")
     if cfg.hls4ml is not None:

@@ -282,6 +282,8 @@ class Searcher:
         self.state: dict = {}
         from .space import analyse
         self.space = analyse(float_model, cfg.space)
+        self.active = self.space  # the space trials choose from (a block's, with search.blocks)
+        self.trial_prefix, self.partial, self.number_offset = "", False, 0
 
     # ---- preparation (idempotent: state.json + float_model.h5 make resumed runs and workers reuse it)
     def prepare(self, train_float: bool) -> dict:
@@ -426,10 +428,11 @@ class Searcher:
         """Train and score one choice; write its record and model; return the record."""
         import tensorflow as tf
         t0 = time.time()
-        choice = self.space.choice(values)
+        choice = self.active.choice(values)
         self.log(f"[autoq] trial {trial_id} starts: {short_choice(choice)}"
                  + (f" (continues {warm_start.split('/')[1]} from epoch {initial_epoch})" if warm_start else ""))
         record = {"trial": trial_id, "number": number, "tuner_id": tuner_id, "choice": choice,
+                  **({"partial": True} if self.partial else {}),
                   "hp": {k: v for k, v in values.items()}, "status": "running", "seed": self.cfg.seed + number}
         try:
             tf.keras.backend.clear_session()
@@ -514,7 +517,7 @@ class Searcher:
     def finalize(self, fine_tune_epochs: int = 0, interrupted: bool = False) -> SearchResult:
         records = self.store.records()
         self.store.write_trials_csv(records, self.dataset_label)
-        ok = [r for r in records if r.get("status") == "ok"]
+        ok = [r for r in records if r.get("status") == "ok" and not r.get("partial")]  # partial: blocks before the last
         if not ok:
             raise AutoqError(f"no trial finished successfully ({len(records)} failed); see {self.store.dir}/trials.csv")
         key = self.cost_key
@@ -637,7 +640,7 @@ def _requeue_stranded(oracle) -> None:
 
 
 def make_tuner(searcher: Searcher, oracle, max_trials: int, serve_options: dict | None = None,
-               dist: dict | None = None):
+               dist: dict | None = None, project: str = "tuner"):
     import contextlib
     import io
 
@@ -659,7 +662,7 @@ def make_tuner(searcher: Searcher, oracle, max_trials: int, serve_options: dict 
 
         def _populate_initial_space(self):
             hp = self.oracle.get_space()
-            searcher.space.declare(hp)
+            searcher.active.declare(hp)
             self.oracle.update_space(hp)
 
         def search(self, *args, **kwargs):
@@ -695,18 +698,19 @@ def make_tuner(searcher: Searcher, oracle, max_trials: int, serve_options: dict 
             initial = values.get("tuner/initial_epoch", 0)
             warm = values.get("tuner/trial_id")
             try:
-                number = int(trial.trial_id)
+                number = searcher.number_offset + int(trial.trial_id)
             except ValueError:  # a custom oracle's non-numeric ids: number trials in the order they start
                 number = len(searcher.store.records())
             choice_values = {k: v for k, v in values.items() if not k.startswith("tuner/")}
-            record = self._finished_record(trial.trial_id, choice_values)
+            trial_id = searcher.trial_prefix + trial.trial_id
+            record = self._finished_record(trial_id, choice_values)
             finished_before = record is not None
             if finished_before:
-                searcher.log(f"[autoq] trial {trial.trial_id} finished before the interruption "
+                searcher.log(f"[autoq] trial {trial_id} finished before the interruption "
                              f"({record['status']}); keeping its record")
             else:
                 try:
-                    record = searcher.run_trial(trial.trial_id, number, choice_values, epochs=epochs,
+                    record = searcher.run_trial(trial_id, number, choice_values, epochs=epochs,
                                                 initial_epoch=initial,
                                                 warm_start=f"trials/{warm}/model.h5" if warm else None,
                                                 tuner_id=self.tuner_id)
@@ -735,7 +739,8 @@ def make_tuner(searcher: Searcher, oracle, max_trials: int, serve_options: dict 
             if limit and not self._is_worker() and _consecutive_failures(self.oracle) >= limit:
                 import json
                 try:
-                    last = json.loads((searcher.store.trial_dir(trial.trial_id) / "record.json").read_text())
+                    rec_path = searcher.store.trial_dir(searcher.trial_prefix + trial.trial_id) / "record.json"
+                    last = json.loads(rec_path.read_text())
                     last = last.get("error") or ""
                 except (OSError, ValueError):
                     last = (trial.message or "").strip().splitlines()[-1:] or [""]
@@ -748,7 +753,7 @@ def make_tuner(searcher: Searcher, oracle, max_trials: int, serve_options: dict 
 
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # keras-tuner prints "Reloading Tuner from ..."
-            tuner = AutoqTuner(oracle, directory=str(searcher.store.dir), project_name="tuner", overwrite=False)
+            tuner = AutoqTuner(oracle, directory=str(searcher.store.dir), project_name=project, overwrite=False)
     except (ValueError, KeyError, TypeError, RuntimeError) as exc:  # a damaged oracle.json / trial.json / tuner json
         from .outdir import FRESH_HINT
         raise ResultsError(f"keras-tuner's state in {searcher.store.dir / 'tuner'} is damaged "
@@ -844,6 +849,9 @@ def resolve_config(config, **overrides) -> Config:
         if value is None:
             continue
         if key == "max_trials":
+            if cfg.search.blocks:
+                raise ConfigError("does not apply with search.blocks: set each block's max_trials",
+                                  key="search.max_trials (--max-trials)")
             if int(value) < 1:
                 raise ConfigError(f"must be at least 1, got {value}", key="search.max_trials (--max-trials)")
             cfg.search.max_trials = int(value)
@@ -919,6 +927,58 @@ def _write_table(searcher: Searcher, records: list | None = None) -> None:
                                         searcher.dataset_label)
     except OSError:
         pass
+
+
+def _stages(searcher: Searcher, cfg: Config, log):
+    """(trial budget, keras-tuner project) of each stage of the search: one for a plain search; one per block
+    with ``search.blocks``, the searcher set to the block's space (earlier blocks fixed at their best choice)."""
+    if not cfg.search.blocks:
+        yield cfg.search.max_trials, "tuner"
+        return
+    from . import blocks as blocks_mod
+    plan = blocks_mod.plan(searcher.space, cfg.search.blocks)
+    fixed: dict = {}
+    for block in plan:
+        searcher.active = blocks_mod.space_for(searcher.space, block, fixed)
+        searcher.trial_prefix, searcher.partial = block.prefix, block.index < len(plan) - 1
+        searcher.number_offset = sum(b.max_trials for b in plan[:block.index])
+        log(f"[autoq] block {block.index + 1}/{len(plan)}: {', '.join(s.layer for s in block.slots)} "
+            f"({block.max_trials} trials" + (", later blocks float" if searcher.partial else "") + ")")
+        yield block.max_trials, f"tuner_block{block.index}"
+        best = blocks_mod.best_choice(searcher.store.records(), block)
+        if best is None:
+            raise AutoqError(f"block {block.index + 1} ({block.pattern}) finished no trial successfully; see "
+                             f"{searcher.store.dir / 'trials.csv'}")
+        fixed.update(best)
+
+
+def _run_tuner(tuner, searcher: Searcher, role, dist, out):
+    """Run one keras-tuner search; return a TooManyFailures that stopped it (None when it ran out of trials)."""
+    try:
+        tuner.search(verbose=0)
+    except KeyboardInterrupt:
+        _write_table(searcher)
+        if role != "worker":  # summarise what finished (summary.json says interrupted; the resumed run rewrites it)
+            try:
+                searcher.finalize(0, interrupted=True)
+            except Exception:  # noqa: BLE001 - e.g. no trial finished yet: trials.csv is what there is
+                pass
+        raise Interrupted(out) from None
+    except TooManyFailures as exc:
+        return exc
+    except Exception as exc:
+        import grpc
+        if isinstance(exc.__cause__, ResultsError):  # a full disk or a read-only folder (run_trial)
+            raise exc.__cause__ from None
+        if role == "worker" and isinstance(exc, grpc.RpcError):
+            _write_table(searcher)
+            if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+                raise AutoqError(f"the chief at {dist['host']}:{dist['port']} refused this worker: wrong or missing "
+                                 "token (set AUTOQ_TOKEN, or --token, to the chief's)") from None
+            raise AutoqError(f"lost the chief at {dist['host']}:{dist['port']} ({exc.code().name}: "
+                             f"{exc.details()}); this worker's trials are in {out}") from None
+        raise
+    return None
 
 
 def storage_error(exc: BaseException) -> ResultsError | None:
@@ -1013,6 +1073,9 @@ def _hls_project_dir(cfg: Config) -> Path:
 def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp, connect_timeout, epoch_lines):
     """The search proper, in an output folder this process may write (locked, or a worker's shared folder)."""
     role = dist["role"] if dist else None
+    if role and cfg.search.blocks:
+        raise ConfigError("search.blocks runs in one process; drop --chief/--worker or the blocks",
+                          key="search.blocks", source=cfg.source)
     searcher = Searcher(cfg, model, dataset, out, log, trust_model=trust_model, fingerprint=fp,
                         epoch_lines=epoch_lines)
     log(f"[autoq] {dataset.describe()}")
@@ -1031,38 +1094,17 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
         log(f"[autoq] worker joined the search in {out}; chief at {dist['host']}:{dist['port']}")
     else:
         searcher.prepare(train_float)
-    oracle = make_oracle(cfg, cfg.search.max_trials)
     serve_options = {"max_failed": cfg.search.max_failed_trials, "token": dist["token"]} if role == "chief" else None
-    tuner = make_tuner(searcher, oracle, None if cfg.search.algorithm == "hyperband" else cfg.search.max_trials,
-                       serve_options, dist)
     for r in searcher.store.records():
         if r.get("status") == "ok" and (searcher.best_score is None or r["score"] > searcher.best_score[0]):
             searcher.best_score = (r["score"], r["trial"])
-    stopped = None
-    try:
-        tuner.search(verbose=0)
-    except KeyboardInterrupt:
-        _write_table(searcher)
-        if role != "worker":  # summarise what finished (summary.json says interrupted; the resumed run rewrites it)
-            try:
-                searcher.finalize(0, interrupted=True)
-            except Exception:  # noqa: BLE001 - e.g. no trial finished yet: trials.csv is what there is
-                pass
-        raise Interrupted(out) from None
-    except TooManyFailures as exc:
-        stopped = exc
-    except Exception as exc:
-        import grpc
-        if isinstance(exc.__cause__, ResultsError):  # a full disk or a read-only folder (run_trial)
-            raise exc.__cause__ from None
-        if role == "worker" and isinstance(exc, grpc.RpcError):
-            _write_table(searcher)
-            if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
-                raise AutoqError(f"the chief at {dist['host']}:{dist['port']} refused this worker: wrong or missing "
-                                 "token (set AUTOQ_TOKEN, or --token, to the chief's)") from None
-            raise AutoqError(f"lost the chief at {dist['host']}:{dist['port']} ({exc.code().name}: "
-                             f"{exc.details()}); this worker's trials are in {out}") from None
-        raise
+    shown_total = None if cfg.search.algorithm == "hyperband" else cfg.search.max_trials
+    stopped, tuner = None, None
+    for n_trials, project in _stages(searcher, cfg, log):
+        tuner = make_tuner(searcher, make_oracle(cfg, n_trials), shown_total, serve_options, dist, project)
+        stopped = _run_tuner(tuner, searcher, role, dist, out)
+        if stopped is not None:
+            break
     if role == "worker":
         n = sum(1 for r in searcher.store.records() if r.get("tuner_id") == dist["tuner_id"])
         log(f"[autoq] no more trials: this worker ran {n}; the chief writes the summary into {out}")

@@ -88,3 +88,36 @@ def test_any_keras_metric_and_a_function_of_the_users(tmp_path):
 def test_metric_and_task_mistakes_are_refused(text, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_config(text)
+
+
+def test_two_block_search_resumes_after_a_kill_in_its_second_block(tmp_path):
+    import signal
+    import subprocess
+
+    from helpers_search import autoq as autoq_cmd, env, records, start, stop, wait_until, write_config
+    cfg = write_config(tmp_path, search={"output_dir": "out", "algorithm": "random",
+                                         "blocks": [{"layers": "fc1", "max_trials": 2},
+                                                    {"layers": "output", "max_trials": 3}]})
+    out = tmp_path / "out"
+    p = start(["search", cfg], tmp_path, tmp_path / "run1.log")
+    try:
+        assert wait_until(lambda: "b1-0" in records(out), 300, [p]), (tmp_path / "run1.log").read_text()[-3000:]
+        p.send_signal(signal.SIGKILL)
+        p.wait(10)
+    finally:
+        stop(p)
+    assert p.returncode == -signal.SIGKILL and not (out / "summary.json").exists()
+    before = records(out)
+    run2 = subprocess.run(autoq_cmd("search", cfg), cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env=env())
+    assert run2.returncode == 0, run2.stdout[-3000:] + run2.stderr[-3000:]
+    recs = records(out)
+    assert sorted(recs) == ["b0-0", "b0-1", "b1-0", "b1-1", "b1-2"]  # nothing lost, nothing run twice
+    assert all(recs[t] == r for t, r in before.items())
+    # block 1 searched the output layer with fc1 fixed at block 0's best choice; block 0 left the output float
+    b0 = max((recs[t] for t in ("b0-0", "b0-1")), key=lambda r: r["score"])
+    assert all(recs[t]["choice"]["fc1"] == b0["choice"]["fc1"] for t in ("b1-0", "b1-1", "b1-2"))
+    assert all(recs[t]["partial"] and set(recs[t]["choice"]) == {"fc1"} for t in ("b0-0", "b0-1"))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["best"]["trial"].startswith("b1-") and all(t.startswith("b1-") for t in summary["pareto"])
+    assert "[autoq] block 2/2: output (3 trials)" in run2.stdout

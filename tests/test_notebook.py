@@ -53,6 +53,11 @@ def test_quickstart_notebook_executes(tmp_path, monkeypatch):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert not [o for c in code for o in c.outputs if o.get("output_type") == "error"]
     text = "\n".join(_text(c) for c in code)
+    # everything went to the notebook's own temporary folder, nothing beside the notebook or in the kernel's cwd
+    where = Path(next(l for l in text.splitlines() if l.startswith("outputs go to ")).split("outputs go to ", 1)[1])
+    assert where.is_dir() and not any(work.iterdir())
+    assert not (NOTEBOOK.parent / "autoq_runs").exists() and not (NOTEBOOK.parent / "hls_projects").exists()
+    work = where
     # the search ran and kept its winner
     assert (work / "autoq_runs" / "quickstart" / "best_model.h5").is_file()
     assert f"tensorflow {metadata.version('tensorflow')}" in text  # the stack it ran on
@@ -64,3 +69,4 @@ def test_quickstart_notebook_executes(tmp_path, monkeypatch):
     assert (prj / "firmware").is_dir() and (prj / "build_prj.tcl").is_file() and (prj / "report.md").is_file()
     assert "bit-exact: True (agreement 100.00%, max |diff| 0)" in text
     assert "DSPs" in text and "latency" in text
+    assert "cuda" not in text.lower() and "Traceback" not in text

@@ -222,12 +222,25 @@ def _fmt(v):
     return "" if v is None else v
 
 
+def plain_log_x(ax) -> None:
+    """A log x axis labelled with plain numbers (matplotlib writes 2x10^2 within a decade), minor labels at 2 and 5
+    only, so that labels never run into each other."""
+    from matplotlib import ticker
+
+    def minor(v, _):
+        return f"{v:g}" if v > 0 and round(v / 10 ** math.floor(math.log10(v)), 6) in (2, 5) else ""
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(ticker.FuncFormatter(minor))
+    ax.tick_params(axis="x", which="minor", labelsize=7)
+
+
 def plot_pareto(records: list, baselines: dict, cost_key: str = "energy", path=None, title: str = "", ax=None,
                 metric=None):
     """The goal metric (accuracy by default) vs cost: every trial, the Pareto front, float and uniform baselines.
     Returns the figure."""
     import matplotlib.pyplot as plt
-    from matplotlib import ticker
 
     ok = [r for r in records if r.get("status") == "ok" and r.get(cost_key) is not None]
     own_figure = ax is None
@@ -253,12 +266,7 @@ def plot_pareto(records: list, baselines: dict, cost_key: str = "energy", path=N
         ax.scatter([b[cost_key]], [b["val_metric"]], s=60, marker="s" if name == "float" else next(markers, "o"),
                    zorder=4, edgecolors="k", linewidths=0.5,
                    label="float (priced as 16-bit)" if name == "float" else f"{name} baseline")
-    ax.set_xscale("log")
-    # plain numbers on the log axis (matplotlib writes 2x10^2 within a decade); minor labels at 2 and 5 only
-    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(ticker.FuncFormatter(
-        lambda v, _: f"{v:g}" if v > 0 and round(v / 10 ** math.floor(math.log10(v)), 6) in (2, 5) else ""))
-    ax.tick_params(axis="x", which="minor", labelsize=7)
+    plain_log_x(ax)
     unit = {"energy": "energy per inference [pJ, QTools 45 nm]", "bits": "model size [bits]",
             "bops": "bit operations [BOPs]", "fpga": "estimated LUT + DSP"}.get(cost_key, cost_key)
     ax.set_xlabel(unit)

@@ -91,11 +91,16 @@ def plot(path, samples, marks, title):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = plt.subplots(figsize=(8.5, 4.4))
     ax.plot([t for t, _ in samples], [r for _, r in samples], color="tab:blue", label="RSS (sampled)")
-    for m in marks:
-        ax.axvline(m["t"], color="0.6", ls="--", lw=0.8)
-        ax.annotate(m["event"], (m["t"], m["rss_mb"]), fontsize=7, rotation=90, va="bottom")
+    top = max([r for _, r in samples] + [1.0])
+    ax.set_ylim(0, top * 1.1)
+    # numbered marks on the plot, their names in the legend: labels never clip or overlap
+    for i, m in enumerate(marks, 1):
+        ax.axvline(m["t"], color="0.6", ls="--", lw=0.8, label=f"{i}: {m['event']} ({m['rss_mb']:.0f} MB)")
+        ax.text(m["t"], top * 1.02, str(i), fontsize=8, ha="center", va="bottom",
+                bbox={"boxstyle": "circle,pad=0.15", "fc": "white", "ec": "0.6"})
+    ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
     ax.set_xlabel("seconds since start")
     ax.set_ylabel("resident memory [MB]")
     ax.set_title(title)

@@ -137,7 +137,7 @@ def plot(path, steps, autoq_trial, kt_trial, title):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+    fig, ax = plt.subplots(figsize=(10, 4.2))
     other = max(0.0, autoq_trial - sum(steps.values()))
     bottom = 0.0
     colors = plt.cm.tab10.colors
@@ -147,7 +147,7 @@ def plot(path, steps, autoq_trial, kt_trial, title):
     ax.bar(["keras-tuner trial\n(float, no quantization)"], [kt_trial], color="0.6", label="plain keras-tuner trial")
     ax.set_ylabel("seconds per trial (median)")
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)  # beside, not on, the bars
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

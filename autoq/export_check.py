@@ -61,11 +61,6 @@ def _decode(node: Any, values: np.ndarray) -> np.ndarray:
     return values
 
 
-def _has_auto_alpha(layer: Any) -> bool:
-    return any(isinstance(getattr(getattr(layer, a, None), "alpha", None), str)
-               for a in ("kernel_quantizer_internal", "depthwise_quantizer_internal", "bias_quantizer_internal"))
-
-
 def _is_softmax(layer: Any) -> bool:
     cls = type(layer).__name__
     act = getattr(layer, "activation", None)
@@ -86,7 +81,9 @@ def compare(kmodel: Any, hls_model: Any, keras_out: dict, y_hls: np.ndarray, tra
     last = [lay for lay in kmodel.layers if type(lay).__name__ != "InputLayer"][-1]
     diffs: dict[str, float] = {}
     hls_out: dict[str, np.ndarray] = {}
-    scaled = {lay.name for lay in kmodel.layers if _has_auto_alpha(lay)}
+    hls_names = {n.name for n in hls_model.get_layers()}
+    scaled = {lay.name for lay in kmodel.layers if f"{lay.name}_alpha" in hls_names or f"bnbt_{lay.name}_alpha" in
+              hls_names}
     for lname, kout in keras_out.items():
         node = names.get(lname)
         if node is None or node.get_attr("autoq_clipped") or (lname in scaled and node.name == lname):

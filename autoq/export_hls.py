@@ -79,7 +79,7 @@ def convert(kmodel: Any, hls_config: dict, keep: tuple = (), **kwargs) -> Any:
     import hls4ml
 
     hls_model = hls4ml.converters.convert_from_keras_model(kmodel, hls_config=hls_config, **kwargs)
-    hls_model.autoq_type_notes = exact_types(hls_model, keep)
+    hls_model.autoq_type_notes = exact_types(hls_model, keep) + binary_thresholds(hls_model, kmodel)
     return hls_model
 
 
@@ -204,6 +204,8 @@ def exact_types(hls_model: Any, keep: tuple = ()) -> list[str]:
 
 
 def _fix_weighted(node: Any, x: Any) -> None:
+    if node.get_attr("bias_quantizer") is None and "bias" in node.weights:
+        _set_const(node, "bias")  # a float bias (no quantizer): hls4ml would round it to its default type
     t = _sum_of_products(node, x, _n_terms(node))
     _set(node, "accum_t", t)
     _set(node, "result_t", t)
@@ -299,6 +301,59 @@ _FIXES = {**{c: _fix_weighted for c in _WEIGHTED}, **{c: _fix_copy for c in _COP
           "Activation": _fix_activation, "ParametrizedActivation": _fix_leaky, "Merge": _fix_merge, "Concatenate": _fix_concat,
           "BatchNormalization": _fix_scale, "ApplyAlpha": _fix_scale,
           "BatchNormalizationQuantizedTanh": _fix_threshold}
+
+
+def binary_thresholds(hls_model: Any, kmodel: Any) -> list[str]:
+    """Exact thresholds of hls4ml's fused scale + binary activation (``bnbt_*``).
+
+    hls4ml stores ``floor(t)`` on the input grid and outputs +1 when ``x >= floor(t)``; QKeras gives +1 when
+    ``x*scale + bias >= 0`` (``binary``) or ``> 0`` (``binary_tanh``, whose round(0.5) is 0). On a grid of step
+    ``2**-F`` that is ``x >= ceil(t)`` or ``x >= floor(t) + 2**-F``; recomputed here from the Keras layer."""
+    notes = []
+    by_name = {lay.name: lay for lay in kmodel.layers}
+    names = [lay.name for lay in kmodel.layers]
+    for node in hls_model.get_layers():
+        if node.class_name != "BatchNormalizationQuantizedTanh" or node.get_attr("quantize") != 2:
+            continue
+        src = node.name.removeprefix("bnbt_")
+        scale_bias = _alpha_scale_bias(by_name.get(src.removesuffix("_alpha"))) if src.endswith("_alpha") else \
+            _bn_scale_bias(by_name.get(src))
+        if scale_bias is None:
+            continue
+        scale, bias = scale_bias
+        owner = src.removesuffix("_alpha") if src.endswith("_alpha") else src
+        act = next((lay for lay in kmodel.layers[names.index(owner) + 1:] if type(lay).__name__ == "QActivation"),
+                   None)
+        strict = act is not None and "binary_tanh" in str(getattr(act.quantizer, "__name__", act.quantizer))
+        frac = _range(node.get_input_variable().type.precision)[2]
+        t = -np.asarray(bias, dtype=np.float64) / np.asarray(scale, dtype=np.float64) * 2.0**frac
+        thr = (np.floor(t) + 1 if strict else np.ceil(t)) / 2.0**frac
+        node.weights["threshold"].data = np.broadcast_to(thr, node.weights["threshold"].data.shape).copy()
+        notes.append(f"{node.name}: thresholds on the input grid ({'>' if strict else '>='} as QKeras)")
+    return notes
+
+
+def _alpha_scale_bias(layer: Any) -> tuple | None:
+    if layer is None or getattr(layer, "kernel_quantizer_internal", None) is None:
+        return None
+    q = layer.kernel_quantizer_internal
+    q(layer.kernel)
+    scale = np.asarray(getattr(q, "scale", 1.0), dtype=np.float64).ravel()
+    bias = np.zeros(int(layer.kernel.shape[-1]))
+    if getattr(layer, "use_bias", False):
+        bq = getattr(layer, "bias_quantizer_internal", None)
+        bias = np.asarray(bq(layer.bias) if bq is not None else layer.bias, dtype=np.float64)
+    return scale, bias
+
+
+def _bn_scale_bias(layer: Any) -> tuple | None:
+    if layer is None or "BatchNormalization" not in type(layer).__name__:
+        return None
+    cfg = layer.get_config()
+    gamma = np.asarray(layer.gamma, dtype=np.float64) if cfg.get("scale", True) else 1.0
+    beta = np.asarray(layer.beta, dtype=np.float64) if cfg.get("center", True) else 0.0
+    scale = gamma / np.sqrt(np.asarray(layer.moving_variance, dtype=np.float64) + cfg.get("epsilon", 1e-3))
+    return scale, beta - np.asarray(layer.moving_mean, dtype=np.float64) * scale
 
 
 def precision_name(p: Any) -> str:

@@ -211,33 +211,58 @@ def load_npz_inputs(path: str) -> np.ndarray:
 
 # --------------------------------------------------------------------------------------------------- preparing
 def prepare(model: Any) -> Any:
-    """The model hls4ml gets: QIL folded, a layer named 'input' (reserved by hls4ml) renamed; else the model."""
+    """The model hls4ml gets, equal to ``model`` on every input: QIL quantizers folded, a layer named 'input'
+    (reserved by hls4ml) renamed, QBatchNormalization given as the BatchNormalization of its quantized parameters
+    (hls4ml ignores its po2 quantizers); the model itself when nothing applies."""
     from autoq.qil import QIL, fold_qil
 
     if any(isinstance(v, QIL) for lay in model.layers for v in vars(lay).values()):
         model = fold_qil(model)
-    if any(lay.name == "input" for lay in model.layers):
-        model = _renamed(model, {"input": "input_1_"})
+    if any(lay.name == "input" or type(lay).__name__ == "QBatchNormalization" for lay in model.layers):
+        model = _rebuild(model)
     return model
 
 
-def _renamed(model: Any, names: dict) -> Any:
-    """A copy of ``model`` with layers renamed (same weights)."""
+def _rebuild(model: Any) -> Any:
+    """A functional copy of ``model`` (same weights) with 'input' renamed and QBatchNormalization replaced."""
     import tensorflow as tf
 
-    from autoq.quantizers import custom_objects
+    first = model.layers[0]
+    name = first.name if type(first).__name__ == "InputLayer" else f"{model.name}_input"
+    inp = tf.keras.Input(model.input_shape[1:], name="input_1_" if name == "input" else name)
+    tensors = {id(model.inputs[0]): inp}
+    copies = []
+    for layer in model.layers:
+        if type(layer).__name__ == "InputLayer":
+            continue
+        node = layer.inbound_nodes[0]
+        args = [tensors[id(t)] for t in tf.nest.flatten(node.input_tensors)]
+        qbn = type(layer).__name__ == "QBatchNormalization"
+        new = _plain_bn(layer) if qbn else layer.__class__.from_config(layer.get_config())
+        y = new(args[0] if len(args) == 1 else args)
+        copies.append((new, _quantized_bn_weights(layer) if qbn else layer.get_weights()))
+        tensors[id(layer.output)] = y
+    out = tf.keras.Model(inp, tensors[id(model.outputs[0])], name=model.name)
+    for new, weights in copies:
+        new.set_weights(weights)
+    return out
 
-    cfg = json.loads(model.to_json())
 
-    def sub(node):
-        if isinstance(node, dict):
-            return {k: sub(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [sub(v) for v in node]
-        return names.get(node, node) if isinstance(node, str) else node
+def _plain_bn(layer: Any) -> Any:
+    import tensorflow as tf
 
-    new = tf.keras.models.model_from_json(json.dumps(sub(cfg)), custom_objects=custom_objects())
-    new.set_weights(model.get_weights())
-    return new
+    keep = ("axis", "momentum", "epsilon", "center", "scale", "name")
+    return tf.keras.layers.BatchNormalization(**{k: v for k, v in layer.get_config().items() if k in keep})
 
 
+def _quantized_bn_weights(layer: Any) -> list:
+    """gamma, beta, mean, variance as QBatchNormalization uses them at inference (each through its quantizer)."""
+    out = []
+    for wname in ("gamma", "beta", "moving_mean", "moving_variance"):
+        w = getattr(layer, wname, None)
+        if w is None:
+            continue
+        qname_ = {"moving_mean": "mean", "moving_variance": "variance"}.get(wname, wname)
+        q = getattr(layer, f"{qname_}_quantizer_internal", None)
+        out.append(np.asarray(q(w) if q is not None else w, dtype=np.float32))
+    return out

@@ -205,7 +205,8 @@ def export(
     part = validate_part(part)
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", project_name or ""):
         raise InvalidOptionError(f"project_name {project_name!r} must be a C identifier (letters, digits, _)")
-    kmodel, name, data, npz = load_source(model, trial)
+    kmodel, name, data = load_source(model, trial)
+    npz = os.path.join(os.fspath(model), "data_sample.npz") if data is not None else ""
     kmodel = export_model.prepare(kmodel)
     check_model(kmodel)
     x, x_source, notes = _inputs(x, data, npz, kmodel)
@@ -326,17 +327,9 @@ def _write_result(result: ExportResult) -> None:
 
 def format_result(result: ExportResult) -> str:
     """Human-readable summary of an export: project, check numbers, estimate table."""
-    lines = [f"hls4ml project: {result.output_dir}"]
-    if result.agreement is None:
-        lines.append("C simulation check: skipped")
-    else:
-        status = "bit-exact" if result.bit_exact else "MISMATCH"
-        lines.append(
-            f"C simulation vs QKeras on {result.n_samples} samples ({result.x_source}), layer {result.compared_layer}: "
-            f"{status}: argmax agreement {result.agreement:.2%}, max |diff| {result.max_abs_diff:.6g}"
-        )
-        if result.first_mismatch_layer:
-            lines.append(f"first differing layer: {result.first_mismatch_layer}")
+    from autoq.reports import format_check
+
+    lines = [f"hls4ml project: {result.output_dir}"] + format_check(result.to_dict())
     lines.append(
         f"input type {result.input_precision}; convert {result.seconds_convert:.1f} s, "
         f"g++ compile + C-sim {result.seconds_compile:.1f} s"

@@ -140,8 +140,8 @@ def float_layers(model: Any) -> set[str]:
 
 
 # --------------------------------------------------------------------------------------------------- loading
-def load_source(src: Any, trial: str | None = None) -> tuple[Any, str, dict | None, str]:
-    """(model, name, data, data source) for a tf.keras model, an .h5 path or a finished search directory.
+def load_source(src: Any, trial: str | None = None) -> tuple[Any, str, dict | None]:
+    """(model, name, data) for a tf.keras model, an .h5 path or a finished search directory.
 
     A search directory gives its winner (``best_model.h5``) or, with ``trial``, that trial's saved model; its
     ``data_sample.npz`` (the search's validation data) comes with it.
@@ -149,7 +149,7 @@ def load_source(src: Any, trial: str | None = None) -> tuple[Any, str, dict | No
     if hasattr(src, "layers") and hasattr(src, "predict"):
         if trial is not None:
             raise ExportError("--trial needs a search directory, not a model")
-        return src, src.name, None, ""
+        return src, src.name, None
     path = os.fspath(src)
     if os.path.isdir(path):
         h5 = os.path.join(path, "best_model.h5")
@@ -163,11 +163,11 @@ def load_source(src: Any, trial: str | None = None) -> tuple[Any, str, dict | No
         if os.path.isfile(npz):
             with np.load(npz) as z:
                 data = {k: z[k] for k in z.files}
-        return load_h5(h5), name, data, npz
+        return load_h5(h5), name, data
     if trial is not None:
         raise ExportError(f"--trial needs a search directory; {path} is not one")
     if os.path.isfile(path):
-        return load_h5(path), os.path.splitext(os.path.basename(path))[0], None, ""
+        return load_h5(path), os.path.splitext(os.path.basename(path))[0], None
     raise ExportError(f"cannot export {src!r}: not a tf.keras model, an .h5 file or a search directory")
 
 

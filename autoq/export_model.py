@@ -15,7 +15,7 @@ LAYERS = (
     "QConv2DBatchnorm", "QActivation", "QBatchNormalization", "BatchNormalization", "Activation", "ReLU", "Softmax",
     "Flatten", "Reshape", "Dropout", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "Add",
-    "Concatenate", "Dense", "Conv1D", "Conv2D",
+    "Concatenate", "Dense", "Conv1D", "Conv2D", "ZeroPadding1D", "ZeroPadding2D",
 )
 WEIGHT_QUANTIZERS = ("quantized_bits", "ternary", "binary", "stochastic_ternary", "stochastic_binary", "quantized_po2")
 ACTIVATION_QUANTIZERS = ("quantized_relu", "quantized_bits", "binary", "ternary", "quantized_tanh",
@@ -62,25 +62,35 @@ def check_model(model: Any) -> None:
             "compute, or export the quantizer as part of a larger model"
         )
     for layer in model.layers:
-        cls = type(layer).__name__
-        if cls not in LAYERS:
-            raise UnsupportedModelError(
-                f"layer {layer.name!r} of type {cls} is not supported for hls4ml export; supported layers: "
-                f"{', '.join(LAYERS)}"
-            )
-        for attr in ("kernel_quantizer", "depthwise_quantizer", "pointwise_quantizer", "bias_quantizer"):
-            q = getattr(layer, f"{attr}_internal", None) or getattr(layer, attr, None)
-            if q is not None:
-                _check_weight_quantizer(layer, attr, q)
-        if cls == "QActivation":
-            _check_activation(layer, layer.quantizer)
-        elif activation_name(layer) is not None:
-            _check_activation(layer, layer.activation)
-        _check_pooling(layer)
+        check_layer(layer)
+
+
+def check_layer(layer: Any) -> None:
+    """Raise UnsupportedModelError if ``layer`` (its type, quantizers, activation, pool) cannot be exported exactly."""
+    cls = type(layer).__name__
+    if cls not in LAYERS:
+        raise UnsupportedModelError(
+            f"layer {layer.name!r} of type {cls} is not supported for hls4ml export; supported layers: "
+            f"{', '.join(LAYERS)}"
+        )
+    for attr in ("kernel_quantizer", "depthwise_quantizer", "pointwise_quantizer", "bias_quantizer"):
+        q = getattr(layer, f"{attr}_internal", None) or getattr(layer, attr, None)
+        if q is not None:
+            _check_weight_quantizer(layer, attr, q)
+    if cls == "QActivation":
+        _check_activation(layer, layer.quantizer)
+    elif activation_name(layer) is not None:
+        _check_activation(layer, layer.activation)
+    _check_pooling(layer)
 
 
 def _check_weight_quantizer(layer: Any, attr: str, q: Any) -> None:
     name = qname(q)
+    if attr == "bias_quantizer" and name == "quantized_po2":
+        raise UnsupportedModelError(
+            f"layer {layer.name!r}: bias_quantizer quantized_po2: hls4ml stores po2 biases as (sign, exponent) pairs "
+            "its dense/conv code cannot add (g++ fails); use quantized_bits for biases"
+        )
     if name not in WEIGHT_QUANTIZERS:
         raise UnsupportedModelError(
             f"layer {layer.name!r}: {attr} {name} has no exact hls4ml type; use one of {', '.join(WEIGHT_QUANTIZERS)}"

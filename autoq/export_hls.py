@@ -26,6 +26,8 @@ def _qname(q: Any) -> str:
 def input_quantizer(model: Any) -> Any | None:
     """The QActivation(quantized_bits) right after the input (named 'input_quant' by convention), if any."""
     layers = [lay for lay in model.layers if type(lay).__name__ != "InputLayer"]
+    if len(layers) == 1:  # a lone quantizer: giving the input its type would leave hls4ml no layer to implement
+        return None
     if layers and type(layers[0]).__name__ == "QActivation" and _qname(layers[0].quantizer) == "quantized_bits":
         q = layers[0].quantizer
         if getattr(q, "alpha", 1) in (1, None, 1.0):

@@ -54,13 +54,6 @@ def check_model(model: Any) -> None:
             f"model {model.name!r} has {len(model.inputs)} inputs and {len(model.outputs)} outputs: only "
             "single-input single-output models are supported"
         )
-    body = [lay for lay in model.layers if type(lay).__name__ != "InputLayer"]
-    if all(type(lay).__name__ == "QActivation" and qname(lay.quantizer) == "quantized_bits" for lay in body):
-        raise UnsupportedModelError(
-            f"model {model.name!r} has only linear quantizers ({', '.join(lay.name for lay in body)}): hls4ml folds "
-            "them into the input type and is left with no layer to implement (g++ then fails); add the layers that "
-            "compute, or export the quantizer as part of a larger model"
-        )
     for layer in model.layers:
         check_layer(layer)
 

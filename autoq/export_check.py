@@ -33,7 +33,26 @@ def keras_layer_outputs(model: Any, x: np.ndarray) -> dict[str, np.ndarray]:
     probe = tf.keras.Model(model.inputs, [lay.output for lay in layers])
     outs = probe.predict(x, verbose=0, batch_size=max(1, min(len(x), 1024)))
     outs = outs if isinstance(outs, list) else [outs]
-    return {lay.name: np.asarray(o, dtype=np.float64) for lay, o in zip(layers, outs)}
+    res = {lay.name: np.asarray(o, dtype=np.float64) for lay, o in zip(layers, outs)}
+    last = layers[-1]
+    if _own_softmax(last):  # a layer with activation='softmax': its logits, from a linear copy of it
+        cfg = dict(last.get_config(), activation="linear", name=f"{last.name}_logits")
+        copy = type(last).from_config(cfg)
+        inbound = probe.get_layer(last.name).input
+        logits = tf.keras.Model(model.inputs, copy(inbound))
+        copy.set_weights(last.get_weights())
+        res[LOGITS.format(last.name)] = np.asarray(logits.predict(x, verbose=0, batch_size=max(1, min(len(x), 1024))),
+                                                   dtype=np.float64)
+    return res
+
+
+LOGITS = "{}:logits"
+
+
+def _own_softmax(layer: Any) -> bool:
+    act = getattr(layer, "activation", None)
+    return type(layer).__name__ not in ("Activation", "Softmax", "QActivation") and \
+        (act if isinstance(act, str) else getattr(act, "__name__", "")) == "softmax"
 
 
 def hls_name_map(kmodel: Any, hls_model: Any) -> dict[str, Any]:
@@ -85,7 +104,7 @@ def compare(kmodel: Any, hls_model: Any, keras_out: dict, y_hls: np.ndarray, tra
     scaled = {lay.name for lay in kmodel.layers if f"{lay.name}_alpha" in hls_names or f"bnbt_{lay.name}_alpha" in
               hls_names}
     for lname, kout in keras_out.items():
-        node = names.get(lname)
+        node = names.get(lname) if not lname.endswith(":logits") else None
         if node is None or node.get_attr("autoq_clipped") or (lname in scaled and node.name == lname):
             continue  # hls4ml's tensor there is not Keras' (scale applied later, or clipped for the next layer)
         if node.name in trace:
@@ -102,6 +121,15 @@ def compare(kmodel: Any, hls_model: Any, keras_out: dict, y_hls: np.ndarray, tra
         logits = (inbound[0] if isinstance(inbound, (list, tuple)) else inbound).name
         if logits in hls_out:
             compared = logits
+    elif _own_softmax(last) and last.name in names and names[last.name].name != last.name:
+        y_k, y_h = keras_out[last.name], hls_out[last.name]
+        sm_agree, sm_diff = agreement(y_h, y_k), float(np.max(np.abs(y_h - y_k)))
+        pre = names[last.name].get_input_node()  # what feeds hls4ml's softmax (after any alpha scale)
+        if pre is not None and pre.name in trace:
+            compared = LOGITS.format(last.name)
+            hls_out[compared] = _decode(pre, np.asarray(trace[pre.name], dtype=np.float64)).reshape(
+                keras_out[compared].shape)
+            diffs[compared] = float(np.max(np.abs(hls_out[compared] - keras_out[compared])))
     elif last.name not in diffs:
         diffs[last.name] = float(np.max(np.abs(hls_out[last.name] - keras_out[last.name])))
     ref, got = keras_out[compared], hls_out[compared]

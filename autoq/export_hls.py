@@ -206,6 +206,8 @@ def exact_types(hls_model: Any, keep: tuple = ()) -> list[str]:
 
 
 def _fix_weighted(node: Any, x: Any) -> None:
+    if node.get_attr("weight_quantizer") is None and node.get_attr("depthwise_quantizer") is None:
+        return  # a float layer: not exact whatever the types (export notes it); keep hls4ml's
     if node.get_attr("bias_quantizer") is None and "bias" in node.weights:
         _set_const(node, "bias")  # a float bias (no quantizer): hls4ml would round it to its default type
     t = _sum_of_products(node, x, _n_terms(node))

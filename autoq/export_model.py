@@ -2,7 +2,6 @@
 and quantizer is one hls4ml can implement bit-exactly, and rename what hls4ml cannot take as is."""
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 

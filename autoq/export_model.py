@@ -97,6 +97,11 @@ def _check_weight_quantizer(layer: Any, attr: str, q: Any) -> None:
 
 def _check_activation(layer: Any, act: Any) -> None:
     name = qname(act)
+    if getattr(act, "use_real_sigmoid", False) or getattr(act, "use_real_tanh", False):
+        raise UnsupportedModelError(
+            f"layer {layer.name!r}: {name} with use_real_sigmoid/use_real_tanh quantizes a float sigmoid/tanh, which "
+            "hls4ml computes with a lookup table (an approximation); use the default (hard) version"
+        )
     if name in FLOAT_ACTIVATIONS or name in ACTIVATION_QUANTIZERS:
         if name == "quantized_bits" and isinstance(getattr(act, "alpha", None), str):
             raise UnsupportedModelError(

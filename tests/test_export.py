@@ -167,7 +167,12 @@ def test_unsupported_layer_is_named(tmp_path):
     out = QActivation(quantized_relu_po2(4), name="po2_act")(h)
     with pytest.raises(UnsupportedModelError, match="po2_act.*quantized_relu_po2.*use one of"):
         export(tf.keras.Model(inp, out), str(tmp_path / "u2"))
-    assert not (tmp_path / "u").exists() and not (tmp_path / "u2").exists()
+    from qkeras import quantized_sigmoid
+
+    out = QActivation(quantized_sigmoid(6, use_real_sigmoid=True), name="sig")(h)
+    with pytest.raises(UnsupportedModelError, match="'sig'.*lookup table.*use the default"):
+        export(tf.keras.Model(inp, out), str(tmp_path / "u3"))
+    assert not any((tmp_path / d).exists() for d in ("u", "u2", "u3"))
 
 
 def test_bad_options(tiny, tmp_path):

@@ -26,6 +26,7 @@ from qkeras import (
     quantized_relu,
     quantized_sigmoid,
     quantized_tanh,
+    stochastic_binary,
     stochastic_ternary,
     ternary,
 )
@@ -85,7 +86,7 @@ def cnn_zoo():
 
 def skip_zoo():
     """QConv1D, QSeparableConv1D, a ReLU layer, Add and Concatenate skip connections, 1D max/average/global
-    pooling, and a QDense with a float (unquantized) bias."""
+    pooling, and a stochastic_binary QDense with a float (unquantized) bias."""
     qb = quantized_bits
     inp = tf.keras.Input((16, 3), name="seq")
     h = QActivation(qb(8, 2, alpha=1), name="input_quant")(inp)
@@ -97,7 +98,7 @@ def skip_zoo():
     b = L.ReLU(name="relu")(b)
     c = L.Concatenate(name="cat")([L.Add(name="add")([a, b]), a])
     c = L.AveragePooling1D(2, name="avg")(L.MaxPooling1D(2, name="pool")(c))
-    out = QDense(3, kernel_quantizer=qb(4, 0, alpha=1), name="logits")(L.GlobalMaxPooling1D(name="gmp")(c))
+    out = QDense(3, kernel_quantizer=stochastic_binary(), name="logits")(L.GlobalMaxPooling1D(name="gmp")(c))
     return tf.keras.Model(inp, out, name="skip_zoo")
 
 

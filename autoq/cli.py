@@ -65,6 +65,14 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--synth", action="store_true", help="run HLS synthesis (needs vitis_hls/vivado_hls on PATH)")
     e.add_argument("--trust-model", action="store_true", help="allow a model file that carries code (Lambda layers, "
                    "unknown custom layers): only for files whose author you trust")
+    e.add_argument("--trial", help="export this trial of a search directory (any trial with a saved model, e.g. "
+                   "the Pareto front) instead of the winner")
+    e.add_argument("--data", metavar="FILE.npz", help="test inputs for the check and tb_data (array x_val, x_test, x "
+                   "or X); default: the search's validation data, else random inputs (said in the output)")
+    e.add_argument("--hls-config", metavar="FILE.yml", help="hls4ml settings (Model / LayerName entries as in "
+                   "hls4ml's config) merged over autoq's exact config; warns where one may break exactness")
+    e.add_argument("--allow-mismatch", action="store_true", help="write the project even when the C simulation "
+                   "is not bit-exact with QKeras (default: error, exit code 2)")
 
     r = sub.add_parser("report", help="resource/latency report of an exported hls4ml project")
     r.add_argument("project", help="an hls4ml project directory, e.g. hls_projects/digits")
@@ -152,7 +160,8 @@ def _export(args) -> int:
     try:
         res = export(args.source, output_dir=args.output, backend=args.backend, part=args.part,
                      clock_period=args.clock, io_type=args.io_type, reuse_factor=args.reuse, strategy=args.strategy,
-                     project_name=args.project_name, force=args.force, synth=args.synth,
+                     project_name=args.project_name, force=args.force, synth=args.synth, trial=args.trial,
+                     x=args.data, hls_config=args.hls_config, allow_mismatch=args.allow_mismatch,
                      trust_model=args.trust_model)
     except KeyboardInterrupt:
         print(f"\n[autoq] export interrupted; the project folder may be incomplete: run the same command with "

@@ -147,6 +147,7 @@ class Hls4mlConfig:
     strategy: str = "latency"
     output_dir: str | None = None
     project_name: str = "myproject"
+    settings: dict = field(default_factory=dict)  # hls4ml's own Model / LayerName / LayerType entries, merged over
 
 
 @dataclass
@@ -292,7 +293,7 @@ def config_from_dict(data, source=None, base_dir=".", lines=None) -> Config:
     cfg.space = _space(data.get("space", {}), ("space",), ctx)
     cfg.baselines = _baselines(data.get("baselines", []), ("baselines",), ctx)
     if data.get("hls4ml") is not None:
-        cfg.hls4ml = _build(Hls4mlConfig, data["hls4ml"], ("hls4ml",), ctx)
+        cfg.hls4ml = _hls4ml(data["hls4ml"], ctx)
     cfg.source, cfg.base_dir = source, base_dir
     _check(cfg, ctx)
     return cfg
@@ -342,6 +343,26 @@ def _build(cls, data, path, ctx, skip=()):
         return cls(**kwargs)
     except TypeError as exc:  # a required field is missing
         raise ctx.error(path, str(exc).split("__init__() ")[-1]) from None
+
+
+def _hls4ml(data, ctx) -> Hls4mlConfig:
+    """The ``hls4ml:`` section: autoq's export options plus hls4ml's own Model/LayerName/LayerType settings."""
+    from .export_settings import load_settings
+    from .errors import AutoqError
+
+    own = ("Model", "LayerName", "LayerType")
+    settings = {k: v for k, v in data.items() if k in own} if isinstance(data, dict) else {}
+    cfg = _build(Hls4mlConfig, {k: v for k, v in data.items() if k not in own} if isinstance(data, dict) else data,
+                 ("hls4ml",), ctx)
+    for key, value in settings.items():
+        try:
+            load_settings({key: value})
+        except AutoqError as exc:
+            raise ctx.error(("hls4ml", key), str(exc)) from None
+        if not isinstance(value, dict):
+            raise ctx.error(("hls4ml", key), f"expected a mapping (as in hls4ml's config), got {value!r}")
+    cfg.settings = settings
+    return cfg
 
 
 def _roles(data, path, ctx) -> RoleChoices:

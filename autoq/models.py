@@ -44,3 +44,22 @@ def regressor(input_dim: int = 10, hidden=(32, 16), n_outputs: int = 1, name: st
 def autoencoder(input_dim: int = 64, hidden=(32, 8, 32), name: str = "autoencoder"):
     """Dense ReLU encoder-decoder with a linear reconstruction of the input (anomaly detection by its error)."""
     return regressor(input_dim, hidden, input_dim, name=name)
+
+
+def bn_cnn(n_classes: int = 10, name: str = "bn_cnn"):
+    """Digits (64 inputs) as 8x8 images: Conv2D + BatchNormalization + ReLU, max pooling, Conv2D + BN + ReLU,
+    global average pooling (over 2x2), softmax head. The batch norms fold into the convolutions when quantized."""
+    inp = tf.keras.Input(shape=(64,), name="x")
+    x = tf.keras.layers.Reshape((8, 8, 1), name="image")(inp)
+    x = tf.keras.layers.Conv2D(8, 3, padding="same", use_bias=False, name="conv1")(x)
+    x = tf.keras.layers.BatchNormalization(name="bn1")(x)
+    x = tf.keras.layers.ReLU(name="relu1")(x)
+    x = tf.keras.layers.MaxPooling2D(2, name="pool1")(x)
+    x = tf.keras.layers.Conv2D(16, 3, padding="same", name="conv2")(x)
+    x = tf.keras.layers.BatchNormalization(name="bn2")(x)
+    x = tf.keras.layers.Activation("relu", name="relu2")(x)
+    x = tf.keras.layers.MaxPooling2D(2, name="pool2")(x)
+    x = tf.keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    x = tf.keras.layers.Dense(n_classes, name="output")(x)
+    out = tf.keras.layers.Activation("softmax", name="softmax")(x)
+    return tf.keras.Model(inp, out, name=name)

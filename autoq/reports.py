@@ -414,6 +414,7 @@ class ProjectReport:
     synth: SynthReport | None
     stale: bool = False
     notes: list[str] = field(default_factory=list)
+    check: dict | None = None  # C simulation vs QKeras, from autoq_export.json (CHECK_KEYS)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -422,7 +423,28 @@ class ProjectReport:
             "synth": dataclasses.asdict(self.synth) if self.synth else None,
             "stale": self.stale,
             "notes": list(self.notes),
+            "check": self.check,
         }
+
+
+CHECK_KEYS = ("bit_exact", "agreement", "max_abs_diff", "compared_layer", "first_mismatch_layer", "n_samples",
+              "x_source", "softmax_agreement", "softmax_max_abs_diff")
+
+
+def format_check(check: dict | None) -> list[str]:
+    """The C-simulation agreement lines of a report (the softmax figure labelled as hls4ml's table approximation)."""
+    if not check or check.get("agreement") is None:
+        return ["C simulation vs QKeras: not checked"]
+    status = "bit-exact" if check.get("bit_exact") else "NOT bit-exact"
+    lines = [f"C simulation vs QKeras: {status} on {check.get('compared_layer')}: argmax agreement "
+             f"{100 * check['agreement']:.2f}%, max |diff| {check.get('max_abs_diff'):.6g}, "
+             f"{check.get('n_samples')} samples from {check.get('x_source')}"]
+    if check.get("first_mismatch_layer"):
+        lines.append(f"first differing layer: {check['first_mismatch_layer']}")
+    if check.get("softmax_agreement") is not None:
+        lines.append(f"final softmax (hls4ml's lookup-table approximation, not exact by design): argmax agreement "
+                     f"{100 * check['softmax_agreement']:.2f}%, max |diff| {check.get('softmax_max_abs_diff'):.3g}")
+    return lines
 
 
 def _int(v: Any) -> int | None:
@@ -510,13 +532,14 @@ def report(project_dir: str) -> ProjectReport:
         raise ExportError(f"{project_dir} is not an hls4ml project (no hls4ml_config.yml, no <project>_prj/); "
                           "give the folder autoq export wrote")
     notes: list[str] = []
-    est = None
+    est = check = None
     meta_path = os.path.join(project_dir, "autoq_export.json")
     if os.path.isfile(meta_path):
         with open(meta_path) as f:
             meta = json.load(f)
         if meta.get("estimate"):
             est = ResourceEstimate.from_dict(meta["estimate"])
+        check = {k: meta.get(k) for k in CHECK_KEYS}
     else:
         notes.append("no autoq_export.json: project not written by autoq export, no estimate")
     synth = parse_synth_report(project_dir)
@@ -533,7 +556,7 @@ def report(project_dir: str) -> ProjectReport:
             notes.append("synthesis report is older than the last export: it may describe a previous model")
     if not ours:
         notes.append("not an autoq export: report.md and report.json were not written")
-    rep = ProjectReport(project_dir=project_dir, estimate=est, synth=synth, stale=stale, notes=notes)
+    rep = ProjectReport(project_dir=project_dir, estimate=est, synth=synth, stale=stale, notes=notes, check=check)
     if ours:
         write_report_files(rep, project_dir)
     return rep
@@ -542,6 +565,8 @@ def report(project_dir: str) -> ProjectReport:
 def format_report(rep: ProjectReport) -> str:
     """Human-readable table: estimate per layer, totals, and synthesized totals side by side."""
     lines = [f"Project {rep.project_dir}"]
+    if rep.check is not None:
+        lines += format_check(rep.check)
     if rep.estimate is not None:
         lines.append(format_estimate(rep.estimate, rep.synth))
     if rep.synth is not None:

@@ -1144,7 +1144,8 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
         log(f"[autoq] exporting the winner to {proj} (hls4ml {h.backend}) ...")
         res = export(out, proj, x=dataset.x_val[:2000], backend=h.backend, part=h.part,
                      clock_period=h.clock_period, io_type=h.io_type, reuse_factor=h.reuse_factor,
-                     strategy=h.strategy, project_name=h.project_name, force=True)
+                     strategy=h.strategy, project_name=h.project_name, force=True,
+                     hls_config=h.settings or None)
         from .export import format_result
         log(format_result(res))
         result.summary["export"] = str(proj)

@@ -3,6 +3,10 @@
 Quantizable layers are Dense/Conv1D/Conv2D/DepthwiseConv2D (kernel, bias) and ReLU activations, whether a layer's
 own ``activation='relu'`` or an ``Activation('relu')``/``ReLU`` layer. A layer's own ReLU becomes a separate
 ``QActivation`` named ``<layer>_relu`` (hls4ml's naming), so every quantizer sits on one named layer.
+
+A float ``BatchNormalization`` right after a quantizable layer (its only consumer, no activation in between) is
+folded into that layer's kernel and bias (``w * gamma / sqrt(var + eps)``, ``(b - mean) * scale + beta``) before
+quantization: the quantized model has no float batch norm left, so the exported firmware can equal it bit for bit.
 """
 from __future__ import annotations
 
@@ -110,8 +114,11 @@ def analyse(model: tf.keras.Model, cfg: SpaceConfig) -> SearchSpace:
             raise SpaceError(f"space.layer_types: {cls!r} is not a layer type autoq quantizes; "
                              f"supported: {', '.join(sorted(Q_CLASS))}, Activation, ReLU")
     slots, float_layers, unsupported = [], [], []
+    folded = foldable_batchnorms(model)
     for layer in model.layers:
         cls = layer.__class__.__name__
+        if layer.name in folded and not any(re.fullmatch(rx, folded[layer.name]) for rx in cfg.skip):
+            continue  # folded into the quantized layer before it
         if any(re.fullmatch(rx, layer.name) for rx in cfg.skip):
             float_layers.append(layer.name)
             continue
@@ -119,7 +126,7 @@ def analyse(model: tf.keras.Model, cfg: SpaceConfig) -> SearchSpace:
         act = _layer_activation(layer)
         if cls in Q_CLASS:
             keep = {"kernel": roles.get("kernel")}
-            if layer.use_bias:
+            if layer.use_bias or layer.name in folded.values():
                 keep["bias"] = roles.get("bias")
             if act == "relu":
                 keep["activation"] = roles.get("activation")
@@ -140,6 +147,7 @@ def analyse(model: tf.keras.Model, cfg: SpaceConfig) -> SearchSpace:
         elif cls == "Activation" and act in FLOAT_ACTIVATIONS:
             float_layers.append(layer.name)
         elif cls in PASS_THROUGH:
+            _check_exportable(layer)
             continue
         elif layer.weights or cls == "Activation":
             unsupported.append(f"{layer.name} ({cls})")
@@ -161,15 +169,69 @@ def analyse(model: tf.keras.Model, cfg: SpaceConfig) -> SearchSpace:
     return SearchSpace(slots, cfg.input_quantizer, float_layers)
 
 
+def _check_exportable(layer) -> None:
+    """A weightless layer the hls4ml export cannot reproduce exactly (e.g. an average over 9 values) is refused now,
+    before any trial trains, not after the search."""
+    from .export_model import UnsupportedModelError, check_layer
+    try:
+        check_layer(layer)
+    except UnsupportedModelError as exc:
+        raise SpaceError(f"{exc} (the winner could not be exported bit-exactly)") from None
+
+
+def foldable_batchnorms(model) -> dict:
+    """BatchNormalization layer name -> the quantizable layer it folds into (its only input, linear activation,
+    and the batch norm the only consumer of that layer)."""
+    inbound = _inbound(model)
+    consumers: dict = {}
+    for name, srcs in inbound.items():
+        for src in srcs:
+            consumers.setdefault(src, []).append(name)
+    by_name = {l.name: l for l in model.layers}
+    out = {}
+    for layer in model.layers:
+        if layer.__class__.__name__ != "BatchNormalization" or len(inbound.get(layer.name, [])) != 1:
+            continue
+        prev = by_name.get(inbound[layer.name][0])
+        if (prev is not None and prev.__class__.__name__ in Q_CLASS and _layer_activation(prev) in (None, "linear")
+                and consumers.get(prev.name) == [layer.name]):
+            out[layer.name] = prev.name
+    return out
+
+
+def _folded_weights(layer, bn) -> tuple:
+    """(kernel, bias) of ``layer`` with the inference-time batch norm ``bn`` folded in."""
+    gamma, beta, mean, var = (np.asarray(w, dtype=np.float64) for w in _bn_params(bn))
+    scale = gamma / np.sqrt(var + bn.epsilon)
+    kernel = np.asarray(getattr(layer, KERNEL_ATTR.get(layer.__class__.__name__, "kernel")), dtype=np.float64)
+    kshape = kernel.shape
+    if layer.__class__.__name__ == "DepthwiseConv2D":
+        kernel = kernel * scale.reshape(kshape[2], kshape[3])
+    else:
+        kernel = kernel * scale
+    bias = np.asarray(layer.bias, dtype=np.float64) if layer.use_bias else 0.0
+    return kernel.astype(np.float32), ((bias - mean) * scale + beta).astype(np.float32)
+
+
+def _bn_params(bn) -> list:
+    n = int(bn.moving_mean.shape[0])
+    gamma = bn.gamma if bn.scale else np.ones(n)
+    beta = bn.beta if bn.center else np.zeros(n)
+    return [gamma, beta, bn.moving_mean, bn.moving_variance]
+
+
 # ---------------------------------------------------------------------------------------------- building
 
-def _q_layer(cls_name: str, config: dict, kernel, bias):
+def _q_layer(cls_name: str, config: dict, kernel, bias, fold_bn: bool = False):
     import qkeras
     qcls = getattr(qkeras, Q_CLASS[cls_name])
     accepted = set(inspect.signature(qcls.__init__).parameters)
     accepted |= {"name", "trainable", "dtype", "batch_input_shape", "input_shape"}
     cfg = {k: v for k, v in config.items() if k in accepted}
     cfg["activation"] = "linear"
+    if fold_bn:  # the folded batch norm brings a bias
+        cfg["use_bias"] = True
+        config = dict(config, use_bias=True)
     key = "depthwise_quantizer" if cls_name == "DepthwiseConv2D" else "kernel_quantizer"
     cfg[key] = kernel
     if config.get("use_bias", True):
@@ -204,6 +266,7 @@ def build_qmodel(model: tf.keras.Model, choice: dict, input_quantizer: str | Non
     from qkeras import QActivation
 
     inbound = _inbound(model)
+    folds = {v: k for k, v in foldable_batchnorms(model).items() if v in choice}  # layer -> its batch norm
     inputs = []
     tensors: dict = {}
     if isinstance(model, tf.keras.Sequential):
@@ -232,9 +295,16 @@ def build_qmodel(model: tf.keras.Model, choice: dict, input_quantizer: str | Non
                 tensors[key] = QActivation(quantizers.parse(input_quantizer).build(), name=qname)(x)
             x = tensors[key]
         q = choice.get(layer.name)
+        if layer.name in folds.values():  # a batch norm folded into the layer before it
+            tensors[layer.name] = x
+            continue
         if q and cls in Q_CLASS:
+            if layer.name in folds and "bias" not in q:
+                raise SpaceError(f"layer {layer.name!r} takes the batch norm {folds[layer.name]!r} folded into it, "
+                                 "which needs a bias quantizer: add bias choices for it")
             new = _q_layer(cls, layer.get_config(), quantizers.parse(q["kernel"], "kernel").build(),
-                           quantizers.parse(q["bias"], "bias").build() if "bias" in q else None)
+                           quantizers.parse(q["bias"], "bias").build() if "bias" in q else None,
+                           fold_bn=layer.name in folds)
             y = new(x)
             act = _layer_activation(layer)
             if "activation" in q:
@@ -261,7 +331,11 @@ def build_qmodel(model: tf.keras.Model, choice: dict, input_quantizer: str | Non
             if new is None or not layer.weights:
                 continue
             cls = layer.__class__.__name__
-            if cls in Q_CLASS and layer.name in choice:
+            if cls in Q_CLASS and layer.name in folds:
+                kernel, bias = _folded_weights(layer, model.get_layer(folds[layer.name]))
+                getattr(new, KERNEL_ATTR.get(cls, "kernel")).assign(kernel)
+                new.bias.assign(bias)
+            elif cls in Q_CLASS and layer.name in choice:
                 getattr(new, KERNEL_ATTR.get(cls, "kernel")).assign(getattr(layer, KERNEL_ATTR.get(cls, "kernel")))
                 if layer.use_bias:
                     new.bias.assign(layer.bias)

@@ -18,6 +18,7 @@ from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 from autoq.export import (
     ExportError,
     InvalidOptionError,
+    MismatchError,
     OutputExistsError,
     ToolNotFoundError,
     UnsupportedModelError,
@@ -159,11 +160,19 @@ def test_unsupported_layer_is_named(tmp_path):
     out = tf.keras.layers.LayerNormalization(name="my_norm")(h)
     with pytest.raises(UnsupportedModelError, match="my_norm.*LayerNormalization.*supported layers: .*QDense"):
         export(tf.keras.Model(inp, out), str(tmp_path / "u"))
+    from qkeras import quantized_relu_po2
+
     inp = tf.keras.Input((8,), name="x")
-    out = QDense(4, kernel_quantizer=quantized_bits(4, 0, alpha="auto_po2"), name="fc_auto")(inp)
-    with pytest.raises(UnsupportedModelError, match="fc_auto.*alpha"):
+    h = QDense(4, kernel_quantizer=quantized_bits(4, 0, alpha=1), name="fc")(inp)
+    out = QActivation(quantized_relu_po2(4), name="po2_act")(h)
+    with pytest.raises(UnsupportedModelError, match="po2_act.*quantized_relu_po2.*use one of"):
         export(tf.keras.Model(inp, out), str(tmp_path / "u2"))
-    assert not (tmp_path / "u").exists() and not (tmp_path / "u2").exists()
+    from qkeras import quantized_sigmoid
+
+    out = QActivation(quantized_sigmoid(6, use_real_sigmoid=True), name="sig")(h)
+    with pytest.raises(UnsupportedModelError, match="'sig'.*lookup table.*use the default"):
+        export(tf.keras.Model(inp, out), str(tmp_path / "u3"))
+    assert not any((tmp_path / d).exists() for d in ("u", "u2", "u3"))
 
 
 def test_bad_options(tiny, tmp_path):
@@ -204,7 +213,8 @@ def test_cli_export_search_dir(search_dir, tmp_path):
     out = tmp_path / "hls_projects" / "jets_search"  # default output dir, named after the search dir
     assert "bit-exact" in proc.stdout and (out / "build_prj.tcl").exists()
     saved = json.loads((out / "autoq_export.json").read_text())
-    assert saved["x_source"] == "data_sample.npz" and saved["n_samples"] == 20 and saved["max_abs_diff"] == 0.0
+    assert saved["x_source"].startswith("search validation data") and "data_sample.npz" in saved["x_source"]
+    assert saved["n_samples"] == 20 and saved["max_abs_diff"] == 0.0
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert proc.returncode == 2 and "--force" in proc.stderr
     assert any(line.startswith("error:") for line in proc.stderr.splitlines())
@@ -235,8 +245,8 @@ def test_conv_ternary_po2_model_bit_exact(tmp_path):
     assert layers["fc"].weight_type == "ternary" and layers["fc"].mult_dsp == 0
 
 
-def test_mismatch_is_reported_with_first_layer(tmp_path, capsys):
-    """A float Dense layer is not bit-exact: the check says so and names it."""
+def test_mismatch_is_an_error_naming_the_first_layer(tmp_path, capsys):
+    """A float Dense layer is not bit-exact: the export fails naming it; --allow-mismatch writes it anyway."""
     tf.keras.utils.set_random_seed(0)
     inp = tf.keras.Input((16,), name="x")
     h = QActivation(quantized_bits(8, 3, alpha=1), name="input_quant")(inp)
@@ -245,12 +255,18 @@ def test_mismatch_is_reported_with_first_layer(tmp_path, capsys):
     h = QActivation(quantized_relu(4, 2), name="fc1_relu")(h)
     out = tf.keras.layers.Dense(3, name="float_fc")(h)
     x = np.random.default_rng(0).normal(size=(50, 16)).astype(np.float32)
-    res = export(tf.keras.Model(inp, out), str(tmp_path / "m"), x=x)
-    assert res.max_abs_diff > 0 and not res.bit_exact
-    assert res.first_mismatch_layer == "float_fc"
-    assert res.layer_max_abs_diff["fc1_relu"] == 0.0
+    model = tf.keras.Model(inp, out)
+    with pytest.raises(MismatchError, match="first differing layer 'float_fc'.*allow-mismatch") as err:
+        export(model, str(tmp_path / "m"), x=x)
+    assert not (tmp_path / "m").exists()  # no project from a failed check
+    assert err.value.result.max_abs_diff > 0 and err.value.result.layer_max_abs_diff["fc1_relu"] == 0.0
+    res = export(model, str(tmp_path / "m"), x=x, allow_mismatch=True)
+    assert res.max_abs_diff > 0 and not res.bit_exact and res.first_mismatch_layer == "float_fc"
     assert "NOT bit-exact" in capsys.readouterr().err
-    assert "MISMATCH" in format_result(res) and any("float_fc" in n for n in res.notes)
+    assert "NOT bit-exact" in format_result(res) and any("float_fc" in n for n in res.notes)
+    assert (tmp_path / "m" / "build_prj.tcl").exists()
+    report = (tmp_path / "m" / "report.md").read_text()
+    assert "NOT bit-exact" in report and "first differing layer: float_fc" in report
 
 
 def test_wrong_x_shape(tiny, tmp_path):

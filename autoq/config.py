@@ -28,7 +28,8 @@ RANGES = {  # inclusive bounds of numeric settings: (section, key) -> (low, high
 }
 ALGORITHMS = ("random", "bayesian", "hyperband", "pareto")
 COSTS = ("energy", "bits", "bops", "fpga")
-DATA_SOURCES = ("digits", "iris", "wine", "breast_cancer", "npz", "jets", "jets-synthetic", "arrays")
+DATA_SOURCES = ("digits", "iris", "wine", "breast_cancer", "npz", "jets", "jets-synthetic", "jets-generated",
+                "arrays")
 
 
 @dataclass

@@ -55,7 +55,7 @@ def _ratio(num, den):
 
 
 def generalized_ecfs(groomed) -> dict[tuple[int, int, float], np.ndarray]:
-    """Normalised generalised ECFs ``{(v, n, beta): v e_n^(beta) per jet}`` needed for the ratios, via fastjet-contrib."""
+    """Normalised generalised ECFs ``{(v, n, beta): v e_n^(beta) per jet}`` for the ratios (fastjet-contrib)."""
     cs = _ca_sequence(groomed)
     wanted = [(1, 2, 0.0), (1, 2, 1.0), (1, 2, 2.0)]
     wanted += [(v, 3, b) for b in (1.0, 2.0) for v in (1, 2, 3)]

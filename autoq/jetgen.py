@@ -187,7 +187,7 @@ def class_counts(n: int) -> dict[str, int]:
 
 
 def chunk_tasks(n: int, seed: int, settings: GenSettings) -> list[tuple]:
-    """Work units ``(class, n_jets, pythia_seed, settings)``; Pythia seeds from ``SeedSequence(seed, (class, chunk))``."""
+    """Work units ``(class, n_jets, pythia_seed, settings)``, seeds from ``SeedSequence(seed, (class, chunk))``."""
     per_class = []
     for ci, (cls, count) in enumerate(class_counts(n).items()):
         mine = []

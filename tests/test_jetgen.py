@@ -179,3 +179,47 @@ def test_generated_data_is_named_as_such_in_a_search(generated):
         load_dataset(cfg.data)
     cfg.data.source = "jets"
     assert load_dataset(cfg.data).name == "jets"
+
+
+def test_features_match_the_definitions_on_a_hand_made_jet():
+    """fastjet-contrib's ECFs and the ratios of autoq.jetfeatures against a direct evaluation of the definitions
+    (Larkoski-Salam-Thaler e_n, Moult-Necib-Thaler v e_n) on four hard particles that mMDT keeps."""
+    import itertools
+
+    import awkward as ak
+
+    from autoq.jetfeatures import jet_features
+    pt = np.array([300.0, 250.0, 200.0, 150.0])
+    y = np.array([0.05, -0.12, 0.21, 0.02])
+    phi = np.array([0.0, 0.15, -0.08, 0.3])
+    m = 0.14  # pion-mass particles: rapidity, not pseudorapidity, is the ECF angle
+    mt = np.hypot(pt, m)
+    jet = ak.Array([{"px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": mt * np.sinh(y), "E": mt * np.cosh(y)}])
+    jet = ak.zip({k: ak.Array([list(jet[k][0])]) for k in ("px", "py", "pz", "E")})
+    got = dict(zip(JET_FEATURES, jet_features(jet)[0]))
+
+    z = pt / pt.sum()
+    theta = lambda i, j: np.hypot(y[i] - y[j], np.angle(np.exp(1j * (phi[i] - phi[j]))))  # noqa: E731
+
+    def e2(b):
+        return sum(z[i] * z[j] * theta(i, j) ** b for i, j in itertools.combinations(range(4), 2))
+
+    def e3(b, v):
+        tot = 0.0
+        for i, j, k in itertools.combinations(range(4), 3):
+            angles = sorted([theta(i, j) ** b, theta(i, k) ** b, theta(j, k) ** b])
+            tot += z[i] * z[j] * z[k] * np.prod(angles[:v])
+        return tot
+
+    want = {"zlogz": np.sum(z * np.log(z)), "multiplicity": 4, "c1_b0_mmdt": e2(0), "c1_b1_mmdt": e2(1),
+            "c1_b2_mmdt": e2(2)}
+    for b in (1, 2):
+        want[f"c2_b{b}_mmdt"] = e3(b, 3) / e2(b) ** 2
+        want[f"d2_b{b}_mmdt"] = e3(b, 3) / e2(b) ** 3
+        want[f"d2_a1_b{b}_mmdt"] = e3(1, 3) / e2(b) ** (3 / b)
+        want[f"m2_b{b}_mmdt"] = e3(b, 1) / e2(b)
+        want[f"n2_b{b}_mmdt"] = e3(b, 2) / e2(b) ** 2
+    p4 = np.array([jet[k][0].to_numpy().sum() for k in ("E", "px", "py", "pz")])
+    want["mass_mmdt"] = np.sqrt(p4[0] ** 2 - (p4[1:] ** 2).sum())  # nothing groomed away
+    for name in JET_FEATURES:
+        assert got[name] == pytest.approx(want[name], rel=1e-6), name

@@ -76,7 +76,33 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("report", help="resource/latency report of an exported hls4ml project")
     r.add_argument("project", help="an hls4ml project directory, e.g. hls_projects/digits")
+    _data_parser(sub)
     return p
+
+
+# ---- autoq data ... (data set tools) ----------------------------------------------------------------------------
+def _data_parser(sub):
+    """``autoq data make-jets``: generated hls4ml-style jets (optional extra ``jets``)."""
+    d = sub.add_parser("data", help="data set tools (make-jets: generate hls4ml-style jets with Pythia 8 + FastJet)")
+    dsub = d.add_subparsers(dest="data_command", required=True)
+    m = dsub.add_parser("make-jets", help="generate a class-balanced jet set with the 16 features of "
+                        "hls4ml_lhc_jets_hlf (Pythia 8 + FastJet, particle level; needs pip install -e \".[jets]\")")
+    m.add_argument("--n", type=int, required=True, help="number of jets (class-balanced over g, q, t, w, z)")
+    m.add_argument("--seed", type=int, default=1, help="random seed (the same seed gives the same file; default 1)")
+    m.add_argument("--output", required=True, help="output .npz; its data card (.md, .png) is written beside it")
+    m.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    m.add_argument("--no-tagger", action="store_true", help="skip training the float tagger for the data card")
+
+
+def _data(args) -> int:
+    from .jetgen import make_jets
+    try:
+        make_jets(args.n, seed=args.seed, output=args.output, workers=args.workers, tagger=not args.no_tagger)
+    except KeyboardInterrupt:
+        print("\n[autoq] interrupted; nothing was written", file=sys.stderr, flush=True)
+        return 130
+    return 0
+# ---- end of autoq data ------------------------------------------------------------------------------------------
 
 
 def _resume_command(argv) -> str:
@@ -184,7 +210,8 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     from .errors import AutoqError
-    handlers = {"search": lambda a: _search(a, argv), "show": _show, "export": _export, "report": _report}
+    handlers = {"search": lambda a: _search(a, argv), "show": _show, "export": _export, "report": _report,
+                "data": _data}
     try:
         return handlers[args.command](args)
     except AutoqError as exc:

@@ -29,7 +29,8 @@ RANGES = {  # inclusive bounds of numeric settings: (section, key) -> (low, high
 ALGORITHMS = ("random", "bayesian", "hyperband", "pareto")
 COSTS = ("energy", "bits", "bops", "fpga")
 QTOOLS_PROCESSES = ("horowitz",)  # the energy tables qkeras.qtools.config_public ships
-DATA_SOURCES = ("digits", "iris", "wine", "breast_cancer", "diabetes", "npz", "jets", "jets-synthetic", "arrays")
+DATA_SOURCES = ("digits", "iris", "wine", "breast_cancer", "diabetes", "npz", "jets", "jets-synthetic", "jets-generated",
+                "arrays")
 
 
 @dataclass

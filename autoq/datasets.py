@@ -191,14 +191,22 @@ def load_dataset(cfg, base_dir=".") -> Dataset:
     if cfg.task != "classification":
         raise DataError(f"data source {cfg.source!r} is a classification set; data.task {cfg.task!r} needs arrays or "
                         "an npz file")
-    if cfg.source in ("jets", "jets-synthetic"):
+    if cfg.source in ("jets", "jets-synthetic", "jets-generated"):
         from . import jets
         if cfg.source == "jets-synthetic":
             x, y, names = jets.make_synthetic_jets(n=cfg.n_samples, seed=cfg.seed)
             return from_arrays(x, y, name="jets-synthetic", class_names=names, synthetic=True, **split)
+        if path is None and cfg.source == "jets-generated":
+            raise DataError("data source 'jets-generated' needs a file made by `autoq data make-jets` (e.g. "
+                            "autoq data make-jets --n 100000 --seed 1 --output jets_generated.npz): set data.path "
+                            "in the YAML or pass --data PATH")
         if path is None:
             raise DataError("data source 'jets' needs the OpenML jet file (hls4ml_lhc_jets_hlf, OpenML 42468): set "
                             "data.path in the YAML or pass --data PATH.\n" + jets.GET_DATA_HINT)
+        generated = jets.is_generated(path)
+        if cfg.source == "jets-generated" and not generated:
+            raise DataError(f"{path}: data source 'jets-generated' reads files made by `autoq data make-jets`, and "
+                            "this one is not; use data source 'jets' for the OpenML set")
         try:
             x, y, names = jets.load_jets(path)
         except FileNotFoundError as exc:
@@ -206,7 +214,9 @@ def load_dataset(cfg, base_dir=".") -> Dataset:
         except ValueError as exc:
             raise DataError(str(exc)) from None
         # the paper's preprocessing: 80/20 split (random_state=42), StandardScaler fitted on train, one-hot
-        return jets.jets_splits(x, y, class_names=names, seed=42, test_size=0.2, val_size=0.25)
+        d = jets.jets_splits(x, y, class_names=names, seed=42, test_size=0.2, val_size=0.25)
+        d.name = "jets-generated" if generated else "jets"  # generated data is never named as the OpenML set
+        return d
     raise DataError(f"data source {cfg.source!r} needs arrays: pass them to autoq.search(model, (x, y), config)")
 
 

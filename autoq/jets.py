@@ -82,6 +82,18 @@ def load_jets(path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return _finish(X, labels, names, path)
 
 
+def is_generated(path) -> bool:
+    """True for a file written by ``autoq data make-jets`` (an .npz carrying its ``generated`` marker)."""
+    try:
+        path = _resolve(os.fspath(path))
+        if _detect_format(path) != "npz":
+            return False
+        with np.load(path, allow_pickle=False) as z:
+            return "generated" in z.files
+    except (OSError, ValueError):
+        return False
+
+
 def _resolve(path: str) -> str:
     if os.path.isfile(path):
         return path

@@ -865,7 +865,7 @@ def resolve_config(config, **overrides) -> Config:
         elif key == "algorithm":
             cfg.search.algorithm = value
         elif key == "data_path":
-            if cfg.data.source not in ("npz", "jets"):
+            if cfg.data.source not in ("npz", "jets", "jets-generated"):
                 raise ConfigError(f"--data names a file, but data.source is {cfg.data.source!r}, which reads no "
                                   "file; set data.source to npz or jets to search on a file", key="data.source",
                                   source=cfg.source)

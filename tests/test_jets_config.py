@@ -1,4 +1,5 @@
-"""configs/jets.yaml and configs/jets-synthetic.yaml: valid, the paper's space and baseline, Q6 priced like the paper."""
+"""configs/jets.yaml, jets-synthetic.yaml and jets-generated.yaml: valid, the paper's space and baseline, Q6 priced
+like the paper."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,6 +12,7 @@ from autoq import quantizers
 ROOT = Path(__file__).resolve().parents[1]
 JETS = ROOT / "configs" / "jets.yaml"
 SYNTH = ROOT / "configs" / "jets-synthetic.yaml"
+GEN = ROOT / "configs" / "jets-generated.yaml"
 PUBLISHED = Path(__file__).resolve().parent / "data" / "jet-tagger"
 
 #: The paper's QTools energies (pJ; 45 nm, fixed memory): Q6 949, BF 3439. Our pricing of the published Q6 model with
@@ -21,7 +23,7 @@ PAPER_BF_PJ, BF_TOLERANCE = 3439.0, 0.15
 Q6 = ("quantized_bits(6,0,alpha=1)", "quantized_bits(6,0,alpha=1)", "quantized_relu(6)")
 
 
-@pytest.fixture(scope="module", params=[JETS, SYNTH], ids=["jets", "jets-synthetic"])
+@pytest.fixture(scope="module", params=[JETS, SYNTH, GEN], ids=["jets", "jets-synthetic", "jets-generated"])
 def cfg(request):
     return load_config(request.param)
 
@@ -37,6 +39,9 @@ def test_data_sources():
     assert real.data.source == "jets" and real.train.batch_size == 1024
     assert synth.data.source == "jets-synthetic"
     assert "SYNTHETIC" in SYNTH.read_text().split("\n", 1)[0]
+    gen = load_config(GEN)
+    assert gen.data.source == "jets-generated" and gen.name == "jets-generated"
+    assert "GENERATED" in GEN.read_text().split("\n", 1)[0] and "NOT the OpenML set" in GEN.read_text()
 
 
 def test_space_matches_the_paper(cfg):

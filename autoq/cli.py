@@ -51,16 +51,22 @@ def _parser() -> argparse.ArgumentParser:
     sh = sub.add_parser("show", help="print the summary of a finished search")
     sh.add_argument("dir", help="a search output directory")
 
-    e = sub.add_parser("export", help="write an hls4ml project for a search result or a saved QKeras model")
+    e = sub.add_parser("export", help="write an hls4ml project for a search result or a saved QKeras model",
+                       formatter_class=_Defaults)
     e.add_argument("source", help="a search output directory or a QKeras .h5 model")
-    e.add_argument("--backend", choices=["Vitis", "Vivado"], default="Vitis")
-    e.add_argument("--part", default="xcvu13p-flga2577-2-e")
-    e.add_argument("--clock", type=float, default=5.0, help="clock period in ns")
-    e.add_argument("--io-type", choices=["io_parallel", "io_stream"], default="io_parallel")
-    e.add_argument("--reuse", type=int, default=1, help="reuse factor")
-    e.add_argument("--strategy", choices=["latency", "resource"], default="latency")
-    e.add_argument("--output", help="project directory (default hls_projects/<name>)")
-    e.add_argument("--project-name", default="myproject")
+    e.add_argument("--backend", type=_backend, default="Vitis", metavar="{Vitis,Vivado}",
+                   help="hls4ml backend: Vitis HLS or Vivado HLS (any case)")
+    e.add_argument("--part", default="xcvu13p-flga2577-2-e",
+                   help="AMD/Xilinx part with its speed grade, e.g. xcvu13p-flga2577-2-e or xc7z020clg400-1")
+    e.add_argument("--clock", type=float, default=5.0, help="clock period in ns (5 ns = 200 MHz)")
+    e.add_argument("--io-type", choices=["io_parallel", "io_stream"], default="io_parallel",
+                   help="hls4ml io_type: all values at once (lowest latency) or streamed through FIFOs (large CNNs)")
+    e.add_argument("--reuse", type=int, default=1,
+                   help="hls4ml reuse_factor: how many multiplications share one multiplier (1 = fully parallel)")
+    e.add_argument("--strategy", type=str.lower, choices=["latency", "resource"], default="latency",
+                   help="hls4ml strategy: latency (registers, lowest latency) or resource (BRAM, for reuse > 1)")
+    e.add_argument("--output", help="project directory (default: hls_projects/<name of the search or model>)")
+    e.add_argument("--project-name", default="myproject", help="hls4ml project_name: the top function's name")
     e.add_argument("--force", action="store_true", help="write into an existing project directory")
     e.add_argument("--synth", action="store_true", help="run HLS synthesis (needs vitis_hls/vivado_hls on PATH)")
     e.add_argument("--trust-model", action="store_true", help="allow a model file that carries code (Lambda layers, "
@@ -103,6 +109,23 @@ def _data(args) -> int:
         return 130
     return 0
 # ---- end of autoq data ------------------------------------------------------------------------------------------
+
+
+class _Defaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a default where there is one to show (not for flags, nor where the help already says it)."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _backend(text: str) -> str:
+    """--backend, case-insensitively (vitis, VIVADO, ...), spelled as hls4ml spells it."""
+    names = {"vitis": "Vitis", "vivado": "Vivado"}
+    if text.lower() not in names:
+        raise argparse.ArgumentTypeError(f"expected Vitis or Vivado, got {text!r}")
+    return names[text.lower()]
 
 
 def _resume_command(argv) -> str:

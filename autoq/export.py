@@ -256,7 +256,10 @@ def export(
     if check:
         t0 = time.perf_counter()
         try:
-            y_hls, trace = hls_model.trace(xq)
+            import contextlib
+            import io
+            with contextlib.redirect_stdout(io.StringIO()):  # hls4ml prints "Recompiling ... with tracing"
+                y_hls, trace = hls_model.trace(xq)
         except Exception as e:  # noqa: BLE001 -- g++ failures surface as generic exceptions
             raise ExportError(f"g++ compilation / C simulation of {out} failed: {e}") from e
         seconds_compile = time.perf_counter() - t0
@@ -269,6 +272,7 @@ def export(
             )
         hls_model.config.trace_output = False
     hls_model.write()  # leave a clean (trace-free) firmware in the project
+    _portable_config(out)
 
     est = estimate(kmodel, reuse_factor=reuse_factor, clock_period=clock_period, part=part, strategy=strategy)
     result = ExportResult(
@@ -280,17 +284,29 @@ def export(
         layer_max_abs_diff=chk.layer_max_abs_diff if chk else {}, layer_precisions=layer_precisions, notes=notes,
     )
     _write_result(result)
-    if chk is not None:
-        print(f"[autoq] C simulation vs QKeras ({chk.compared_layer}, {len(xq)} samples, {x_source}): argmax "
-              f"agreement {chk.agreement:.2%}, max |diff| {chk.max_abs_diff:.6g}")
-        if not result.bit_exact:
-            _mismatch(result, created, allow_mismatch)
+    if chk is not None and not result.bit_exact:  # the check's numbers are in the result (format_result prints them)
+        _mismatch(result, created, allow_mismatch)
     from autoq import reports
 
     reports.report(out)
     if synth:
         _synthesize(result, hls_model, backend)
     return result
+
+
+def _portable_config(out: str) -> None:
+    """hls4ml_config.yml as a user keeps it: no per-layer ``Trace: true`` left from the check, and paths relative to
+    the project (it moves to the synthesis machine), not this machine's absolute ones."""
+    path = os.path.join(out, "hls4ml_config.yml")
+    if not os.path.isfile(path):
+        return
+    root = os.path.abspath(out)
+    with open(path) as f:
+        text = f.read()
+    text = re.sub(r"(?m)^(\s*)Trace: true$", r"\1Trace: false", text)
+    text = re.sub(rf"(?m)^OutputDir: {re.escape(root)}$", "OutputDir: .", text).replace(root + os.sep, "")
+    with open(path, "w") as f:
+        f.write(text)
 
 
 def _mismatch(result: ExportResult, created: bool, allow: bool) -> None:

@@ -370,7 +370,17 @@ def format_estimate(est: ResourceEstimate, synth: "SynthReport | None" = None) -
         f"latency {est.latency_cycles} cycles = {est.latency_ns:g} ns, interval {est.interval_cycles} cycles"
         + (f" | synthesized: {s.latency_max} cycles, interval {s.interval_max}" if synth is not None else "")
     )
+    lines.append(ESTIMATE_COLUMNS)
     return "\n".join(lines)
+
+
+#: what the estimate table's columns mean (printed under the table, and in report.md)
+ESTIMATE_COLUMNS = (
+    "columns: w/x bits = weight / input bit widths; nnz = non-zero weights (each one multiplication); "
+    "mDSP / mLUT = multiplications mapped to DSPs / to LUTs (products wider than the DSP threshold go to DSPs); "
+    "LUT, FF, DSP, BRAM = estimated resources (BRAM in 18 kb blocks); cyc = latency in clock cycles. "
+    "An estimate before synthesis, not a synthesis result."
+)
 
 
 def _fmt(v: Any) -> str:

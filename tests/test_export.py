@@ -78,6 +78,9 @@ def test_project_is_complete(exported):
     # g++ really ran and the firmware left behind has no trace instrumentation
     assert list((out / "firmware").glob("myproject-*.so"))
     assert "trace_outputs->insert" not in (out / "firmware" / "myproject.cpp").read_text()
+    # the hls4ml config travels to the synthesis machine: no tracing left on, no path of this machine in it
+    cfg_text = (out / "hls4ml_config.yml").read_text()
+    assert "Trace: true" not in cfg_text and str(out) not in cfg_text and "OutputDir: ." in cfg_text
 
 
 def test_bit_exact_agreement(exported):
@@ -212,6 +215,9 @@ def test_cli_export_search_dir(search_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = tmp_path / "hls_projects" / "jets_search"  # default output dir, named after the search dir
     assert "bit-exact" in proc.stdout and (out / "build_prj.tcl").exists()
+    # clean output: the check once (no second [autoq] line), no hls4ml chatter, the estimate's columns explained
+    assert proc.stdout.count("C simulation vs QKeras") == 1 and "Recompiling" not in proc.stdout
+    assert "columns: w/x bits = weight / input bit widths" in proc.stdout
     saved = json.loads((out / "autoq_export.json").read_text())
     assert saved["x_source"].startswith("search validation data") and "data_sample.npz" in saved["x_source"]
     assert saved["n_samples"] == 20 and saved["max_abs_diff"] == 0.0

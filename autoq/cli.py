@@ -205,7 +205,7 @@ def _show(args) -> int:
 
 
 def _export(args) -> int:
-    from .export import export, format_result
+    from .export import ToolNotFoundError, export, format_result
     try:
         res = export(args.source, output_dir=args.output, backend=args.backend, part=args.part,
                      clock_period=args.clock, io_type=args.io_type, reuse_factor=args.reuse, strategy=args.strategy,
@@ -216,6 +216,10 @@ def _export(args) -> int:
         print(f"\n[autoq] export interrupted; the project folder may be incomplete: run the same command with "
               "--force to write it again", file=sys.stderr, flush=True)
         return 130
+    except ToolNotFoundError as exc:  # the project is complete: show what it is, then say what is missing
+        if exc.result is not None:
+            print(format_result(exc.result))
+        raise
     print(format_result(res))
     return 0
 

@@ -393,3 +393,17 @@ def test_fuzz_config_text(text):
 
 def test_valid_default_config_parses():
     assert isinstance(parse_config(yaml.safe_dump(TINY)), Config)
+
+
+def test_every_export_option_is_explained_with_its_default():
+    from autoq.cli import _parser
+    export = next(a for a in _parser()._actions if a.dest == "command").choices["export"]
+    options = [a for a in export._actions if a.option_strings and a.dest != "help"]
+    assert len(options) >= 15
+    text = " ".join(export.format_help().split())
+    for a in options:
+        assert a.help, a.option_strings
+        if a.default not in (None, False):  # a value with a default says it
+            assert "default" in a.help or f"(default: {a.default})" in text, a.option_strings
+    assert "(default: Vitis)" in text and "(default: io_parallel)" in text and "(default: 5.0)" in text
+    assert export.parse_args(["m.h5", "--backend", "vivado"]).backend == "Vivado"

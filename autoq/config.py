@@ -352,9 +352,11 @@ def _hls4ml(data, ctx) -> Hls4mlConfig:
     from .errors import AutoqError
 
     own = ("Model", "LayerName", "LayerType")
-    settings = {k: v for k, v in data.items() if k in own} if isinstance(data, dict) else {}
-    cfg = _build(Hls4mlConfig, {k: v for k, v in data.items() if k not in own} if isinstance(data, dict) else data,
-                 ("hls4ml",), ctx)
+    # hls4ml's keys at the top of the section (as users write them), or under ``settings`` (a Config's to_dict())
+    given = dict(data.get("settings") or {}) if isinstance(data, dict) else {}
+    settings = {**given, **{k: v for k, v in data.items() if k in own}} if isinstance(data, dict) else {}
+    cfg = _build(Hls4mlConfig, {k: v for k, v in data.items() if k not in own + ("settings",)}
+                 if isinstance(data, dict) else data, ("hls4ml",), ctx)
     for key, value in settings.items():
         try:
             load_settings({key: value})

@@ -77,3 +77,15 @@ def test_yaml_booleans_where_booleans_are_meant():
     assert parse_config("model:\n  train: auto\n").model.train == "auto"
     with pytest.raises(ConfigError, match="model.train: expected auto, true or false, got 3"):
         parse_config("model:\n  train: 3\n")
+
+
+def test_a_config_survives_its_own_round_trip():
+    """A Config built in Python is validated again (autoq.search does): nothing may get lost on the way, e.g. the
+    hls4ml: section's own LayerName settings (found when the search started re-validating Config objects)."""
+    from autoq.config import config_from_dict
+    for name in ("digits.yaml", "digits-cnn.yaml", "diabetes-regression.yaml", "jets.yaml"):
+        cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / name)
+        again = config_from_dict(cfg.to_dict())
+        assert again.to_dict() == cfg.to_dict(), name
+    assert config_from_dict(load_config(Path(__file__).resolve().parents[1] / "configs" / "digits-cnn.yaml")
+                            .to_dict()).hls4ml.settings == {"LayerName": {"conv2": {"ReuseFactor": 2}}}

@@ -4,6 +4,7 @@ a mismatch exits non-zero; config validation refuses what the export could not r
 
 import json
 import os
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -16,21 +17,11 @@ from autoq.cli import main as cli
 from autoq.config import parse_config
 from autoq.errors import ConfigError, SpaceError
 
-CONFIG = {
-    "name": "bn_cnn",
-    "seed": 3,
-    "model": {"builder": "autoq.models:bn_cnn"},
-    "data": {"source": "digits"},
-    "train": {"epochs": 2, "patience": 0, "batch_size": 64, "float_epochs": 6},
-    "space": {
-        "input_quantizer": "quantized_bits(8,3,alpha=1)",
-        "default": {"kernel": ["quantized_bits({3..6},0,alpha=1)", "ternary()", "quantized_po2(4)"],
-                    "bias": ["quantized_bits(8,3,alpha=1)"], "activation": ["quantized_relu({3..6},2)"]},
-    },
-    "search": {"algorithm": "random", "max_trials": 2, "output_dir": "out", "keep": "all"},
-    "hls4ml": {"io_type": "io_stream", "backend": "Vivado", "output_dir": "hls",
-               "LayerName": {"conv2": {"ReuseFactor": 2}}},
-}
+# configs/digits-cnn.yaml, the README's example, at a tiny budget
+CONFIG = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "digits-cnn.yaml").read_text())
+CONFIG["train"].update(epochs=2, patience=0, float_epochs=6)
+CONFIG["search"].update(max_trials=2, output_dir="out")
+CONFIG["hls4ml"]["output_dir"] = "hls"
 
 
 @pytest.fixture(scope="module")

@@ -116,6 +116,10 @@ def check_model(model, what: str = "the model") -> None:
     """A model object (from a builder or the API) must be a tf.keras Model; builders are code the user runs, like a
     script, so nothing more is checked here."""
     import tensorflow as tf
+
+    from .keras_env import require_keras2_model
+    if model is not None:
+        require_keras2_model(model)  # a Keras 3 model: say so and how to fix it, not just "not a tf.keras Model"
     if not isinstance(model, tf.keras.Model):
         raise AutoqError(f"{what} must be a tf.keras Model, got {type(model).__name__}"
                          + (" (did the builder forget to return it?)" if model is None else ""))

@@ -1016,7 +1016,6 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
         check_model(model)
         train_float = cfg.model.train is True
     dataset = as_dataset(data, cfg.data) if data is not None else load_dataset(cfg.data, cfg.base_dir)
-    keras_env.require_keras2_model(model)
     _check_data_fits(model, dataset)
     preflight(cfg)
     out = Path(cfg.search.output_dir)

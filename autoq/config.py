@@ -477,8 +477,6 @@ def _check(cfg: Config, ctx):
     for path, seed in ((("seed",), cfg.seed), (("data", "seed"), cfg.data.seed)):
         if not 0 <= seed <= MAX_SEED:
             raise ctx.error(path, f"must be between 0 and {MAX_SEED}, got {seed}")
-    if cfg.data.n_samples < 1:
-        raise ctx.error(("data", "n_samples"), f"must be at least 1, got {cfg.data.n_samples}")
     m = cfg.model
     if m.path and m.builder:
         raise ctx.error(("model",), "give either 'path' (a saved Keras model) or 'builder' (module:function), not both")
@@ -513,12 +511,6 @@ def _check(cfg: Config, ctx):
     if d.val_fraction + d.test_fraction >= 1:
         raise ctx.error(("data",), "val_fraction + test_fraction must leave data to train on")
     t = cfg.train
-    for key in ("epochs", "batch_size"):
-        if getattr(t, key) < 1:
-            raise ctx.error(("train", key), f"must be at least 1, got {getattr(t, key)}")
-    for key in ("patience", "float_epochs", "fine_tune_epochs"):
-        if getattr(t, key) < 0:
-            raise ctx.error(("train", key), f"must be >= 0, got {getattr(t, key)}")
     if t.learning_rate <= 0:
         raise ctx.error(("train", "learning_rate"), f"must be > 0, got {t.learning_rate}")
     if t.optimizer.lower() not in ("adam", "sgd", "rmsprop", "adamw"):
@@ -546,8 +538,6 @@ def _check(cfg: Config, ctx):
         hint = difflib.get_close_matches(s.algorithm, ALGORITHMS, n=1)
         raise ctx.error(("search", "algorithm"), f"unknown algorithm {s.algorithm!r}" +
                         (f" (did you mean '{hint[0]}'?)" if hint else "") + f"; known: {', '.join(ALGORITHMS)}")
-    if s.max_trials < 1:
-        raise ctx.error(("search", "max_trials"), f"must be at least 1, got {s.max_trials}")
     for i, b in enumerate(s.blocks):
         if not isinstance(b, dict) or set(b) != {"layers", "max_trials"}:
             raise ctx.error(("search", "blocks", i), f"expected {{layers: <name regex>, max_trials: <n>}}, got {b!r}")

@@ -492,7 +492,8 @@ class Searcher:
                 "fpga": self._fpga(pricing or qmodel), "model": f"baselines/{b.name}.h5",
                 "choice": {"kernel": b.kernel, "bias": b.bias, "activation": b.activation}}
 
-    def progress(self, record: dict, max_trials: int):
+    def progress(self, record: dict, max_trials: int, done: list):
+        """The line a finished trial prints; ``done`` is every record on disk (read once per trial by the tuner)."""
         ref = self.state["reference_cost"]
         if record["status"] == "ok":
             if self.best_score is None or record["score"] > self.best_score[0]:
@@ -505,7 +506,6 @@ class Searcher:
         else:
             msg = f"FAILED ({record.get('error')}), going on"
         best = f"best {self.best_score[0]:.4f} (trial {self.best_score[1]})" if self.best_score else "best -"
-        done = self.store.records()
         clock = f"{_fmt_time(time.time() - self.t0)} elapsed"
         if max_trials:  # hyperband sizes its own brackets: no total, no estimate
             left = max(max_trials - len(done), 0)
@@ -726,7 +726,7 @@ def make_tuner(searcher: Searcher, oracle, max_trials: int, serve_options: dict 
                         if r.get("status") == "ok" and (searcher.best_score is None
                                                         or r["score"] > searcher.best_score[0]):
                             searcher.best_score = (r["score"], r["trial"])
-                searcher.progress(record, max_trials)
+                searcher.progress(record, max_trials, records)
             _write_table(searcher, records)  # keep trials.csv current, so a killed search still has its table
             if record["status"] != "ok":
                 raise kt.errors.FailedTrialError(record.get("error", "trial failed"))

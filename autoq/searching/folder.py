@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from .errors import ResultsError
+from ..errors import ResultsError
 
 MARKER = "autoq.json"
 LOCK = "autoq.lock"
@@ -45,7 +45,7 @@ def read_marker(out: Path) -> dict | None:
 
 
 def write_marker(out: Path, kind: str = "search") -> None:
-    from .results import atomic_write_json
+    from .store import atomic_write_json
     atomic_write_json(Path(out) / MARKER, {"tool": "autoq", "format": FORMAT, "kind": kind,
                                            "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
 

@@ -25,13 +25,14 @@ import socket
 import time
 from pathlib import Path
 
-from .errors import AutoqError, ResultsError
+from ..errors import AutoqError, ResultsError
 
 ENV_ID, ENV_IP, ENV_PORT = "KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"
 ENV_TOKEN = "AUTOQ_TOKEN"
 ROLES = ("chief", "worker")
 DEFAULT_HOST = "127.0.0.1"  # the chief listens on loopback unless told otherwise
 CONNECT_TIMEOUT = 30.0  # a worker whose chief does not answer fails after this many seconds
+RETRY_PAUSE = 1.0  # seconds between asking a chief that dropped a request in flight again
 CALL_TIMEOUT = 300.0  # one request to a running chief (keras-tuner's own is an hour)
 TOKEN_HEADER = "autoq-token"
 _TUNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -131,7 +132,7 @@ def keras_tuner_env(dist: dict | None):
 def wait_for_state(out: Path, fingerprint: dict, timeout: float, log, poll: float = 1.0) -> dict:
     """Worker side: wait until the chief has prepared the shared output directory; check it is this search (same
     config, data and float model)."""
-    from .outdir import fingerprint_changes, read_state
+    from .folder import fingerprint_changes, read_state
     state_path = out / "state.json"
     t0 = time.time()
     said = False
@@ -184,10 +185,18 @@ def _client_interceptor(token: str | None, call_timeout: float):
 
         def intercept_unary_unary(self, continuation, details, request):
             md = list(details.metadata or []) + ([(TOKEN_HEADER, token)] if token else [])
-            timeout = min(details.timeout or call_timeout, call_timeout)
-            new = type("Details", (_CallDetails, grpc.ClientCallDetails), {})(
-                details.method, timeout, md, details.credentials, details.wait_for_ready, details.compression)
-            return continuation(new, request)
+            deadline = time.monotonic() + min(details.timeout or call_timeout, call_timeout)
+            while True:
+                left = deadline - time.monotonic()
+                new = type("Details", (_CallDetails, grpc.ClientCallDetails), {})(
+                    details.method, max(left, 0.1), md, details.credentials, True, details.compression)
+                outcome = continuation(new, request)
+                exc = outcome.exception()
+                # a chief killed while this request was in flight ("Socket closed"): ask its restart, until the
+                # deadline (a request that never reached it waits for the chief anyway: wait_for_ready)
+                if exc is None or exc.code() != grpc.StatusCode.UNAVAILABLE or left <= RETRY_PAUSE:
+                    return outcome
+                time.sleep(RETRY_PAUSE)
 
     return TokenAndDeadline()
 
@@ -241,7 +250,7 @@ def serve(oracle, host: str, port: int, log, max_failed: int | None = None, poll
 
     import grpc
 
-    from .keras_env import keras_tuner
+    from ..keras_env import keras_tuner
     keras_tuner()
     from keras_tuner.src import protos
     from keras_tuner.src.distribute import oracle_chief

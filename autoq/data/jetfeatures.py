@@ -81,7 +81,7 @@ def ecf_ratios(ecf: dict) -> dict[str, np.ndarray]:
 
 
 def jet_features(constituents) -> np.ndarray:
-    """The 16 features (float64 [n_jets, 16], :data:`autoq.jets.JET_FEATURES` order) of jets given as an awkward
+    """The 16 features (float64 [n_jets, 16], :data:`autoq.data.jets.JET_FEATURES` order) of jets given as an awkward
     array ``jets x constituents x {px, py, pz, E}`` (each entry the constituents of one anti-kT R=0.8 jet)."""
     import awkward as ak
     pt = np.hypot(constituents.px, constituents.py)

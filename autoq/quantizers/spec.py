@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from .errors import QuantizerError
+from ..errors import QuantizerError
 
 #: name -> (roles it may serve, default bits, argument names in positional order)
 KNOWN = {
@@ -206,10 +206,3 @@ def custom_objects() -> dict:
     except ImportError:  # QIL not available in this build
         pass
     return objs
-
-
-def __getattr__(name):  # autoq.quantizers.QIL without importing TF at module import time
-    if name == "QIL":
-        from .qil import QIL
-        return QIL
-    raise AttributeError(name)

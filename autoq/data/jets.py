@@ -4,6 +4,8 @@ The real data is OpenML dataset 42468 ``hls4ml_lhc_jets_hlf`` (~830k jets; Pieri
 10.5281/zenodo.3602260; used by Duarte et al. 2018 and Coelho et al. 2021). This module reads a local copy in any
 of the common formats (:func:`load_jets`), applies the paper's preprocessing (:func:`jets_splits`) and provides a
 clearly SYNTHETIC stand-in for tests and demos (:func:`make_synthetic_jets`). Nothing is downloaded.
+
+Over 400 lines because it reads five file formats; they share the column and label rules of this one dataset.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .datasets import Dataset
+from .dataset import Dataset
 
 #: The 16 high-level features, in the order of the OpenML dataset and the hls4ml tutorial.
 JET_FEATURES = (
@@ -41,7 +43,7 @@ GET_DATA_HINT = (
     "    np.savez(path, X=d.data.astype('float32'), y=d.target.astype(str))\n"
     "or download the ARFF/CSV/parquet export from https://www.openml.org/d/42468 (or the original Zenodo record "
     "10.5281/zenodo.3602260) and copy the file here. For tests and demos without the data use the synthetic "
-    "stand-in 'jets-synthetic' (autoq.jets.make_synthetic_jets); never report its accuracy as jet accuracy."
+    "stand-in 'jets-synthetic' (autoq.data.jets.make_synthetic_jets); never report its accuracy as jet accuracy."
 )
 
 
@@ -304,7 +306,7 @@ def _finish(X, labels, names, path):
 # ----------------------------------------------------------------------------------------------------------------
 @dataclass
 class JetSplits(Dataset):
-    """An :class:`autoq.datasets.Dataset` (x float32 standardized, y float32 one-hot) plus the scaler used."""
+    """An :class:`autoq.data.Dataset` (x float32 standardized, y float32 one-hot) plus the scaler used."""
 
     scaler_mean: np.ndarray | None = None
     scaler_scale: np.ndarray | None = None

@@ -2,14 +2,14 @@
 
 How bit-exactness is obtained (hls4ml 1.3.0, Keras-2 QKeras flow; details in the modules named):
 
-* :mod:`autoq.export_model` checks every layer and quantizer against what hls4ml implements exactly (one clear
+* :mod:`autoq.exporting.vocabulary` checks every layer and quantizer against what hls4ml implements exactly (one clear
   error naming the layer otherwise) and renames what hls4ml cannot take (a layer named ``input``).
-* :mod:`autoq.export_hls` builds hls4ml's own per-layer config (``granularity='name'``: quantizer types, ApplyAlpha
+* :mod:`autoq.exporting.hls_config` builds hls4ml's own per-layer config (``granularity='name'``: quantizer types, ApplyAlpha
   for auto scales, batch-norm fusion, ``auto`` accumulators), pins the input type and every activation quantizer's
   type (round half to even, saturate: QKeras' ``tf.round`` + ``clip``), and after conversion re-derives the types
   hls4ml leaves at its default or too narrow (po2/binary accumulators, float relu, average pooling, batch norm).
 * The test vectors are quantized to the input type before both QKeras and the C simulation see them.
-* :mod:`autoq.export_check` compares every layer. A float ``softmax`` at the end is hls4ml's lookup-table
+* :mod:`autoq.exporting.check` compares every layer. A float ``softmax`` at the end is hls4ml's lookup-table
   approximation: the logits are compared instead and the softmax figures are reported as that approximation.
 * A mismatch of the compared tensor is an error (:class:`MismatchError`) unless ``allow_mismatch=True``.
 """
@@ -28,10 +28,14 @@ from typing import Any
 
 import numpy as np
 
-from autoq.export_hls import DEFAULT_INPUT_PRECISION, hls_config_for
-from autoq.export_model import ExportError, UnsupportedModelError, check_model, load_source  # noqa: F401
-from autoq.keras_env import hls4ml_keras2
-from autoq.reports import DEFAULT_PART, ProjectReport, ResourceEstimate, estimate, format_estimate
+from .hls_config import DEFAULT_INPUT_PRECISION, hls_config_for
+from ..errors import ExportError, UnsupportedModelError  # noqa: F401
+from .source import load_source
+from .vocabulary import check_model
+from ..keras_env import hls4ml_keras2
+from ..cost.estimate import DEFAULT_PART, ResourceEstimate, estimate
+from .project_report import ProjectReport, report
+from .synth import ToolNotFoundError, synthesize  # noqa: F401 - raised by export()
 
 RANDOM_SAMPLES = 200
 MAX_CHECK_SAMPLES = 1000
@@ -39,14 +43,6 @@ PART_FAMILIES = ("xc7 (7-series)", "xcku/xcvu/xczu/xcau (UltraScale(+))", "xcu (
 # device[-package]-speed grade[-temperature...]: the speed grade (-1, -2L, -2MP, -L1) is required
 _PART_RE = re.compile(r"^x[acq](7[akvzs]|k[u7]|vu|zu|au|u\d|v[cempah]\d)[a-z0-9]*(-[a-z0-9]+)*"
                       r"-(\d[a-z]*|l\d)(-[a-z0-9]+){0,2}$", re.I)
-
-
-class ToolNotFoundError(ExportError):
-    """The HLS tool needed for synthesis is not on PATH; ``result`` holds the (usable) exported project."""
-
-    def __init__(self, message: str, result: "ExportResult | None" = None):
-        super().__init__(message)
-        self.result = result
 
 
 class InvalidOptionError(ExportError):
@@ -137,7 +133,7 @@ def quantize_inputs(x: np.ndarray, precision: str) -> np.ndarray:
 
 def _inputs(x: Any, data: dict | None, npz: str, kmodel: Any) -> tuple[np.ndarray, str, list[str]]:
     """(test inputs, where they come from, notes): given array or .npz, the search's validation data, or random."""
-    from autoq.export_model import load_npz_inputs
+    from .source import load_npz_inputs
 
     notes: list[str] = []
     if isinstance(x, (str, os.PathLike)):
@@ -204,8 +200,8 @@ def export(
     ``synth`` is asked but the HLS tool is missing (the project is then complete; the result is in ``err.result``).
     A model file that carries code (Lambda layers, unknown custom layers) is refused unless ``trust_model``.
     """
-    from autoq import export_check, export_hls, export_model
-    from autoq.export_settings import merge_settings
+    from . import check as export_check, hls_config as export_hls, source, vocabulary
+    from .settings import merge_settings
 
     backend = _validate_options(backend, io_type, strategy, reuse_factor, clock_period)
     part = validate_part(part)
@@ -213,14 +209,14 @@ def export(
         raise InvalidOptionError(f"project_name {project_name!r} must be a C identifier (letters, digits, _)")
     kmodel, name, data = load_source(model, trial, trust_model)
     npz = os.path.join(os.fspath(model), "data_sample.npz") if data is not None else ""
-    kmodel = export_model.prepare(kmodel)
+    kmodel = source.prepare(kmodel)
     check_model(kmodel)
     x, x_source, notes = _inputs(x, data, npz, kmodel)
     out = _output_dir(output_dir, name, force)
     created = not os.path.exists(out)
 
     notes += [f"layer {lay.name!r} ({type(lay).__name__}) is not quantized: hls4ml uses fixed<16,6> weights, not "
-              "bit-exact" for lay in kmodel.layers if type(lay).__name__ in export_model.FLOAT_LAYERS]
+              "bit-exact" for lay in kmodel.layers if type(lay).__name__ in vocabulary.FLOAT_LAYERS]
     cfg, in_prec = hls_config_for(kmodel, backend, reuse_factor, strategy)
     cfg, keep, warnings = merge_settings(cfg, hls_config)
     for w in warnings:
@@ -263,7 +259,7 @@ def export(
         except Exception as e:  # noqa: BLE001 -- g++ failures surface as generic exceptions
             raise ExportError(f"g++ compilation / C simulation of {out} failed: {e}") from e
         seconds_compile = time.perf_counter() - t0
-        chk = export_check.compare(kmodel, hls_model, keras_out, y_hls, trace, export_model.float_layers(kmodel))
+        chk = export_check.compare(kmodel, hls_model, keras_out, y_hls, trace, vocabulary.float_layers(kmodel))
         if chk.softmax_agreement is not None:
             notes.append(
                 f"final softmax: hls4ml's lookup-table approximation, not exact by design; checked the logits "
@@ -286,11 +282,9 @@ def export(
     _write_result(result)
     if chk is not None and not result.bit_exact:  # the check's numbers are in the result (format_result prints them)
         _mismatch(result, created, allow_mismatch)
-    from autoq import reports
-
-    reports.report(out)
+    report(out)
     if synth:
-        _synthesize(result, hls_model, backend)
+        synthesize(result, hls_model, backend, _write_result)
     return result
 
 
@@ -325,38 +319,6 @@ def _mismatch(result: ExportResult, created: bool, allow: bool) -> None:
                         "anyway)", result=result)
 
 
-def _synthesize(result: ExportResult, hls_model: Any, backend: str) -> None:
-    from autoq import reports
-
-    out = result.output_dir
-    exe = "vitis_hls" if backend == "Vitis" else "vivado_hls"
-    if shutil.which(exe) is None:
-        raise ToolNotFoundError(
-            f"synthesis needs `{exe}` ({backend} backend) on PATH, and it was not found. The project at {out} is "
-            f"complete and usable (firmware/, build_prj.tcl, tb_data/); synthesize it later with: "
-            f"cd {out} && {exe} -f build_prj.tcl   (then `autoq report {out}`)",
-            result=result,
-        )
-    hls_model.build(csim=False, synth=True, vsynth=False)
-    result.synth_report = reports.report(out)
-    _write_result(result)
-
-
 def _write_result(result: ExportResult) -> None:
     with open(os.path.join(result.output_dir, "autoq_export.json"), "w") as f:
         json.dump(result.to_dict(), f, indent=2)
-
-
-def format_result(result: ExportResult) -> str:
-    """Human-readable summary of an export: project, check numbers, estimate table."""
-    from autoq.reports import format_check
-
-    lines = [f"hls4ml project: {result.output_dir}"] + format_check(result.to_dict())
-    lines.append(
-        f"input type {result.input_precision}; convert {result.seconds_convert:.1f} s, "
-        f"g++ compile + C-sim {result.seconds_compile:.1f} s"
-    )
-    for note in result.notes:
-        lines.append(f"note: {note}")
-    lines.append(format_estimate(result.estimate, result.synth_report.synth if result.synth_report else None))
-    return "\n".join(lines)

@@ -21,15 +21,16 @@ Algorithm (one trial at a time, deterministic for a seed):
 The random draws of trial ``n`` come from ``Random(seed, n)``, so a reloaded search (``get_state``/``set_state``,
 which keras-tuner calls on resume) proposes exactly what the uninterrupted one would have.
 
-Also here: :func:`nondominated_sort`, :func:`crowding_distance`, :func:`hypervolume` (2-D, accuracy up, cost down)
-used by the oracle, the tests and the benchmarks.
+The front arithmetic (non-dominated sort, crowding distance, hypervolume) is in :mod:`autoq.searching.fronts`.
 """
 from __future__ import annotations
 
 import math
 import random
 
-from . import keras_env
+from ... import keras_env
+from ..fronts import crowding_distance, nondominated_sort
+from .base import AtomicState, Strategy
 
 keras_env.keras_tuner()  # first: keras-tuner must see tf_keras when it is imported
 from keras_tuner.src.engine import hyperparameters as hp_module  # noqa: E402
@@ -39,92 +40,12 @@ from keras_tuner.src.engine import trial as trial_module  # noqa: E402
 MAX_COLLISIONS = 50
 
 
-# ------------------------------------------------------------------------------------------ multi-objective helpers
-
-def dominates(a, b) -> bool:
-    """``a`` = (accuracy, cost) dominates ``b``: no worse in both, better in one (accuracy max, cost min)."""
-    return a[0] >= b[0] and a[1] <= b[1] and (a[0] > b[0] or a[1] < b[1])
-
-
-def nondominated_sort(points) -> list:
-    """Rank (0 = Pareto front) of every (accuracy, cost) point (Deb et al.'s fast non-dominated sort)."""
-    n = len(points)
-    dominated_by = [[] for _ in range(n)]
-    count = [0] * n
-    for i in range(n):
-        for j in range(i + 1, n):
-            if dominates(points[i], points[j]):
-                dominated_by[i].append(j)
-                count[j] += 1
-            elif dominates(points[j], points[i]):
-                dominated_by[j].append(i)
-                count[i] += 1
-    rank = [None] * n
-    current = [i for i in range(n) if count[i] == 0]
-    r = 0
-    while current:
-        nxt = []
-        for i in current:
-            rank[i] = r
-            for j in dominated_by[i]:
-                count[j] -= 1
-                if count[j] == 0:
-                    nxt.append(j)
-        current, r = nxt, r + 1
-    return rank
-
-
-def crowding_distance(points, ranks) -> list:
-    """NSGA-II crowding distance of every point within its own front (inf at a front's ends)."""
-    dist = [0.0] * len(points)
-    for r in set(ranks):
-        members = [i for i, x in enumerate(ranks) if x == r]
-        if len(members) <= 2:
-            for i in members:
-                dist[i] = math.inf
-            continue
-        for k in (0, 1):
-            members.sort(key=lambda i: points[i][k])
-            lo, hi = points[members[0]][k], points[members[-1]][k]
-            dist[members[0]] = dist[members[-1]] = math.inf
-            if hi == lo:
-                continue
-            for a, i, b in zip(members, members[1:], members[2:]):
-                dist[i] += (points[b][k] - points[a][k]) / (hi - lo)
-    return dist
-
-
-def pareto_points(points) -> list:
-    """The non-dominated (accuracy, cost) points, sorted by cost."""
-    ranks = nondominated_sort(points)
-    return sorted({tuple(p) for p, r in zip(points, ranks) if r == 0}, key=lambda p: (p[1], p[0]))
-
-
-def hypervolume(points, ref) -> float:
-    """Area dominated by (accuracy, cost) points and bounded by ``ref`` = (worst accuracy, worst cost).
-
-    Maximise accuracy, minimise cost. Points worse than ``ref`` in either objective contribute nothing. To compare
-    searches, use one ``ref`` for all of them (and, if costs differ in scale, normalise costs first).
-    """
-    acc_ref, cost_ref = ref
-    pts = [(a, c) for a, c in points if a > acc_ref and c < cost_ref]
-    if not pts:
-        return 0.0
-    front = pareto_points(pts)  # cost ascending => accuracy ascending
-    area = 0.0
-    for (a, c), nxt in zip(front, front[1:] + [(None, cost_ref)]):
-        area += (nxt[1] - c) * (a - acc_ref)
-    return area
-
-
-# ------------------------------------------------------------------------------------------ choice ordering
-
 def _spec_bits(value):
     """Bit width of a quantizer spec string (None if it is not one autoq can parse)."""
     if not isinstance(value, str):
         return None
     try:
-        from .quantizers import parse
+        from ...quantizers import parse
         return parse(value).bits
     except Exception:
         return None
@@ -161,7 +82,7 @@ def _by_bits(values):
 
 # ------------------------------------------------------------------------------------------ the oracle
 
-class ParetoOracle(oracle_module.Oracle):
+class ParetoOracle(AtomicState, oracle_module.Oracle):
     """NSGA-II-style multi-objective oracle over (``accuracy_key`` max, ``cost_key`` min) trial metrics.
 
     Args:
@@ -369,3 +290,9 @@ class ParetoOracle(oracle_module.Oracle):
             if not self._duplicate(child):
                 return child, "offspring"
         return self._random(rng), "random-fallback"
+
+
+class Pareto(Strategy):
+    def oracle(self, ctx, max_trials):
+        return ParetoOracle(max_trials=max_trials, cost_key=ctx.cfg.goal.cost, accuracy_key="objective",
+                            **self.common(ctx))

@@ -7,12 +7,12 @@ hadrons), ``z`` (the same with Z -> hadrons) and top ``t`` (gg/qqbar -> t tbar, 
 pT window around 1 TeV, initial/final-state showers, multi-parton interactions and hadronisation on. Visible final
 particles (no neutrinos; hadrons with c*tau > 10 mm stable) are clustered with anti-kT R=0.8; per event the hardest jet
 within Delta R < 0.6 of the class's truth object (the hard-process parton, W, Z or top) with pT and |eta| in the window
-is kept, one jet per event. The features are those of :mod:`autoq.jetfeatures` (definitions and references there).
+is kept, one jet per event. The features are those of :mod:`autoq.data.jetfeatures` (definitions and references there).
 
 Differences from the OpenML set: no detector simulation (the original used Delphes), Pythia's own hard processes
 instead of MadGraph, no pile-up, and fewer jets. The output is ``.npz`` with ``X`` [n,16] float32 (JET_FEATURES
 order), ``y`` int64 indexing ``class_names`` = ``['g','q','t','w','z']`` (the loader's order), class-balanced and
-shuffled, readable by :func:`autoq.jets.load_jets`. Deterministic for ``(n, seed)``: work is split into fixed chunks
+shuffled, readable by :func:`autoq.data.jets.load_jets`. Deterministic for ``(n, seed)``: work is split into fixed chunks
 with their own Pythia seeds (independent of the number of workers).
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AutoqError
+from ..errors import AutoqError
 from .jets import JET_CLASSES, JET_FEATURES
 
 EXTRA_HINT = 'pip install -e ".[jets]"  (or: pip install pythia8mc==8.317.2 fastjet==3.5.2.0)'
@@ -209,7 +209,7 @@ def _check_args(n, seed, output, workers) -> Path:
         raise JetGenError(f"--workers must be an integer between 1 and 256; got {workers!r}")
     out = Path(output)
     if out.suffix != ".npz":
-        raise JetGenError(f"--output must be an .npz file (the format autoq.jets.load_jets reads); got {output}")
+        raise JetGenError(f"--output must be an .npz file (the format autoq.data.jets.load_jets reads); got {output}")
     if out.is_dir():
         raise JetGenError(f"--output {output} is a directory; give a file name such as {out / 'jets.npz'}")
     parent = out.parent if str(out.parent) else Path(".")
@@ -293,7 +293,7 @@ def _versions() -> dict:
 
 
 def save_jets(path: Path, X, y, class_names, info: dict):
-    """Write the npz that :func:`autoq.jets.load_jets` reads (atomically), with the generation record."""
+    """Write the npz that :func:`autoq.data.jets.load_jets` reads (atomically), with the generation record."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
     np.savez_compressed(tmp, X=X, y=y, class_names=np.asarray(class_names), feature_names=np.asarray(JET_FEATURES),
                         generated=np.asarray("GENERATED jets (Pythia 8 + FastJet, particle level, no detector "

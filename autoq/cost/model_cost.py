@@ -1,4 +1,4 @@
-"""QKeras model -> size in bits, BOPs, QTools energy (pJ); the forgiving-factor score. No training needed.
+"""QKeras model -> size in bits, BOPs, QTools energy (pJ). No training needed.
 
 Definitions (one per objective, all per inference):
 - bits: sum over weight layers of (#kernel values x kernel bits + #bias values x bias bits); an unquantized
@@ -191,21 +191,3 @@ def model_cost(model, pricing_model=None, energy: EnergySettings = EnergySetting
             rows.append(LayerCost(layer.name, layer.__class__.__name__, energy=per_layer[layer.name]))
     return ModelCost(bits=int(sum(r.bits for r in rows)), bops=int(sum(r.bops for r in rows)), energy=total,
                      layers=rows)
-
-
-def forgiving_factor(cost: float, ref_cost: float, delta_p=8.0, delta_n=8.0, rate=2.0) -> float:
-    """AutoQKeras's factor: 1 + delta/100 * ln(ref/cost)/ln(rate), delta_p when cheaper than ref, else delta_n."""
-    if cost <= 0 or ref_cost <= 0:
-        raise ValueError(f"costs must be positive (cost={cost}, reference={ref_cost})")
-    delta = delta_p if cost <= ref_cost else delta_n
-    return 1.0 + delta / 100.0 * math.log(ref_cost / cost) / math.log(rate)
-
-
-def score(metric: float, cost: float, ref_cost: float, delta_p=8.0, delta_n=8.0, rate=2.0,
-          maximise: bool = True) -> float:
-    """score = metric x forgiving factor: each halving (``rate``) of the cost is worth delta_p percent of metric.
-
-    For a metric to minimise (a loss, an error) the score is ``-metric / forgiving factor``: higher is still better,
-    and the same cost saving forgives the same fraction of the metric."""
-    ff = forgiving_factor(cost, ref_cost, delta_p, delta_n, rate)
-    return metric * ff if maximise else -metric / ff

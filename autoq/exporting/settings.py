@@ -7,7 +7,7 @@ import copy
 import os
 from typing import Any
 
-from autoq.export_model import ExportError
+from ..errors import ExportError
 
 #: settings that change only resources/latency, or only the softmax table approximation: exactness is kept
 SAFE_KEYS = {"ReuseFactor", "Strategy", "ParallelizationFactor", "ConvImplementation", "Trace", "table_size",

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .errors import SpaceError
-from .space import SearchSpace
+from ..errors import AutoqError, SpaceError
+from ..space import SearchSpace
 
 
 @dataclass
@@ -73,3 +73,25 @@ def best_choice(records: list, block: Block) -> dict | None:
 
 def space_for(space: SearchSpace, block: Block, fixed: dict) -> BlockSpace:
     return BlockSpace(block.slots, space.input_quantizer, space.float_layers, fixed=dict(fixed))
+
+
+def stages(searcher, cfg, log):
+    """(trial budget, keras-tuner project) of each stage of the search: one for a plain search; one per block
+    with ``search.blocks``, the searcher set to the block's space (earlier blocks fixed at their best choice)."""
+    if not cfg.search.blocks:
+        yield cfg.search.max_trials, "tuner"
+        return
+    blocks = plan(searcher.space, cfg.search.blocks)
+    fixed: dict = {}
+    for block in blocks:
+        searcher.active = space_for(searcher.space, block, fixed)
+        searcher.trial_prefix, searcher.partial = block.prefix, block.index < len(blocks) - 1
+        searcher.number_offset = sum(b.max_trials for b in blocks[:block.index])
+        log(f"[autoq] block {block.index + 1}/{len(blocks)}: {', '.join(s.layer for s in block.slots)} "
+            f"({block.max_trials} trials" + (", later blocks float" if searcher.partial else "") + ")")
+        yield block.max_trials, f"tuner_block{block.index}"
+        best = best_choice(searcher.store.records(), block)
+        if best is None:
+            raise AutoqError(f"block {block.index + 1} ({block.pattern}) finished no trial successfully; see "
+                             f"{searcher.store.dir / 'trials.csv'}")
+        fixed.update(best)

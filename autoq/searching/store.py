@@ -1,4 +1,4 @@
-"""Results on disk: per-trial records, trials.csv, pareto.csv/png, summary.json. Every write is atomic.
+"""Results on disk: per-trial records, trials.csv, pareto.csv, summary.json. Every write is atomic.
 
 Each trial writes ``trials/<id>/record.json`` (and its model) on its own, so concurrent workers and killed
 processes never leave a half-written table: ``trials.csv`` is regenerated from the records and swapped in with
@@ -9,10 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 import tempfile
 from pathlib import Path
+
+from ..errors import ResultsError
 
 ROLE_SEP = "|"
 CSV_FIXED = ["trial", "status", "val_metric", "val_accuracy", "score", "energy", "bits", "bops", "fpga", "seconds", "epochs",
@@ -119,32 +120,6 @@ def atomic_copy(src, dst) -> None:
         raise
 
 
-def pareto_front(points) -> list:
-    """Indices of the non-dominated points of ``[(metric, cost), ...]`` (maximise metric, minimise cost)."""
-    idx = sorted(range(len(points)), key=lambda i: (points[i][1], -points[i][0]))
-    front, best = [], float("-inf")
-    for i in idx:
-        if points[i][0] > best:
-            front.append(i)
-            best = points[i][0]
-    return sorted(front, key=lambda i: points[i][1])
-
-
-def _up(metric, value: float) -> float:
-    return value if metric is None or metric.maximise else -value
-
-
-def front_points(records: list, baselines: dict, cost_key: str, metric=None) -> list:
-    """The Pareto front of the finished trials and the uniform baselines together, cheapest first, on
-    (``val_metric`` in the ``metric``'s direction, cost). The float model is left out (it is the cost reference,
-    not a quantized model); a baseline point is its baseline dict with ``trial: "baseline <name>"`` and
-    ``baseline: <name>``."""
-    pts = [r for r in records if r.get("status") == "ok" and r.get(cost_key) is not None]
-    pts += [dict(b, trial=f"baseline {name}", baseline=name) for name, b in sorted((baselines or {}).items())
-            if name != "float" and b.get(cost_key) is not None and b.get("val_metric") is not None]
-    return [pts[i] for i in pareto_front([(_up(metric, p["val_metric"]), p[cost_key]) for p in pts])]
-
-
 class ResultStore:
     """The output directory of one search."""
 
@@ -175,7 +150,6 @@ class ResultStore:
                 rec["trial"]  # noqa: B018 - a record without its id is as unusable as a torn one
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 # records are written atomically, so this is damage, not a write in progress: say so, lose nothing
-                from .errors import ResultsError
                 raise ResultsError(f"{p} is unreadable ({type(exc).__name__}: {exc}); restore it, or delete that "
                                    "trial's folder to drop the trial") from None
             out.append(rec)
@@ -222,65 +196,17 @@ def _fmt(v):
     return "" if v is None else v
 
 
-def plain_log_x(ax) -> None:
-    """A log x axis labelled with plain numbers (matplotlib writes 2x10^2 within a decade), minor labels at 2 and 5
-    only, so that labels never run into each other."""
-    from matplotlib import ticker
-
-    def minor(v, _):
-        return f"{v:g}" if v > 0 and round(v / 10 ** math.floor(math.log10(v)), 6) in (2, 5) else ""
-
-    ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(ticker.FuncFormatter(minor))
-    ax.tick_params(axis="x", which="minor", labelsize=7)
-
-
-def plot_pareto(records: list, baselines: dict, cost_key: str = "energy", path=None, title: str = "", ax=None,
-                metric=None):
-    """The goal metric (accuracy by default) vs cost: every trial, the Pareto front, float and uniform baselines.
-    Returns the figure."""
-    import matplotlib.pyplot as plt
-
-    ok = [r for r in records if r.get("status") == "ok" and r.get(cost_key) is not None]
-    own_figure = ax is None
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
-    else:
-        fig = ax.figure
-    if ok:
-        ax.scatter([r[cost_key] for r in ok], [r["val_metric"] for r in ok], s=18, c="#9aa7b8", label="trials")
-        front = front_points(ok, baselines, cost_key, metric)
-        ax.step([r[cost_key] for r in front], [r["val_metric"] for r in front], where="post", c="#1f5fa8",
-                lw=1.6, label="Pareto front")
-        ax.scatter([r[cost_key] for r in front], [r["val_metric"] for r in front], s=30, c="#1f5fa8", zorder=3)
-        best = max(ok, key=lambda r: r["score"])
-        ax.scatter([best[cost_key]], [best["val_metric"]], s=140, marker="*", c="#e8a200", zorder=4,
-                   edgecolors="k", linewidths=0.5, label=f"best score (trial {best['trial']})")
-    # one marker per baseline, by name, so every plot of the same search looks the same (float always a square)
-    markers = iter(["D", "^", "v", "P", "X", "o"])
-    for name in sorted(baselines or {}, key=lambda n: (n != "float", n)):
-        b = baselines[name]
-        if b.get(cost_key) is None or b.get("val_metric") is None:
-            continue
-        ax.scatter([b[cost_key]], [b["val_metric"]], s=60, marker="s" if name == "float" else next(markers, "o"),
-                   zorder=4, edgecolors="k", linewidths=0.5,
-                   label="float (priced as 16-bit)" if name == "float" else f"{name} baseline")
-    plain_log_x(ax)
-    unit = {"energy": "energy per inference [pJ, QTools 45 nm]", "bits": "model size [bits]",
-            "bops": "bit operations [BOPs]", "fpga": "estimated LUT + DSP"}.get(cost_key, cost_key)
-    ax.set_xlabel(unit)
-    name = metric.name if metric is not None else "accuracy"
-    ax.set_ylabel(f"validation {name}" + ("" if metric is None or metric.maximise else " (lower is better)"))
-    ax.set_title(title or "accuracy vs cost")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="best", framealpha=0.85)
-    fig.tight_layout()
-    if path is not None:
-        path = Path(path)
-        tmp = path.with_name(f".{path.stem}.tmp.png")
-        fig.savefig(tmp)
-        os.replace(tmp, path)
-        if own_figure:
-            plt.close(fig)  # written to disk; don't leave it for a notebook to show again
-    return fig
+def storage_error(exc: BaseException) -> ResultsError | None:
+    """A full disk, a read-only folder or missing permission as one clear error (None for other errors)."""
+    import errno
+    text = str(exc)
+    codes = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+             errno.EROFS: "read-only file system", errno.EACCES: "permission denied", errno.EPERM: "not permitted"}
+    what = codes.get(getattr(exc, "errno", None))
+    if what is None and "No space left" in text:
+        what = codes[errno.ENOSPC]
+    if what is None:
+        return None
+    where = getattr(exc, "filename", None)
+    return ResultsError(f"cannot write{f' {where}' if where else ''}: {what}. Everything finished so far is kept; "
+                        "free space or fix the permissions, then run the same command again to resume")

@@ -33,7 +33,7 @@ def float_tagger_accuracy(X, y, class_names, seed: int = 0, **kw) -> dict:
     import tensorflow as tf
 
     from .jets import jets_splits
-    from .models import jet_tagger
+    from ..models import jet_tagger
     p = {**TAGGER, **kw}
     d = jets_splits(X, y, class_names=class_names)
     tf.keras.utils.set_random_seed(seed)
@@ -92,8 +92,8 @@ def card_markdown(name: str, png: str, info: dict, peaks: dict, tagger: dict | N
         "",
         f"- jets: {n:,}, class-balanced ({counts}), shuffled",
         f"- command: `autoq data make-jets --n {n} --seed {info['seed']} --output {name} --workers {info['workers']}`",
-        f"- format: `.npz` with `X` [n,16] float32 (column order `autoq.jets.JET_FEATURES`), `y` int64 indexing "
-        f"`class_names` {list(peaks)}; read with `autoq.jets.load_jets`",
+        f"- format: `.npz` with `X` [n,16] float32 (column order `autoq.data.jets.JET_FEATURES`), `y` int64 indexing "
+        f"`class_names` {list(peaks)}; read with `autoq.data.jets.load_jets`",
         f"- versions: {', '.join(f'{k} {v}' for k, v in info['versions'].items())}",
         f"- generation time: {wall:.0f} s wall on {info['workers']} worker processes ({n / wall:.0f} jets/s)",
         "",
@@ -108,7 +108,7 @@ def card_markdown(name: str, png: str, info: dict, peaks: dict, tagger: dict | N
         f"- jets: anti-kT R = {s['jet_r']:g} (FastJet); per event the hardest jet within Delta R < {s['match_dr']:g} "
         f"of the class's truth object (hard-process parton, W, Z or top) with pT in [{s['jet_pt_min']:g}, "
         f"{s['jet_pt_max']:g}] GeV and |eta| < {s['jet_abs_eta_max']:g}; one jet per event",
-        "- features: `autoq/jetfeatures.py` (mMDT = soft drop beta 0, z_cut 0.1, R0 0.8; normalised generalised "
+        "- features: `autoq/data/jetfeatures.py` (mMDT = soft drop beta 0, z_cut 0.1, R0 0.8; normalised generalised "
         "energy correlators of fastjet-contrib on the groomed jet; zlogz and multiplicity on the ungroomed jet; "
         "definitions and references in its docstring)",
         "- settings: " + "; ".join(f"`{x}`" for x in s["pythia"]),
@@ -133,7 +133,7 @@ def card_markdown(name: str, png: str, info: dict, peaks: dict, tagger: dict | N
     if tagger:
         lines.append(
             f"The float 64-32-32-5 tagger (`autoq.models.jet_tagger`, L1 {tagger['l1']:g}) with the paper's "
-            f"preprocessing (`autoq.jets.jets_splits`: 80/20 split, 25% of the rest for validation, standardised): "
+            f"preprocessing (`autoq.data.jets.jets_splits`: 80/20 split, 25% of the rest for validation, standardised): "
             f"Adam lr {tagger['learning_rate']:g}, batch {tagger['batch_size']}, up to {tagger['epochs']} epochs, "
             f"early stopping (patience {tagger['patience']}, best weights; ran {tagger['epochs_run']}). "
             f"**Test accuracy {100 * tagger['test_accuracy']:.1f}%** on {tagger['n_test']:,} generated test jets "

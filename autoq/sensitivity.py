@@ -9,6 +9,7 @@ expectation), averaged over batches, on the float model.
 
 * weights: ``n_t`` = number of parameters; the error of the weights the QKeras model quantizes (batch norm
   folded), expressed in the float layer's coordinates (divided by the batch-norm scale), so trace and error match.
+* a negative trace estimate (noise, or a non-convex direction) counts as 0.
 * activations (the output of a slot's ReLU): the trace over a batch of the mean loss (about one sample's trace),
   ``n_t`` = values per sample, the error the mean per-sample ``||quantized_relu(a) - a||^2``.
 
@@ -16,7 +17,8 @@ Allocation. BOPs couple a layer's kernel bits with the bits of the activation fe
 so that the cost is exactly additive: one group per weight layer holds its kernel, its bias and the activation
 quantizer feeding it (an activation feeding no weight layer is a group alone; an activation feeding two weight
 layers is refused). Costs per option: ``bops`` (MACs x kernel bits x input bits), ``bits`` (weight bits),
-``energy`` (:func:`autoq.bitlearn.energy_surrogate`'s linear fit of QTools). :func:`allocate` is exact: a
+``energy`` (:func:`autoq.bitlearn.energy_surrogate`'s linear fit of QTools, without its model-specific
+constant, so an offset below QTools' figure). :func:`allocate` is exact: a
 dynamic program over groups keeping the Pareto set of (cost, sensitivity) partial sums (no discretisation).
 Layers sharing a space group (``space.groups``) are not supported.
 """
@@ -218,7 +220,7 @@ def groups_for(float_model, sp, traces: dict, x, kind: str = "bops", energy_coef
         for role, specs in s.roles.items():
             err = (activation_errors(float_model, s.layer, specs, x) if role == "activation" else
                    weight_errors(float_model, s.layer, role, specs))
-            tr = traces[(s.layer, role)].per_param
+            tr = max(0.0, traces[(s.layer, role)].per_param)  # a noisy negative estimate: insensitive
             sens[(s.layer, role)] = {spec: tr * e for spec, e in err.items()}
     owner = {}
     groups = []

@@ -29,7 +29,7 @@ and after each epoch. Per-channel bits are not supported (one ``quantized_bits``
 
 The cost added to the loss is ``beta x cost / cost_at_start`` (scale free), the cost one of
 ``bops`` (MACs x kernel bits x input bits, as :mod:`autoq.cost`), ``bits`` (weight bits) or ``energy``, a linear
-surrogate of QTools' energy (:data:`ENERGY_PJ`, fitted by :func:`fit_energy`).
+surrogate of QTools' energy (:data:`ENERGY_PJ`, fitted by :func:`autoq.energyfit.fit_energy`).
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ ACT_BITS = (1, 16)
 FLOAT_CLASS = {"Dense": "Dense", "Conv1D": "Conv1D", "Conv2D": "Conv2D", "DepthwiseConv2D": "DepthwiseConv2D"}
 
 #: pJ per unit of each energy feature (horowitz, everything in fixed memory: autoq's default EnergySettings),
-#: fitted by :func:`fit_energy` on 20 uniform jet taggers (kernel/bias 2, 4, 6, 8, 12 bits x activations 2, 4, 8,
+#: fitted by :func:`autoq.energyfit.fit_energy` on 20 uniform jet taggers (kernel/bias 2, 4, 6, 8, 12 bits x activations 2, 4, 8,
 #: 12 bits, input quantized_bits(16,6)): max relative error 0.5 %. Per MAC 0.0030 pJ per (kernel bit x input bit),
 #: per weight bit 0.0032 pJ, per activation output bit 0.085 pJ; the adder term came out 0 (absorbed by the
 #: others); ``const`` (input layer and float softmax head) is the jet tagger's, irrelevant to gradients.
@@ -433,35 +433,3 @@ def learn(float_model, space_or_slots, x_train, y_train, betas=(0.0, 0.5), epoch
                         history))
     return out
 
-
-def fit_energy(float_model, space_or_slots, settings=cost_mod.EnergySettings(), kernel_bits=(2, 4, 6, 8, 12),
-               act_bits=(2, 4, 8, 12), input_quantizer: str | None = None) -> dict:
-    """Least-squares fit (non-negative) of QTools' energy of uniform QKeras models of ``float_model`` to the
-    features of :func:`cost_terms` -> coefficients for :func:`energy_surrogate`, plus 'rel_error' (max)."""
-    from scipy.optimize import nnls
-
-    slots, iq = _slots(space_or_slots)
-    iq = input_quantizer if input_quantizer is not None else iq
-    rows, energies = [], []
-    for kb in kernel_bits:
-        for ab in act_bits:
-            choice = {s.layer: {r: (f"quantized_relu({ab},0)" if r == "activation" else
-                                    f"quantized_bits({kb},0,alpha=1)") for r in s.roles} for s in slots}
-            learned = learned_model(float_model, slots, input_quantizer=iq)
-            for layer in learned.layers:
-                for q in ([layer.kq, layer.bq] if isinstance(layer, LearnedQLayer) else
-                          [layer] if isinstance(layer, LearnedBits) else []):
-                    if q is not None:
-                        q.i.assign(0.0)
-                        q.f.assign(float((kb - 1) if q.signed else ab))
-            t = cost_terms(learned)
-            rows.append([float(t[k]) for k in ("mult", "add", "weights", "acts")] + [1.0])
-            energies.append(cost_mod.qtools_energy(space_mod.build_qmodel(float_model, choice, iq), settings)[0])
-    a, e = np.asarray(rows), np.asarray(energies)
-    scale = a.max(axis=0)
-    coef, _ = nnls(a / scale, e)
-    coef = coef / scale
-    pred = a @ coef
-    out = dict(zip(("mult", "add", "weights", "acts", "const"), map(float, coef)))
-    out["rel_error"] = float(np.max(np.abs(pred - e) / e))
-    return out

@@ -631,7 +631,10 @@ def main(argv=None):
         "- LUT and DSP: autoq's resource estimate (`autoq.reports.estimate`, the search's and `autoq report`'s), of "
         "the QKeras model for autoq/AutoQKeras/uniform/float; for HGQ of a stand-in built from HGQ's own layer "
         "precisions (per layer: the widest non-zero weight and the widest input/activation, HGQ's quantized kernel "
-        "with its zeros), i.e. the per-layer types hls4ml gives HGQ's proxy model. An estimate, not synthesis",
+        "with its zeros), i.e. the per-layer types hls4ml gives HGQ's proxy model. An estimate, not synthesis. "
+        "LUT+DSP counts a DSP as one unit (as autoq's `fpga` goal does): products with an operand of 10 bits or "
+        "more go to DSPs, so wide models (the float one at hls4ml's 16 bits, HGQ layers with a wide input) look "
+        "cheap on that axis; the LUT and DSP columns give both",
         "- energy: QTools (45 nm Horowitz, autoq's accounting) for QKeras models; HGQ's are not QKeras: '-'",
         f"- hypervolume: of (test accuracy, cost / uniform Q8's cost) with reference point (float test accuracy - "
         f"{HV_ACC_WINDOW:.2f}, 1.0), per dataset; larger is better. Fronts are on test accuracy (the same for every "

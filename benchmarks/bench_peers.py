@@ -12,7 +12,6 @@ float per method; the headline ratios of autoq's best strategy vs HGQ and vs uni
 from __future__ import annotations
 
 import json
-import math
 import sys
 import tempfile
 import time
@@ -53,7 +52,6 @@ PEERS_BUDGET = {
 # =============================================================================================== data
 def jets_data(args, budget, workdir):
     """(Dataset, label, generated?) of the jets: --data, else a small generated set, else SYNTHETIC (said so)."""
-    import numpy as np
     if args.data:
         X, y, names = load_jets(args.data)
         gen = is_generated(args.data)
@@ -423,7 +421,8 @@ def hgq_hls_check(HGQ, model, data, workdir) -> str:
         exact = float(np.mean(np.all(out == ref, axis=-1)))
         return (f"hls4ml 1.3 (Vivado backend, io_parallel, C simulation compiled with g++ in "
                 f"{time.perf_counter() - t0:.0f} s) vs HGQ's proxy model (SAT overflow), logits before the softmax, "
-                f"500 test samples: **{100 * exact:.1f} % bit-exact**, max |diff| {float(np.max(np.abs(out - ref))):.3g}")
+                f"500 test samples: **{100 * exact:.1f} % bit-exact**, "
+                f"max |diff| {float(np.max(np.abs(out - ref))):.3g}")
     except Exception as exc:  # noqa: BLE001
         return f"hls4ml check failed: {type(exc).__name__}: {str(exc).strip()[:200]}"
 
@@ -523,7 +522,7 @@ def headline_ratios(name, res, table):
             f"hypervolume ratio **{f(hv_b)}** on (accuracy, BOPs) and **{f(hv_l)}** on (accuracy, LUT+DSP) "
             f"(target of issue #16: >= 1.0; " +
             ("HGQ not run" if h is None else ("met" if (hv_b or 0) >= 1 and (hv_l or 0) >= 1 else "NOT met")) +
-            f"); its cheapest model within 1 point of float costs "
+            "); its cheapest model within 1 point of float costs "
             + (f"{fig['cheapest_within_1pt_bops']:.4g} BOPs = **{f(c)}x** uniform Q6's {q6.get('bops', 0):.4g} "
                f"(target: <= 0.2; {'met' if c is not None and c <= 0.2 else 'NOT met'})"
                if best["cheap"] else "n/a (no model within 1 point of float)") + ".")

@@ -22,20 +22,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, environment, md_table, parser, ratio, write_md  # noqa: E402
 
 # ---- autoq internals: the package layout is being reorganised (sub-packages); adjust only this block at merge
-import importlib  # noqa: E402
-
-autoq_search = importlib.import_module("autoq.search")  # the module (autoq.search is also the public function)
-from autoq.config import ALGORITHMS as AUTOQ_SUPPORTED  # noqa: E402
 from autoq.cost import layer_costs, model_cost  # noqa: E402
-from autoq.datasets import from_arrays  # noqa: E402
-from autoq.jets import is_generated, jets_splits, load_jets, make_synthetic_jets  # noqa: E402
-from autoq.oracles import hypervolume, pareto_points  # noqa: E402
-from autoq.reports import estimate  # noqa: E402
+from autoq.cost.estimate import estimate  # noqa: E402
+from autoq.data import from_arrays  # noqa: E402
+from autoq.data.jets import is_generated, jets_splits, load_jets, make_synthetic_jets  # noqa: E402
+from autoq.searching import strategies  # noqa: E402
+from autoq.searching.fronts import hypervolume, pareto_points  # noqa: E402
+from autoq.searching.result import load_model  # noqa: E402
+from autoq.searching.run import run_search  # noqa: E402
+from autoq.searching.tuner import Interrupted  # noqa: E402
 from autoq.space import build_qmodel  # noqa: E402
 # ----
 
-#: autoq's strategies: one list. The later gradient/hessian algorithms join here once autoq.config knows them.
-AUTOQ_ALGORITHMS = list(dict.fromkeys(["random", "bayesian", "pareto"] + list(AUTOQ_SUPPORTED)))
+#: autoq's strategies: one list, every one registered in autoq.searching.strategies.
+STRATEGY_WORK = ("[autoq] gradient:", "[autoq] hessian:")
+AUTOQ_ALGORITHMS = list(dict.fromkeys(["random", "bayesian", "pareto"] + list(strategies.names())))
 UNIFORM = (4, 6, 8)
 HV_ACC_WINDOW = 0.10  # hypervolume: accuracy from (float test accuracy - 0.10) up; cost up to uniform Q8's
 
@@ -60,15 +61,15 @@ def jets_data(args, budget, workdir):
         return jets_splits(X, y, names, seed=args.seed), label, gen
     n = budget["n_jets"]
     try:
-        from autoq.jetgen import generate_jets
+        from autoq.data.jetgen import generate_jets
         t0 = time.perf_counter()
         X, y, names, _ = generate_jets(n, seed=1, workers=2)
-        label = (f"GENERATED jets (Pythia 8 + FastJet, generated for this run with autoq.jetgen.generate_jets, "
+        label = (f"GENERATED jets (Pythia 8 + FastJet, generated for this run with autoq.data.jetgen.generate_jets, "
                  f"n={n}, seed 1, {time.perf_counter() - t0:.0f} s; not the OpenML set)")
         return jets_splits(X, y, names, seed=args.seed), label, True
     except Exception as exc:  # noqa: BLE001 - no Pythia/FastJet here: the synthetic stand-in, clearly labelled
         X, y, names = make_synthetic_jets(max(n, 1500), seed=args.seed)
-        label = (f"SYNTHETIC jets-like data (autoq.jets.make_synthetic_jets; jet generation unavailable: "
+        label = (f"SYNTHETIC jets-like data (autoq.data.jets.make_synthetic_jets; jet generation unavailable: "
                  f"{type(exc).__name__}: {exc}) -- accuracies are NOT jet accuracies")
         return jets_splits(X, y, names, seed=args.seed), label, False
 
@@ -129,7 +130,7 @@ def qkeras_ebops(model) -> float:
 
 
 def resources(model) -> dict:
-    """autoq's resource estimate (autoq.reports.estimate, the same one the search and `autoq report` use)."""
+    """autoq's resource estimate (autoq.cost.estimate.estimate, the same one the search and `autoq report` use)."""
     try:
         e = estimate(model)
     except Exception:  # noqa: BLE001 - a model the estimate cannot price is left out of the LUT+DSP panels
@@ -163,11 +164,13 @@ class _Deadline:
 
     def __call__(self, msg="", *a, **k):
         msg = str(msg)
-        if msg.startswith("[autoq] trial ") and " starts" in msg:
+        # the clock starts with a strategy's own work before its trials (learned bits, Hessian traces) or the first
+        # trial, whichever comes first
+        if (msg.startswith("[autoq] trial ") and " starts" in msg) or msg.startswith(STRATEGY_WORK):
             now = time.perf_counter()
             if self.start is None:
                 self.start = now
-            elif now - self.start >= self.seconds:
+            elif now - self.start >= self.seconds and not msg.startswith(STRATEGY_WORK):
                 self.stopped = True
                 raise KeyboardInterrupt
 
@@ -177,9 +180,9 @@ def run_autoq(name, data, float_model, algorithm, seconds, budget, seed, out, ba
     cfg = dataset_config(name, budget, algorithm, seed, baselines)
     dl = _Deadline(seconds)
     try:
-        autoq_search.run_search(model=float_model, data=data, config=cfg, output_dir=out, verbose=False, log=dl,
+        run_search(model=float_model, data=data, config=cfg, output_dir=out, verbose=False, log=dl,
                                 overwrite=True)
-    except autoq_search.Interrupted:
+    except Interrupted:
         pass
     wall = time.perf_counter() - dl.start if dl.start else 0.0
     recs = []
@@ -199,7 +202,7 @@ def run_autoq(name, data, float_model, algorithm, seconds, budget, seed, out, ba
 def measure_records(recs, out, data):
     rows = []
     for r in recs:
-        m = autoq_search.load_model(Path(out) / r["model"])
+        m = load_model(Path(out) / r["model"])
         rows.append({"trial": r["trial"], **measure_qkeras(m, data, r.get("energy")),
                      "choice": r.get("choice")})
     return rows
@@ -320,7 +323,7 @@ class _Quant:
         return x
 
 
-class quantized_bits(_Quant):  # noqa: N801 - autoq.reports.quantizer_info reads the class name
+class quantized_bits(_Quant):  # noqa: N801 - autoq.cost.estimate.quantizer_info reads the class name
     pass
 
 
@@ -339,7 +342,7 @@ class _Layer:
 
 
 def hgq_resource_standin(model):
-    """An object autoq.reports.estimate prices like a QKeras model, from HGQ's own layer precisions: per Dense its
+    """An object autoq.cost.estimate.estimate prices like a QKeras model, from HGQ's own layer precisions: per Dense its
     quantized kernel (zeros where HGQ pruned), the widest weight as the layer's weight width and the widest input as
     the input width (hls4ml gives a layer one weight type and one input type), then its activation quantizer's
     widest output."""
@@ -439,11 +442,11 @@ def run_dataset(name, data, args, budget, workdir, hgq):
         seed = args.seed + AUTOQ_ALGORITHMS.index(algo)
         recs, b, wall = run_autoq(name, data, float_model, algo, seconds, budget, seed, out, baselines=first)
         if first:
-            float_model = autoq_search.load_model(out / "float_model.h5")
+            float_model = load_model(out / "float_model.h5")
             base = {"float": {"trial": "float", **measure_qkeras(float_model, data, None)}}
             for bn in (f"Q{u}" for u in UNIFORM):
                 if bn in b and b[bn].get("model"):
-                    base[bn] = {"trial": bn, **measure_qkeras(autoq_search.load_model(out / b[bn]["model"]), data,
+                    base[bn] = {"trial": bn, **measure_qkeras(load_model(out / b[bn]["model"]), data,
                                                               b[bn].get("energy"))}
             first = False
         methods[f"autoq {algo}"] = {"rows": measure_records(recs, out, data), "wall": wall}
@@ -539,7 +542,7 @@ def plot(path, results, title):
     for j, name in enumerate(names):
         res = results[name]
         for i, (key, label) in enumerate((("bops", "effective BOPs (zero weights excluded)"),
-                                          ("lut_dsp", "estimated LUT + DSP (autoq.reports.estimate)"))):
+                                          ("lut_dsp", "estimated LUT + DSP (autoq.cost.estimate.estimate)"))):
             ax = axes[i][j]
             for k, (m, d) in enumerate(res["methods"].items()):
                 rows = [r for r in d["rows"] if r.get(key) is not None]
@@ -609,7 +612,7 @@ def main(argv=None):
         "seconds are spent no new trial/beta starts and the running one finishes, so the wall column can exceed the "
         "budget by up to one trial. The float model and the uniform baselines are trained once (before the first "
         "autoq search's clock starts) and are not charged to any method",
-        f"- autoq strategies: {', '.join(AUTOQ_ALGORITHMS)} (`AUTOQ_ALGORITHMS`: all that autoq.config supports); "
+        f"- autoq strategies: {', '.join(AUTOQ_ALGORITHMS)} (`AUTOQ_ALGORITHMS`: every strategy in autoq.searching.strategies); "
         "goal energy (forgiving factor, delta 8 %, rate 2), trials start from the float weights; hyperband sizes its "
         "own brackets (autoq: max_epochs = the trial epochs, one iteration), so it can end before its seconds; "
         "space: the paper's "
@@ -627,7 +630,7 @@ def main(argv=None):
         "digits: configs/digits.yaml's pattern), trained from the float weights for the trial epochs; float: the "
         "float model",
         f"- BOPs: {BOPS_DEFINITION}",
-        "- LUT and DSP: autoq's resource estimate (`autoq.reports.estimate`, the search's and `autoq report`'s), of "
+        "- LUT and DSP: autoq's resource estimate (`autoq.cost.estimate.estimate`, the search's and `autoq report`'s), of "
         "the QKeras model for autoq/AutoQKeras/uniform/float; for HGQ of a stand-in built from HGQ's own layer "
         "precisions (per layer: the widest non-zero weight and the widest input/activation, HGQ's quantized kernel "
         "with its zeros), i.e. the per-layer types hls4ml gives HGQ's proxy model. An estimate, not synthesis. "

@@ -1,8 +1,9 @@
 """Bit widths learned in training (the idea of HGQ, Sun et al. 2024): for a sweep of beta, the float model with a
 learned-bit quantizer on every kernel, bias and activation is trained on loss + beta x cost
 (:func:`autoq.quantizers.learned.learn`); each result folds exactly into plain QKeras quantizers. Those choices
-are the first trials, each starting from the weights it learned; the rest of the budget evolves from them (the
-pareto strategy's NSGA-II steps). The learned choices may lie between the space's listed quantizers (any bit
+are the first trials, each the folded model with the weights it learned, priced and scored as it is (as HGQ's
+result is its trained model: no second training); the rest of the budget evolves from them (the pareto
+strategy's NSGA-II steps), trained from the float weights like any trial. The learned choices may lie between the space's listed quantizers (any bit
 width and integer bits in range): they are QKeras quantizers all the same, priced and exported like any trial."""
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import os
 
 import numpy as np
 
-from .base import START_KEY, Strategy, cached
+from .base import START_KEY, TRAINED_KEY, Strategy, cached
 from .hessian import KIND
 from .pareto import ParetoOracle
 
@@ -67,7 +68,8 @@ class Gradient(Strategy):
             if key in seen:
                 continue
             seen.add(key)
-            seeds.append(({**values, **({START_KEY: c["model"]} if c.get("model") else {})}, f"gradient beta={c['beta']:.3g}"))
+            start = {START_KEY: c["model"], TRAINED_KEY: True} if c.get("model") else {}
+            seeds.append(({**values, **start}, f"gradient beta={c['beta']:.3g}"))
         ctx.log(f"[autoq] gradient: {len(seeds)} distinct learned choices (" +
                 ", ".join(f"beta {c['beta']:.3g}: loss {c['loss']:.3g}, {kind} {c['cost']:.4g}" for c in cands) + ")")
         return ParetoOracle(max_trials=max_trials, cost_key=ctx.cfg.goal.cost, accuracy_key="objective",

@@ -25,6 +25,7 @@ RANGES = {  # inclusive bounds of numeric settings: (section, key) -> (low, high
     ("search", "max_trials"): (1, 1_000_000), ("search", "max_failed_trials"): (0, 1_000_000),
     ("data", "n_samples"): (1, 10_000_000), ("hls4ml", "reuse_factor"): (1, 1_000_000),
     ("goal", "delta_p"): (0, 1000), ("goal", "delta_n"): (0, 1000),
+    ("goal", "input_bits"): (1, 64), ("goal", "output_bits"): (1, 64),
 }
 ALGORITHMS = ("random", "bayesian", "hyperband", "pareto")
 COSTS = ("energy", "bits", "bops", "fpga")
@@ -112,6 +113,10 @@ class GoalConfig:
     activations_on_memory: str = "fixed"  # fixed | sram | dram
     min_sram_size: int = 8 * 16 * 1024 * 1024  # bits
     rd_wr_on_io: bool = False
+    # AutoQKeras's bits goal: bits per input value and per softmax/sigmoid output value. Either given, the bits cost
+    # counts activations too (AutoQKeras's size, autoq.bits_goal); the other then defaults to AutoQKeras's 8
+    input_bits: int | None = None
+    output_bits: int | None = None
 
 
 @dataclass
@@ -472,7 +477,7 @@ def _check(cfg: Config, ctx):
         if obj is None:
             continue
         v = getattr(obj, key)
-        if not lo <= v <= hi:
+        if v is not None and not lo <= v <= hi:
             raise ctx.error((section, key), f"must be between {lo} and {hi}, got {v}")
     for path, seed in ((("seed",), cfg.seed), (("data", "seed"), cfg.data.seed)):
         if not 0 <= seed <= MAX_SEED:
@@ -524,6 +529,10 @@ def _check(cfg: Config, ctx):
     if g.process not in QTOOLS_PROCESSES:
         raise ctx.error(("goal", "process"), f"QTools (qkeras 0.9) knows the process {', '.join(QTOOLS_PROCESSES)}, "
                                              f"got {g.process!r}")
+    for key in ("input_bits", "output_bits"):
+        if getattr(g, key) is not None and g.cost != "bits":
+            raise ctx.error(("goal", key), f"applies to the bits cost (AutoQKeras's bits goal); goal.cost is "
+                                           f"{g.cost!r}")
     if not 0 < g.stress <= 100:
         raise ctx.error(("goal", "stress"), f"must be above 0 and at most 100, got {g.stress}")
     if g.min_sram_size < 0:

@@ -31,7 +31,7 @@ ALGORITHMS = ("random", "bayesian", "hyperband", "pareto")
 COSTS = ("energy", "bits", "bops", "fpga")
 QTOOLS_PROCESSES = ("horowitz",)  # the energy tables qkeras.qtools.config_public ships
 DATA_SOURCES = ("digits", "iris", "wine", "breast_cancer", "diabetes", "npz", "jets", "jets-synthetic", "jets-generated",
-                "arrays")
+                "arrays", "digits-heads")
 
 
 @dataclass
@@ -69,7 +69,7 @@ class TrainConfig:
     patience: int = 3
     float_epochs: int = 30
     fine_tune_epochs: int = 0
-    loss: str | None = None  # default: categorical_crossentropy for classifiers, mse otherwise
+    loss: Any = None  # default: categorical_crossentropy for classifiers, mse otherwise; or {output: loss}
     metric: str | None = None  # deprecated: goal.metric scores trials; given here it must agree
 
 
@@ -102,6 +102,7 @@ class GoalConfig:
     cost: str = "energy"
     metric: str | None = None  # accuracy (classifiers), mse (regression, autoencoders), any Keras metric/loss
     direction: str | None = None  # max | min; inferred from the metric's name when not given
+    head: str | None = None  # the output that scores a multi-output model (AutoQKeras's head_name; default: first)
     delta_p: float = 8.0
     delta_n: float = 8.0
     rate: float = 2.0
@@ -506,6 +507,11 @@ def _check(cfg: Config, ctx):
         raise ctx.error(("train", "metric"), f"the search scores goal.metric ({metric.name!r}); train.metric "
                                              f"{cfg.train.metric!r} would be ignored: move it to goal.metric")
     cfg.train.metric = None
+    loss = cfg.train.loss
+    if loss is not None and not (isinstance(loss, str) or (isinstance(loss, dict) and loss and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in loss.items()))):
+        raise ctx.error(("train", "loss"), f"expected a Keras loss name, or a mapping output name -> loss name, got "
+                                           f"{loss!r}")
     cfg.train.loss = cfg.train.loss or DEFAULT_LOSS[d.task]
     if d.source == "npz" and not d.path:
         raise ctx.error(("data", "path"), "data source 'npz' needs a path to the .npz file")

@@ -63,3 +63,16 @@ def bn_cnn(n_classes: int = 10, name: str = "bn_cnn"):
     x = tf.keras.layers.Dense(n_classes, name="output")(x)
     out = tf.keras.layers.Activation("softmax", name="softmax")(x)
     return tf.keras.Model(inp, out, name=name)
+
+
+def two_heads(input_dim: int = 64, hidden=(32,), n_classes: int = 10, name: str = "two_heads"):
+    """Two outputs on a shared Dense ReLU trunk: ``digit`` (softmax classes) and ``ink`` (a linear regression), as
+    the data source ``digits-heads`` gives them."""
+    inp = tf.keras.Input(shape=(input_dim,), name="x")
+    x = inp
+    for i, units in enumerate(hidden, 1):
+        x = tf.keras.layers.Dense(units, activation="relu", name=f"fc{i}")(x)
+    logits = tf.keras.layers.Dense(n_classes, name="digit_logits")(x)
+    digit = tf.keras.layers.Activation("softmax", name="digit")(logits)
+    ink = tf.keras.layers.Dense(1, name="ink")(x)
+    return tf.keras.Model(inp, [digit, ink], name=name)

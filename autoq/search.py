@@ -273,7 +273,10 @@ class Searcher:
         from .metrics import Metric
         self.metric = Metric(cfg.goal.metric, cfg.goal.direction)
         self.energy = costs.EnergySettings.of(cfg.goal)
-        self.dataset_label = data.name + (" (SYNTHETIC)" if data.synthetic else "")
+        from .heads import resolve_head
+        self.head = resolve_head(float_model, cfg.goal.head, cfg.source)  # None: one output
+        self.dataset_label = data.name + (" (SYNTHETIC)" if data.synthetic else "") + (
+            f" [scored on output {self.head}]" if self.head else "")
         self.trust, self.fingerprint = trust_model, fingerprint
         self.store = ResultStore(output_dir)
         self.cost_key = cfg.goal.cost
@@ -324,8 +327,9 @@ class Searcher:
         ref = self.reference_cost()
         self.log(f"[autoq] reference {self.cost_key}: {ref:.6g}" + (" (the float model priced as 16-bit fixed point)"
                                                                   if self.cfg.goal.reference == "float16" else ""))
+        from .heads import sample
         np.savez_compressed(self.store.dir / "data_sample.npz", x_val=self.data.x_val[:2000],
-                            y_val=self.data.y_val[:2000])
+                            **sample(self.data.y_val, 2000))
         baselines = {"float": {**self._metric_fields("val", acc), "val_loss": loss, self.cost_key: ref,
                                **{k: v for k, v in self.q16_costs.items()}}}
         for b in self.cfg.baselines:
@@ -389,7 +393,7 @@ class Searcher:
         import tensorflow as tf
         t = self.cfg.train
         patience = t.patience if patience is None else patience
-        classes = self.data.task == "classification"
+        classes = self.data.task == "classification" and self.head is None  # several outputs: total val_loss
         model.compile(optimizer=self._optimizer(), loss=t.loss, metrics=["accuracy"] if classes else [])
         cbs = [_StopOnNaN()]
         if self.epoch_lines and label is not None:
@@ -407,6 +411,9 @@ class Searcher:
         """(loss, goal metric) from predictions: independent of how (or whether) the model was compiled."""
         import tensorflow as tf
         x, y = (self.data.x_val, self.data.y_val) if split == "val" else (self.data.x_test, self.data.y_test)
+        if self.head is not None:  # several outputs: summed losses, the metric on the head (autoq.heads)
+            from .heads import evaluate
+            return evaluate(model, x, y, self.cfg.train.loss, self.metric, self.head)[:2]
         pred = model.predict(x, batch_size=1024, verbose=0)
         loss = float(tf.reduce_mean(tf.keras.losses.get(self.cfg.train.loss)(y, pred)))
         return loss, self.metric(y, pred)
@@ -539,7 +546,7 @@ class Searcher:
         self.store.write_pareto_csv(front_all, key, self.dataset_label)
         best_model = load_model(self.store.dir / "best_model.h5", self.trust)
         _, test_acc = self._evaluate(best_model, "test")
-        summary = {"metric": self.metric.name, "direction": self.metric.direction, "name": self.cfg.name, "output_dir": str(self.store.dir), "algorithm": self.cfg.search.algorithm,
+        summary = {**({"head": self.head} if self.head else {}), "metric": self.metric.name, "direction": self.metric.direction, "name": self.cfg.name, "output_dir": str(self.store.dir), "algorithm": self.cfg.search.algorithm,
                    "seed": self.cfg.seed, "cost": key, "goal": vars(self.cfg.goal), "trials": len(records),
                    "failed_trials": len(records) - len(ok), "best": best,
                    **self._metric_fields("best_test", test_acc),
@@ -816,6 +823,9 @@ def _check_data_fits(model, data: Dataset):
     if not model.inputs:
         raise DataError(f"the model {model.name!r} has no input shape yet: give its first layer input_shape=... or "
                         "start it with tf.keras.Input(shape)")
+    from . import heads
+    if len(model.outputs) > 1 or heads.is_multi(data):  # a target per output
+        return heads.check_fits(model, data)
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise DataError(f"the model {model.name!r} has {len(model.inputs)} inputs and {len(model.outputs)} outputs; "
                         "autoq searches models with one input and one output")
@@ -1018,6 +1028,9 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
     dataset = as_dataset(data, cfg.data) if data is not None else load_dataset(cfg.data, cfg.base_dir)
     _check_data_fits(model, dataset)
     preflight(cfg)
+    from .heads import check_losses, resolve_head
+    resolve_head(model, cfg.goal.head, cfg.source)
+    check_losses(cfg.train.loss, model, cfg.source)
     out = Path(cfg.search.output_dir)
     if not out.is_absolute() and cfg.source and output_dir is None:
         out = Path.cwd() / out
@@ -1041,11 +1054,12 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
 def preflight(cfg: Config) -> None:
     """Everything the end of the run needs, checked before any training: the loss, the hls4ml options."""
     import tensorflow as tf
-    try:
-        tf.keras.losses.get(cfg.train.loss)
-    except (ValueError, TypeError):
-        raise ConfigError(f"unknown loss {cfg.train.loss!r}; use a Keras loss name such as "
-                          "categorical_crossentropy", key="train.loss", source=cfg.source) from None
+    for loss in (cfg.train.loss.values() if isinstance(cfg.train.loss, dict) else [cfg.train.loss]):
+        try:
+            tf.keras.losses.get(loss)
+        except (ValueError, TypeError):
+            raise ConfigError(f"unknown loss {loss!r}; use a Keras loss name such as "
+                              "categorical_crossentropy", key="train.loss", source=cfg.source) from None
     from .metrics import check_known
     try:
         check_known(cfg.goal.metric)

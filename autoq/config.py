@@ -93,6 +93,8 @@ class SpaceConfig:
     groups: dict = field(default_factory=dict)  # group name -> name regex
     skip: list = field(default_factory=list)  # name regexes left float
     allow_float: bool = False  # leave layers autoq cannot quantize as float instead of failing
+    widths: list = field(default_factory=list)  # width factors searched per layer (AutoQKeras's tune_filters: layer)
+    widths_exceptions: list = field(default_factory=list)  # name regexes of layers whose width stays
 
 
 @dataclass
@@ -439,6 +441,16 @@ def _space(data, path, ctx) -> SpaceConfig:
     for i, rx in enumerate(skip):
         _regex(rx, path + ("skip", i), ctx)
     cfg.skip = list(skip)
+    for i, f in enumerate(cfg.widths):  # autoq.widths
+        if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f <= 8:
+            raise ctx.error(path + ("widths", i), f"a width factor is a number above 0 and at most 8, got {f!r}")
+    if len(set(cfg.widths)) != len(cfg.widths):
+        raise ctx.error(path + ("widths",), f"repeated width factors in {cfg.widths}")
+    cfg.widths = [float(f) for f in cfg.widths]
+    for i, rx in enumerate(cfg.widths_exceptions):
+        if not isinstance(rx, str):
+            raise ctx.error(path + ("widths_exceptions", i), f"expected a layer-name regex string, got {rx!r}")
+        _regex(rx, path + ("widths_exceptions", i), ctx)
     return cfg
 
 
@@ -562,6 +574,8 @@ def _check(cfg: Config, ctx):
         if not isinstance(b["max_trials"], int) or isinstance(b["max_trials"], bool) or not 1 <= b["max_trials"] <= 10**6:
             raise ctx.error(("search", "blocks", i, "max_trials"), f"must be a whole number >= 1, got {b['max_trials']!r}")
     if s.blocks:
+        if cfg.space.widths:
+            raise ctx.error(("space", "widths"), "the width search runs without search.blocks; drop one of them")
         if s.algorithm == "hyperband":
             raise ctx.error(("search", "blocks"), "hyperband sizes its own brackets; use random, bayesian or pareto "
                                                   "with blocks")

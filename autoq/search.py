@@ -223,6 +223,9 @@ def short_choice(choice: dict) -> str:
     for layer, roles in choice.items():
         parts = []
         for role, text in roles.items():
+            if role == "width":  # autoq.widths: the width factor
+                parts.append(f"w{text:g}")
+                continue
             try:
                 spec = quantizers.parse(text)
                 mark = tag.get(spec.name) or (("p" if "po2" in spec.name else "q" if spec.name == "qil" else "")
@@ -285,6 +288,8 @@ class Searcher:
         self.state: dict = {}
         from .space import analyse
         self.space = analyse(float_model, cfg.space)
+        from .widths import extend
+        self.space = extend(self.space, float_model, cfg.space)  # space.widths: <layer>/width hyperparameters
         self.active = self.space  # the space trials choose from (a block's, with search.blocks)
         self.trial_prefix, self.partial, self.number_offset = "", False, 0
 
@@ -422,12 +427,15 @@ class Searcher:
     def build(self, choice: dict):
         """QKeras model for a choice (float weights copied in) and its pricing model (QIL -> fixed point)."""
         from .space import build_qmodel
-        qmodel = build_qmodel(self.float_model, choice, self.space.input_quantizer)
+        from .widths import rebuild, split_choice
+        widths, choice = split_choice(choice)
+        base = rebuild(self.float_model, widths)  # the float model at the chosen widths (autoq.widths)
+        qmodel = build_qmodel(base, choice, self.space.input_quantizer)
         pricing = None
         if any(str(s).startswith("qil(") for roles in choice.values() for s in roles.values()):
             eq = {layer: {r: str(quantizers.parse(s).equivalent()) for r, s in roles.items()}
                   for layer, roles in choice.items()}
-            pricing = build_qmodel(self.float_model, eq, self.space.input_quantizer, copy_weights=False)
+            pricing = build_qmodel(base, eq, self.space.input_quantizer, copy_weights=False)
         return qmodel, pricing
 
     def run_trial(self, trial_id: str, number: int, values: dict, epochs: int | None = None, initial_epoch=0,

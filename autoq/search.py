@@ -418,7 +418,8 @@ class Searcher:
         x, y = (self.data.x_val, self.data.y_val) if split == "val" else (self.data.x_test, self.data.y_test)
         if self.head is not None:  # several outputs: summed losses, the metric on the head (autoq.heads)
             from .heads import evaluate
-            return evaluate(model, x, y, self.cfg.train.loss, self.metric, self.head)[:2]
+            loss, value, self.output_losses = evaluate(model, x, y, self.cfg.train.loss, self.metric, self.head)
+            return loss, value
         pred = model.predict(x, batch_size=1024, verbose=0)
         loss = float(tf.reduce_mean(tf.keras.losses.get(self.cfg.train.loss)(y, pred)))
         return loss, self.metric(y, pred)
@@ -472,6 +473,8 @@ class Searcher:
             if not math.isfinite(acc):
                 raise FloatingPointError(f"validation {self.metric.name} is NaN/inf")
             record.update(**self._metric_fields("val", acc), val_loss=loss, status="ok")
+            if self.head:  # several outputs: each one's validation loss (autoq.heads)
+                record["val_output_losses"] = self.output_losses
             g = self.cfg.goal
             record["score"] = costs.score(acc, record[self.cost_key], self.state["reference_cost"], g.delta_p,
                                           g.delta_n, g.rate, maximise=self.metric.maximise)

@@ -49,6 +49,8 @@ def test_two_head_search_scores_the_head_and_exports_both_outputs_bit_exactly(tm
     s = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert s["head"] == "digit" and s["metric"] == "accuracy" and s["goal"]["head"] == "digit"
     assert 0.5 < s["best"]["val_metric"] <= 1 and s["float_val_metric"] > 0.7
+    losses = s["best"]["val_output_losses"]
+    assert set(losses) == {"digit", "ink"} and abs(sum(losses.values()) - s["best"]["val_loss"]) < 1e-9
     rows = list(csv.DictReader((tmp_path / "out" / "trials.csv").open()))
     assert len(rows) == 2 and all("[scored on output digit]" in r["dataset"] for r in rows)
     assert {"fc1.kernel", "digit_logits.kernel", "ink.kernel"} <= set(rows[0])  # both heads quantized

@@ -41,12 +41,27 @@ def test_input_and_output_bits_enter_the_bits_cost_as_autoqkeras_counts_them():
 
 
 def test_the_size_is_qkeras_forgiving_factor_bits_on_a_model_qkeras_can_read():
-    from qkeras.autoqkeras.forgiving_metrics import ForgivingFactorBits
-    m, _ = _qmodel()  # float: Dense relu, Dense linear, Activation softmax
-    for ib, ob, ref in ((8, 8, 8), (12, 3, 16)):
-        ff = ForgivingFactorBits(8.0, 8.0, 2.0, input_bits=ib, output_bits=ob, ref_bits=ref,
-                                 config={"default": ["parameters", "activations"]})
-        total, p, a, _ = ff.compute_model_size(m)
+    """QKeras's own ForgivingFactorBits (in a fresh interpreter: qkeras.autoqkeras imports keras-tuner, which must
+    not be bound in this test process before autoq's searches run)."""
+    import json
+    import subprocess
+    import sys
+    code = """
+import json, autoq
+from autoq.models import mlp
+from qkeras.autoqkeras.forgiving_metrics import ForgivingFactorBits
+m = mlp(64, (16,), 10)  # float: Dense relu, Dense linear, Activation softmax
+out = []
+for ib, ob, ref in ((8, 8, 8), (12, 3, 16)):
+    ff = ForgivingFactorBits(8.0, 8.0, 2.0, input_bits=ib, output_bits=ob, ref_bits=ref,
+                             config={"default": ["parameters", "activations"]})
+    out.append([ib, ob, ref, *map(int, ff.compute_model_size(m)[:3])])
+print(json.dumps(out))
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    m, _ = _qmodel()
+    for ib, ob, ref, total, p, a in json.loads(run.stdout.strip().splitlines()[-1]):
         mine = model_size(m, ib, ob, ref)
         assert (mine.total, mine.parameters, mine.activations) == (total, p, a)
 

@@ -6,6 +6,10 @@ Python API (the CLI is a thin shell over it)::
     result = autoq.search(model, data, "configs/digits.yaml")
     result.plot(); result.best_model
     autoq.export(result.best_model, "hls_projects/digits", x=data.x_val)
+
+The stages, one package each, data flowing one way: :mod:`autoq.config` -> :mod:`autoq.data` ->
+:mod:`autoq.quantizers` / :mod:`autoq.space` -> :mod:`autoq.cost` -> :mod:`autoq.searching` ->
+:mod:`autoq.exporting` -> :mod:`autoq.present`.
 """
 import os as _os
 
@@ -16,34 +20,35 @@ __version__ = "0.1.0"
 from . import keras_env  # noqa: E402
 keras_env.settle()  # before anything imports TensorFlow: tf.keras is Keras 2 on both stacks (autoq/keras_env.py)
 
-from .errors import AutoqError, ConfigError, DataError, QuantizerError, SpaceError  # noqa: E402
+from . import _moved  # noqa: E402
+_moved.install()  # old module paths (autoq.jets, autoq.reports, ...) keep working, with a DeprecationWarning
+
 from .config import Config, load_config  # noqa: E402
+from .errors import AutoqError, ConfigError, DataError, ExportError, QuantizerError, SpaceError  # noqa: E402
 
 
 def search(model=None, data=None, config=None, **kwargs):
-    """Run a quantization search; see :func:`autoq.search.run_search`."""
-    from .search import run_search
+    """Run a quantization search and return its :class:`autoq.searching.result.SearchResult`; see
+    :func:`autoq.searching.run.run_search` for every argument."""
+    from .searching.run import run_search
     return run_search(model, data, config, **kwargs)
 
 
-# ``autoq.export`` is both the submodule and the function: importing the submodule (``from autoq.export import
-# format_result``, or a search with an ``hls4ml:`` section) rebinds the package attribute to the module, so the
-# module itself is made callable (like ``autoq.search``).
-from . import export  # noqa: E402
-
-
-class _CallableExportModule(type(_os)):
-    """``autoq.export(model, output_dir, ...)``: export a QKeras model (or search result directory) to an hls4ml
-    project; see :func:`autoq.export.export`."""
-
-    def __call__(self, model, output_dir=None, **kwargs):
-        return self.export(model, output_dir, **kwargs)
-
-
-export.__class__ = _CallableExportModule
+def export(model, output_dir=None, **kwargs):
+    """Export a QKeras model (or a search folder's winner) to a bit-exact hls4ml project; see
+    :func:`autoq.exporting.pipeline.export` for every argument."""
+    from .exporting.pipeline import export as _export
+    return _export(model, output_dir, **kwargs)
 
 
 def load_result(output_dir):
-    """Load a finished search's :class:`autoq.search.SearchResult` from its output directory."""
-    from .search import load_result as _load
+    """Load a finished search's :class:`autoq.searching.result.SearchResult` from its output directory."""
+    from .searching.result import load_result as _load
     return _load(output_dir)
+
+
+def __getattr__(name):  # autoq.jets and the other old module paths, without importing them at import time
+    target = _moved.resolve(name)
+    if target is None:
+        raise AttributeError(f"module 'autoq' has no attribute {name!r}")
+    return target

@@ -101,7 +101,7 @@ def _data_parser(sub):
 
 
 def _data(args) -> int:
-    from .jetgen import make_jets
+    from .data.jetgen import make_jets
     try:
         make_jets(args.n, seed=args.seed, output=args.output, workers=args.workers, tagger=not args.no_tagger)
     except KeyboardInterrupt:
@@ -156,7 +156,7 @@ def _distributed(args):
         port = args.port if args.port is not None else os.environ.get("KERASTUNER_ORACLE_PORT")
         if port is None:
             raise AutoqError("--chief needs --port PORT (or $KERASTUNER_ORACLE_PORT)")
-        from .distributed import DEFAULT_HOST
+        from .searching.distributed import DEFAULT_HOST
         host = args.host or os.environ.get("KERASTUNER_ORACLE_IP") or DEFAULT_HOST
         return "chief", f"{host}:{port}", args.tuner_id
     if args.worker:
@@ -169,7 +169,7 @@ def _distributed(args):
 
 
 def _run(args):
-    from .search import resolve_config, run_search
+    from .searching.run import resolve_config, run_search
     role, address, tuner_id = _distributed(args)
     cfg = resolve_config(args.config, data_path=args.data)
     return run_search(None, None, cfg, output_dir=args.output, max_trials=args.max_trials, seed=args.seed,
@@ -179,7 +179,8 @@ def _run(args):
 
 
 def _show(args) -> int:
-    from .search import layer_table, load_result
+    from .present.tables import layer_table
+    from .searching.result import load_result
     res = load_result(args.dir)
     s = res.summary
     b = res.best
@@ -205,7 +206,8 @@ def _show(args) -> int:
 
 
 def _export(args) -> int:
-    from .export import ToolNotFoundError, export, format_result
+    from .exporting.pipeline import ToolNotFoundError, export
+    from .present.tables import format_result
     try:
         res = export(args.source, output_dir=args.output, backend=args.backend, part=args.part,
                      clock_period=args.clock, io_type=args.io_type, reuse_factor=args.reuse, strategy=args.strategy,
@@ -225,7 +227,8 @@ def _export(args) -> int:
 
 
 def _report(args) -> int:
-    from .reports import format_report, report
+    from .exporting.project_report import report
+    from .present.tables import format_report
     print(format_report(report(args.project)))
     return 0
 

@@ -1,4 +1,8 @@
-"""YAML -> validated dataclasses. Every message about a bad config is produced here, before any training."""
+"""YAML -> validated dataclasses. Every message about a bad config is produced here, before any training.
+
+Longer than autoq's other modules on purpose: the schema (dataclasses), the YAML reading (line numbers, size and
+alias caps) and every check with its message are kept in one place, so one file answers "what may a config say".
+"""
 from __future__ import annotations
 
 import difflib
@@ -14,6 +18,7 @@ import yaml
 
 from . import quantizers
 from .errors import ConfigError, QuantizerError
+from .searching import strategies
 
 MAX_SEED = 2**31 - 1  # numpy takes seeds < 2**32, and trial n trains with seed + n
 MAX_YAML_NODES = 20_000  # a config is a few hundred nodes; aliases must not expand it into millions
@@ -27,7 +32,6 @@ RANGES = {  # inclusive bounds of numeric settings: (section, key) -> (low, high
     ("goal", "delta_p"): (0, 1000), ("goal", "delta_n"): (0, 1000),
     ("goal", "input_bits"): (1, 64), ("goal", "output_bits"): (1, 64),
 }
-ALGORITHMS = ("random", "bayesian", "hyperband", "pareto")
 COSTS = ("energy", "bits", "bops", "fpga")
 QTOOLS_PROCESSES = ("horowitz",)  # the energy tables qkeras.qtools.config_public ships
 DATA_SOURCES = ("digits", "iris", "wine", "breast_cancer", "diabetes", "npz", "jets", "jets-synthetic", "jets-generated",
@@ -117,7 +121,7 @@ class GoalConfig:
     min_sram_size: int = 8 * 16 * 1024 * 1024  # bits
     rd_wr_on_io: bool = False
     # AutoQKeras's bits goal: bits per input value and per softmax/sigmoid output value. Either given, the bits cost
-    # counts activations too (AutoQKeras's size, autoq.bits_goal); the other then defaults to AutoQKeras's 8
+    # counts activations too (AutoQKeras's size, autoq.cost.bits_goal); the other then defaults to AutoQKeras's 8
     input_bits: int | None = None
     output_bits: int | None = None
 
@@ -356,7 +360,7 @@ def _build(cls, data, path, ctx, skip=()):
 
 def _hls4ml(data, ctx) -> Hls4mlConfig:
     """The ``hls4ml:`` section: autoq's export options plus hls4ml's own Model/LayerName/LayerType settings."""
-    from .export_settings import load_settings
+    from .exporting.settings import load_settings
     from .errors import AutoqError
 
     own = ("Model", "LayerName", "LayerType")
@@ -561,10 +565,11 @@ def _check(cfg: Config, ctx):
                                         and g.reference > 0)):
         raise ctx.error(("goal", "reference"), f"expected 'float16' or a positive cost, got {g.reference!r}")
     s = cfg.search
-    if s.algorithm not in ALGORITHMS:
-        hint = difflib.get_close_matches(s.algorithm, ALGORITHMS, n=1)
+    algorithms = strategies.names()
+    if s.algorithm not in algorithms:
+        hint = difflib.get_close_matches(s.algorithm, algorithms, n=1)
         raise ctx.error(("search", "algorithm"), f"unknown algorithm {s.algorithm!r}" +
-                        (f" (did you mean '{hint[0]}'?)" if hint else "") + f"; known: {', '.join(ALGORITHMS)}")
+                        (f" (did you mean '{hint[0]}'?)" if hint else "") + f"; known: {', '.join(algorithms)}")
     for i, b in enumerate(s.blocks):
         if not isinstance(b, dict) or set(b) != {"layers", "max_trials"}:
             raise ctx.error(("search", "blocks", i), f"expected {{layers: <name regex>, max_trials: <n>}}, got {b!r}")

@@ -38,3 +38,11 @@ class SpaceError(AutoqError):
 
 class ResultsError(AutoqError):
     """An output directory cannot be used (owned by another search, incomplete...)."""
+
+
+class ExportError(AutoqError):
+    """Base class of every error autoq export/report raises for bad input (the CLI prints it, exit code 2)."""
+
+
+class UnsupportedModelError(ExportError):
+    """A layer, activation or quantizer hls4ml cannot implement bit-exactly."""

@@ -6,7 +6,7 @@ do. On Python 3.12-3.13, TensorFlow 2.21 gets ``tf_keras`` (Keras 2.21) as ``tf.
 ``import keras`` stays Keras 3 for the user's own code. Two libraries choose their Keras by ``import keras``;
 they see ``tf_keras`` only for the call that needs it, and everything is put back afterwards:
 
-* :func:`hls4ml_keras2` wraps an hls4ml conversion (autoq.export uses it). It also gives hls4ml the
+* :func:`hls4ml_keras2` wraps an hls4ml conversion (autoq.exporting.pipeline uses it). It also gives hls4ml the
   ``np.product`` that numpy 2 removed.
 * :func:`keras_tuner` imports keras-tuner, which picks its Keras once, at import time.
 

@@ -9,10 +9,11 @@ directory is a TensorFlow graph that cannot be inspected this way, so it needs t
 from __future__ import annotations
 
 import json
+import sys
 import zipfile
 from pathlib import Path
 
-from .errors import AutoqError
+from .errors import AutoqError, ConfigError
 
 CODE_LAYERS = ("Lambda", "TFOpLambda", "SlicingOpLambda")
 TRUST_HINT = "pass --trust-model (trust_model=True in Python) only if you trust whoever wrote the file"
@@ -125,15 +126,22 @@ def check_model(model, what: str = "the model") -> None:
                          + (" (did the builder forget to return it?)" if model is None else ""))
 
 
-def load(path, trust: bool = False, custom_objects: dict | None = None):
-    """Load a Keras/QKeras model (.h5, .keras, or with ``trust`` a SavedModel) after :func:`check_file`."""
+def load(path, trust: bool = False, custom_objects: dict | None = None, error=AutoqError):
+    """Load a Keras/QKeras model (.h5, .keras, or with ``trust`` a SavedModel) after :func:`check_file`; the one
+    loader of autoq (search folders, ``model.path``, export sources). A missing or unreadable file raises ``error``
+    (the caller's error class), a file that carries code :class:`UntrustedModelError` (as ``error`` when given)."""
     import tensorflow as tf
 
     from . import quantizers
     path = Path(path)
     if not path.exists():
-        raise AutoqError(f"model file not found: {path}")
-    check_file(path, trust)
+        raise error(f"model file not found: {path}")
+    try:
+        check_file(path, trust)
+    except UntrustedModelError as exc:
+        if error is AutoqError:
+            raise
+        raise error(str(exc)) from None
     objs = quantizers.custom_objects()
     objs.update(custom_objects or {})
     try:
@@ -141,4 +149,49 @@ def load(path, trust: bool = False, custom_objects: dict | None = None):
         return tf.keras.models.load_model(path, compile=False, custom_objects=objs, **extra)
     except Exception as exc:  # noqa: BLE001 - any loader failure is a bad file, said in one line
         msg = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        raise AutoqError(f"cannot load Keras model {path}: {msg}") from None
+        raise error(f"cannot load Keras model {path}: {msg}") from None
+
+
+def from_config(cfg, trust: bool = False):
+    """The float model named by the config, and whether it must be trained first.
+
+    A ``builder`` is Python code the user runs, like a script; a ``path`` is a data file, which must not carry code
+    (Lambda layers and the like) unless ``trust`` is set."""
+    import importlib
+
+    m = cfg.model
+    if m.builder:
+        mod_name, fn_name = m.builder.split(":")
+        if cfg.base_dir not in sys.path:  # builders may live beside the config file
+            sys.path.insert(0, cfg.base_dir)
+        try:
+            fn = getattr(importlib.import_module(mod_name), fn_name)
+        except Exception as exc:  # noqa: BLE001 - ImportError, AttributeError, or the module's own error
+            what = "" if isinstance(exc, (ImportError, AttributeError)) else f"{type(exc).__name__}: "
+            raise ConfigError(f"cannot import model builder {m.builder!r}: {what}{exc}",
+                              key="model.builder", source=cfg.source) from None
+        try:
+            model = fn(**m.kwargs)
+        except TypeError as exc:
+            raise ConfigError(f"model builder {m.builder!r} rejected kwargs {m.kwargs}: {exc}",
+                              key="model.kwargs", source=cfg.source) from None
+        except Exception as exc:  # noqa: BLE001 - the builder is user code: say what it raised, in one line
+            msg = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+            raise ConfigError(f"model builder {m.builder!r} raised {type(exc).__name__}: {msg}",
+                              key="model.builder", source=cfg.source) from None
+        try:
+            check_model(model, f"what model builder {m.builder!r} returned")
+        except AutoqError as exc:
+            raise ConfigError(str(exc), key="model.builder", source=cfg.source) from None
+        return model, m.train in ("auto", True)
+    if m.path:
+        path = cfg.resolve(m.path)
+        if not path.exists():
+            raise ConfigError(f"model file not found: {path}", key="model.path", source=cfg.source)
+        try:
+            model = load(path, trust)
+        except AutoqError as exc:
+            raise ConfigError(str(exc), key="model.path", source=cfg.source) from None
+        return model, m.train is True
+    raise ConfigError("the config names no model: set model.path (a saved Keras model) or model.builder "
+                      "(module:function), or pass a model to autoq.search()", key="model", source=cfg.source)

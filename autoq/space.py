@@ -172,7 +172,8 @@ def analyse(model: tf.keras.Model, cfg: SpaceConfig) -> SearchSpace:
 def _check_exportable(layer) -> None:
     """A weightless layer the hls4ml export cannot reproduce exactly (e.g. an average over 9 values) is refused now,
     before any trial trains, not after the search."""
-    from .export_model import UnsupportedModelError, check_layer
+    from .errors import UnsupportedModelError
+    from .exporting.vocabulary import check_layer
     try:
         check_layer(layer)
     except UnsupportedModelError as exc:

@@ -72,7 +72,7 @@ def jet_config(budget: str, data_path: str | None, *, algorithm="bayesian", tria
 
 def data_label(data_path: str | None) -> str:
     return ("real LHC jet data (" + str(data_path) + ")") if data_path else \
-        "SYNTHETIC jets-like data (autoq.jets.make_synthetic_jets) -- accuracies are NOT jet accuracies"
+        "SYNTHETIC jets-like data (autoq.data.jets.make_synthetic_jets) -- accuracies are NOT jet accuracies"
 
 
 def environment() -> list[str]:

@@ -3,11 +3,11 @@
 Models: the published float jet tagger (ci/full only), the published uniform 6-bit QKeras jet tagger (Q6), and the
 winner of a small autoq search on the jet tagger. For each: seconds to convert (hls4ml), seconds to compile (g++,
 the C simulation library), argmax agreement and max |difference| between the C simulation and the Keras/QKeras model
-on validation inputs, and the resource estimate (autoq.reports.estimate).
+on validation inputs, and the resource estimate (autoq.cost.estimate.estimate).
 
 Coverage: every QKeras model of hls4ml's own tests (benchmarks/hls4ml_test_models.py, each citing its test), in each
 io type its test runs (Vivado backend), exported by autoq and by plain hls4ml configured as the test configures it;
-both compared on the same tensor (the logits before a float softmax) with autoq.export_check.
+both compared on the same tensor (the logits before a float softmax) with autoq.exporting.check.
 
     python benchmarks/bench_export.py --budget ci [--data jets.npz]
 """
@@ -39,13 +39,13 @@ def published(kind):
 
 
 def winner(args, workdir):
-    from autoq.search import run_search
+    from autoq.searching.run import run_search
     cfg = jet_config(args.budget, args.data, algorithm="pareto", trials=SEARCH_TRIALS[args.budget], baselines=False,
                      keep="pareto", seed=args.seed)
     t0 = time.perf_counter()
     res = run_search(config=cfg, output_dir=Path(workdir) / "search", verbose=False, overwrite=True)
     from autoq.config import config_from_dict
-    from autoq.datasets import load_dataset
+    from autoq.data.sources import load_dataset
     data = load_dataset(config_from_dict(cfg).data)
     return res, data, time.perf_counter() - t0
 
@@ -57,7 +57,8 @@ def _plain_hls4ml(case, model, x, io, out):
     """Plain hls4ml as the hls4ml test configures it, checked like autoq's export: (status, max |diff|)."""
     import hls4ml
 
-    from autoq import export_check, export_model
+    from autoq.exporting import check as export_check
+    from autoq.exporting import vocabulary
     kw = {"default_precision": case.default_precision} if case.default_precision else {}
     cfg = hls4ml.utils.config_from_keras_model(model, granularity="name", backend="Vivado", **kw)
     case.tweak(cfg)
@@ -67,12 +68,13 @@ def _plain_hls4ml(case, model, x, io, out):
                                                      io_type=io)
     y, trace = hls.trace(np.ascontiguousarray(x))
     chk = export_check.compare(model, hls, export_check.keras_layer_outputs(model, x), y, trace,
-                               export_model.float_layers(model))
+                               vocabulary.float_layers(model))
     return ("exact" if chk.max_abs_diff == 0 else "MISMATCH"), chk.max_abs_diff
 
 
 def _autoq(model, x, io, out):
-    from autoq.export import ExportError, export
+    from autoq.errors import ExportError
+    from autoq.exporting.pipeline import export
     try:
         r = export(model, out, x=x, io_type=io, backend="Vivado", force=True, allow_mismatch=True)
     except ExportError as e:
@@ -85,7 +87,7 @@ def coverage(budget, workdir):
     import tensorflow as tf
     from hls4ml_test_models import cases
 
-    from autoq.export import quantize_inputs
+    from autoq.exporting.pipeline import quantize_inputs
     rows = []
     for case in cases()[:COVERAGE_CASES[budget]]:
         for io in case.io_types[:1] if budget == "tiny" else case.io_types:
@@ -133,7 +135,7 @@ def plot(path, rows, title):
 def main(argv=None):
     args = parser(__doc__.split("\n")[0]).parse_args(argv)
     try:
-        from autoq.export import export
+        from autoq.exporting.pipeline import export
     except ImportError:
         raise SystemExit("autoq.export is not available in this checkout") from None
     rows = []

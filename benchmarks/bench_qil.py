@@ -13,9 +13,9 @@ with autoq's own ``space.build_qmodel``. The softmax head stays float (hls4ml im
 
 Reported: test accuracy, mean and standard deviation over the seeds, per dataset and bit width, as a Markdown
 table (``qil.md``), a bar plot (``qil.png``) and on stdout. With ``--budget ci`` the best QIL model is folded
-(``autoq.qil.fold_qil``) and exported with ``autoq.export``; the g++ C simulation must agree bit-exactly.
+(``autoq.quantizers.qil.fold_qil``) and exported with ``autoq.export``; the g++ C simulation must agree bit-exactly.
 
-Datasets: scikit-learn's digits, and ``autoq.jets.make_synthetic_jets``, a SYNTHETIC stand-in for the LHC jet
+Datasets: scikit-learn's digits, and ``autoq.data.jets.make_synthetic_jets``, a SYNTHETIC stand-in for the LHC jet
 data (its accuracies say nothing about real jet tagging).
 
     python benchmarks/bench_qil.py --budget tiny     # seconds; smoke test, writes to a temp dir
@@ -37,10 +37,11 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from autoq.config import DataConfig  # noqa: E402
-from autoq.datasets import from_arrays, load_dataset  # noqa: E402
-from autoq.jets import make_synthetic_jets  # noqa: E402
+from autoq.data.dataset import from_arrays  # noqa: E402
+from autoq.data.sources import load_dataset
+from autoq.data.jets import make_synthetic_jets  # noqa: E402
 from autoq.models import mlp  # noqa: E402
-from autoq.qil import QIL, fold_qil  # noqa: E402
+from autoq.quantizers.qil import QIL, fold_qil  # noqa: E402
 from autoq.space import build_qmodel  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,7 +190,8 @@ def export_check(best_qil, out_dir, log=print):
     folded = fold_qil(model)
     same = np.array_equal(model.predict(data.x_test, verbose=0), folded.predict(data.x_test, verbose=0))
     res = autoq.export(folded, os.path.join(out_dir, "qil_export"), x=data.x_test, force=True)
-    log(autoq.export.format_result(res))
+    from autoq.present.tables import format_result
+    log(format_result(res))
     return dict(dataset=dname, bits=bits, seed=seed, acc=acc, fold_identical=bool(same), agreement=res.agreement,
                 max_abs_diff=res.max_abs_diff, n=res.n_samples, layer=res.compared_layer,
                 quantizers={lay.name: str(folded.get_layer(lay.name).quantizer) for lay in model.layers
@@ -250,7 +252,7 @@ def write_md(path, args, budget, summary, text, rows, exp, seconds):
         "Built with `autoq.space.build_qmodel`.",
         "",
         f"Data: scikit-learn digits (MLP 64-32-32-10; {f_d} float epochs, {q_d} QAT epochs, batch {b_d}) and "
-        f"`autoq.jets.make_synthetic_jets(n={budget['n_jets']})`, a **SYNTHETIC** stand-in for the LHC jet data "
+        f"`autoq.data.jets.make_synthetic_jets(n={budget['n_jets']})`, a **SYNTHETIC** stand-in for the LHC jet data "
         f"(MLP 16-64-32-32-5; {f_j} float epochs, {q_j} QAT epochs, batch {b_j}); its accuracies say nothing about "
         "real jet tagging. Test accuracy, mean ± standard deviation over seeds "
         f"{', '.join(map(str, budget['seeds']))}; \"QIL wins\" counts seeds where QIL beat the baseline trained "
@@ -277,7 +279,7 @@ def write_md(path, args, budget, summary, text, rows, exp, seconds):
             "## Folded QIL model → hls4ml, bit-exact",
             "",
             f"The best QIL model ({exp['dataset']}, {exp['bits']} bits, seed {exp['seed']}, test accuracy "
-            f"{exp['acc']:.4f}) folded with `autoq.qil.fold_qil` "
+            f"{exp['acc']:.4f}) folded with `autoq.quantizers.qil.fold_qil` "
             f"({'outputs identical to the QIL model' if exp['fold_identical'] else 'outputs DIFFER from the QIL model'}"
             f"; its learned QIL activations became the fixed-point {', '.join(f'{k}: `{v}`' for k, v in exp['quantizers'].items())}) and "
             f"exported with `autoq.export` (Vitis, io_parallel): g++ C simulation vs QKeras on {exp['n']} test "

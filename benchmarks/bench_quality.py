@@ -1,6 +1,6 @@
 """Quality: Pareto fronts of autoq's search algorithms on the jet tagger vs float, Q6 and uniform 4-bit baselines.
 
-Runs bayesian, pareto (autoq.oracles.ParetoOracle) and random search at the same trial budget on the same data and
+Runs bayesian, pareto (autoq.searching.strategies.pareto.ParetoOracle) and random search at the same trial budget on the same data and
 float model, plus the baselines (float, Q6, Q4) trained for the same epochs; prints the fronts (accuracy vs QTools
 energy, vs bits, vs estimated LUT+DSP), the winner's reduction factors and each algorithm's hypervolume.
 Default data: the SYNTHETIC stand-in (accuracies are not jet accuracies); ``--data PATH`` for the real jets.
@@ -26,8 +26,8 @@ PAPER = {"float (BF)": 3439.0, "Q6": 949.0, "AutoQ-energy": 193.0, "AutoQ-bits":
 
 def fpga_of(model_path) -> dict:
     """The resource estimate of a saved model: LUTs and DSPs apart, and their sum (the hypervolume's cost)."""
-    from autoq.reports import estimate
-    from autoq.search import load_model
+    from autoq.cost.estimate import estimate
+    from autoq.searching.result import load_model
     try:
         e = estimate(load_model(model_path))
     except Exception:  # noqa: BLE001 - a model the estimate cannot price is left out of the FPGA panels
@@ -36,7 +36,8 @@ def fpga_of(model_path) -> dict:
 
 
 def run_all(args, workdir):
-    from autoq.search import load_model, run_search
+    from autoq.searching.result import load_model
+    from autoq.searching.run import run_search
     runs, float_model, baselines = {}, None, None
     for algo in ALGORITHMS:
         first = float_model is None
@@ -65,7 +66,7 @@ def run_all(args, workdir):
 
 
 def front_of(records, key):
-    from autoq.oracles import pareto_points
+    from autoq.searching.fronts import pareto_points
     pts = [(r["val_accuracy"], r[key]) for r in records if r.get("status") == "ok" and r.get(key) is not None]
     return pareto_points(pts) if pts else []
 
@@ -79,7 +80,7 @@ def plot(path, runs, baselines, title):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from autoq.results import plain_log_x
+    from autoq.present.plots import plain_log_x
     keys = [("energy", "QTools energy [pJ]"), ("bits", "weight bits"), ("luts_trained", "estimated LUTs"),
             ("dsps_trained", "estimated DSPs")]
     fig, axes = plt.subplots(2, 2, figsize=(12, 8.4))
@@ -129,7 +130,7 @@ def main(argv=None):
     for algo in ALGORITHMS:
         recs = trials[algo]
         ok = [r for r in recs if r.get("status") == "ok"]
-        from autoq.oracles import hypervolume
+        from autoq.searching.fronts import hypervolume
         hv = hypervolume([(r["val_accuracy"], r["energy"] / ref) for r in ok], (acc_ref, 1.0))
         best = summaries[algo]["best"]
         algo_rows.append([algo, len(recs), len(ok), runs[algo]["seconds"], best["val_accuracy"], best["energy"],
@@ -187,7 +188,7 @@ def main(argv=None):
                                         "hypervolume"], r))
                         for r in algo_rows}}, indent=1, default=str))
     write_md(out, "bench_quality", f"{tag}Quality: autoq search algorithms vs uniform baselines (jet tagger)", [
-        ("Headline", headline + ("\n\n**SYNTHETIC data**: the accuracies below are on autoq.jets.make_synthetic_jets, "
+        ("Headline", headline + ("\n\n**SYNTHETIC data**: the accuracies below are on autoq.data.jets.make_synthetic_jets, "
                                  "not on the LHC jet dataset; energies/bits/LUT+DSP depend only on the quantized "
                                  "model and are comparable to the paper." if synthetic else "")),
         ("Setup", f"- data: {data_label(args.data)}\n- budget `{args.budget}`: {cfg['search']['max_trials']} trials "
@@ -198,7 +199,7 @@ def main(argv=None):
                   f"budget (at most 10 trials) is random warm-up, then its Gaussian process picks\n- space: the paper's (kernel/bias quantized_bits 2..8 alpha=1 + ternary, activations "
                   f"quantized_relu 3..8), goal energy (forgiving factor, delta 8 %, rate 2)\n- hypervolume: of "
                   f"(val accuracy, energy / float16 reference) with reference point (float accuracy - "
-                  f"{HV_ACC_WINDOW:.2f}, 1.0); larger is better\n- LUT+DSP: autoq.reports.estimate of the trained "
+                  f"{HV_ACC_WINDOW:.2f}, 1.0); larger is better\n- LUT+DSP: autoq.cost.estimate.estimate of the trained "
                   "models (an estimate, not synthesis)\n" + "\n".join(environment())),
         ("Algorithms", md_table(["algorithm", "trials", "ok", "seconds", "best val acc", "best energy pJ",
                                  "x less than float16", "x less than Q6", "best bits", "best LUTs", "best DSPs",

@@ -79,7 +79,7 @@ def run_keras_tuner(data, cfg, trials, workdir):
 
 
 def run_autoq(cfg, workdir):
-    from autoq.search import run_search
+    from autoq.searching.run import run_search
     t0 = time.perf_counter()
     res = run_search(config=cfg, output_dir=Path(workdir) / "autoq", verbose=False, overwrite=True)
     total = time.perf_counter() - t0
@@ -93,8 +93,9 @@ def breakdown(res, data, cfg, workdir):
     import tensorflow as tf
     from autoq import cost as costs
     from autoq.config import config_from_dict
-    from autoq.results import atomic_save_model
-    from autoq.search import Searcher, load_model
+    from autoq.searching.store import atomic_save_model
+    from autoq.searching.trial import Searcher
+    from autoq.searching.result import load_model
     c = config_from_dict(cfg)
     float_model = load_model(res.output_dir / "float_model.h5")
     s = Searcher(c, float_model, data, Path(workdir) / "breakdown", log=lambda *a, **k: None)
@@ -156,7 +157,7 @@ def plot(path, steps, autoq_trial, kt_trial, title):
 def main(argv=None):
     args = parser(__doc__.split("\n")[0]).parse_args(argv)
     from autoq.config import config_from_dict
-    from autoq.datasets import load_dataset
+    from autoq.data.sources import load_dataset
     trials = TRIALS[args.budget]
     cfg = jet_config(args.budget, args.data, algorithm="random", trials=trials, baselines=False, keep="pareto",
                      seed=args.seed, patience=0)  # patience 0: every trial trains the full epochs, like kt

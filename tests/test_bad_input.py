@@ -25,7 +25,7 @@ from helpers_search import TINY, autoq, env, merge
 from autoq.cli import main
 from autoq.config import Config, load_config, parse_config
 from autoq.errors import ConfigError
-from autoq.search import config_digest
+from autoq.searching.provenance import config_digest
 
 PLAIN = {"model": {"builder": None, "kwargs": {}, "path": "plain.h5"}}
 NAN = merge(PLAIN, {"train": {"learning_rate": 1e38, "optimizer": "sgd"}, "space": {"skip": ["output"]}})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autoq import cost as costs
-from autoq.bits_goal import model_size
+from autoq.cost.bits_goal import model_size
 from autoq.config import RoleChoices, SpaceConfig, config_from_dict, parse_config
 from autoq.errors import ConfigError
 from autoq.models import mlp
@@ -69,8 +69,8 @@ print(json.dumps(out))
 def test_the_search_reference_prices_the_input_bits(tmp_path):
     import tensorflow as tf
 
-    from autoq.datasets import load_dataset
-    from autoq.search import Searcher
+    from autoq.data import load_dataset
+    from autoq.searching.trial import Searcher
 
     def ref(**goal):
         cfg = config_from_dict({"model": {"builder": "autoq.models:mlp"}, "goal": {"cost": "bits", **goal},

@@ -8,7 +8,7 @@ import pytest
 
 from helpers_search import free_port, records, start, stop, write_config
 
-from autoq.distributed import parse_address, resolve_role
+from autoq.searching.distributed import parse_address, resolve_role
 from autoq.errors import AutoqError
 
 
@@ -144,7 +144,7 @@ def test_chief_killed_and_restarted_worker_carries_on(tmp_path):
 def test_chief_on_a_busy_port_is_a_clear_error():
     import socket
 
-    from autoq.distributed import serve
+    from autoq.searching.distributed import serve
     from autoq.keras_env import keras_tuner
     kt = keras_tuner()
     with socket.socket() as s:

@@ -15,17 +15,10 @@ import pytest
 import tensorflow as tf
 from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
-from autoq.export import (
-    ExportError,
-    InvalidOptionError,
-    MismatchError,
-    OutputExistsError,
-    ToolNotFoundError,
-    UnsupportedModelError,
-    export,
-    format_result,
-    load_source,
-)
+from autoq.errors import ExportError, UnsupportedModelError
+from autoq.exporting.pipeline import InvalidOptionError, MismatchError, OutputExistsError, export, load_source
+from autoq.exporting.synth import ToolNotFoundError
+from autoq.present.tables import format_result
 
 REPO = Path(__file__).resolve().parents[1]
 JET = Path(__file__).resolve().parent / "data" / "jet-tagger"

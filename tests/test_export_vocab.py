@@ -32,7 +32,7 @@ from qkeras import (
 )
 from tensorflow.keras import layers as L
 
-from autoq.export import export
+from autoq.exporting.pipeline import export
 
 
 def dense_zoo():

@@ -14,8 +14,8 @@ import pytest
 
 from helpers_search import autoq, env
 
-from autoq.jetcard import mass_peaks
-from autoq.jets import JET_CLASSES, JET_FEATURES, load_jets
+from autoq.data.jetcard import mass_peaks
+from autoq.data.jets import JET_CLASSES, JET_FEATURES, load_jets
 
 EXTRA = ("pythia8mc", "fastjet", "awkward")
 N = 2000
@@ -111,7 +111,7 @@ def test_deterministic_for_a_seed_whatever_the_workers(tmp_path):
 
 
 def test_seeds_differ_and_repeat():
-    from autoq.jetgen import chunk_tasks, generate_chunk
+    from autoq.data.jetgen import chunk_tasks, generate_chunk
     seeds = {t[2] for t in chunk_tasks(5000, 7, None)} | {t[2] for t in chunk_tasks(5000, 8, None)}
     assert len(seeds) == 2 * 10  # a Pythia seed per (seed, class, chunk of 500)
     one, again, other = (generate_chunk("z", 10, s)[0] for s in (11, 11, 12))
@@ -169,7 +169,7 @@ def test_generated_data_is_named_as_such_in_a_search(generated):
     from pathlib import Path
 
     from autoq.config import load_config
-    from autoq.datasets import load_dataset
+    from autoq.data.sources import load_dataset
     from autoq.errors import DataError
     d = generated[0]
     cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "jets-generated.yaml")
@@ -195,7 +195,7 @@ def test_features_match_the_definitions_on_a_hand_made_jet():
 
     import awkward as ak
 
-    from autoq.jetfeatures import jet_features
+    from autoq.data.jetfeatures import jet_features
     pt = np.array([300.0, 250.0, 200.0, 150.0])
     y = np.array([0.05, -0.12, 0.21, 0.02])
     phi = np.array([0.0, 0.15, -0.08, 0.3])

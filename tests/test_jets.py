@@ -5,8 +5,8 @@ import importlib.util
 import numpy as np
 import pytest
 
-from autoq.jets import (JET_CLASSES, JET_FEATURES, SYNTHETIC_CLASS_FRACTIONS, JetDataFormatError, JetDataNotFound,
-                        jets_splits, load_jets, make_synthetic_jets)
+from autoq.data.jets import (JET_CLASSES, JET_FEATURES, SYNTHETIC_CLASS_FRACTIONS, JetDataFormatError,
+                             JetDataNotFound, jets_splits, load_jets, make_synthetic_jets)
 
 HAS_PARQUET = any(importlib.util.find_spec(m) for m in ("pyarrow", "pandas"))
 

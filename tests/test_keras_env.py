@@ -11,7 +11,7 @@ from qkeras import QActivation, QDense, quantized_bits, quantized_po2, quantized
 
 import autoq
 from autoq import AutoqError, keras_env
-from autoq.export import export
+from autoq.exporting.pipeline import export
 
 LEGACY = sys.version_info >= (3, 12)  # the TF 2.21 + tf_keras stack (setup.cfg)
 

@@ -7,8 +7,8 @@ import math
 import pytest
 
 from autoq.keras_env import keras_tuner
-from autoq.oracles import (ParetoOracle, crowding_distance, dominates, hypervolume, nondominated_sort,
-                           ordered_values, pareto_points)
+from autoq.searching.strategies.pareto import ParetoOracle, ordered_values
+from autoq.searching.fronts import crowding_distance, dominates, hypervolume, nondominated_sort, pareto_points
 
 kt = keras_tuner()  # bound to tf.keras (Keras 2) on both stacks
 
@@ -154,7 +154,7 @@ def test_bad_arguments():
 # ---------------------------------------------------------------------------------------- a real search
 
 def test_real_pareto_search_on_digits(tmp_path):
-    from autoq.search import run_search
+    from autoq.searching.run import run_search
     cfg = {
         "name": "digits-pareto", "seed": 1,
         "model": {"builder": "autoq.models:mlp", "kwargs": {"input_dim": 64, "hidden": [16], "n_classes": 10}},

@@ -232,7 +232,7 @@ def test_worker_whose_chief_does_not_answer_fails_within_its_connect_timeout(tmp
     import time
 
     from autoq.cli import _parser
-    from autoq.distributed import CONNECT_TIMEOUT
+    from autoq.searching.distributed import CONNECT_TIMEOUT
     assert CONNECT_TIMEOUT == 30 and _parser().parse_args(["search", "c.yaml"]).connect_timeout == 30
     cfg = write_config(tmp_path, search={"output_dir": "out"})
     chief = start(["search", cfg, "--chief", "--port", free_port()], tmp_path, tmp_path / "chief.log")
@@ -295,7 +295,7 @@ def test_read_only_output_folder_is_one_clean_error(tmp_path, tmpfs):
 
 
 def test_result_files_follow_the_umask(tmp_path):
-    from autoq.results import atomic_write_json
+    from autoq.searching.store import atomic_write_json
     old = os.umask(0o022)
     try:
         atomic_write_json(tmp_path / "summary.json", {"a": 1})

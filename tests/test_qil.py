@@ -13,7 +13,7 @@ from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 from qkeras.safe_eval import safe_eval
 from qkeras.utils import load_qmodel
 
-from autoq.qil import QIL, equivalent_quantizer, fold_qil
+from autoq.quantizers.qil import QIL, equivalent_quantizer, fold_qil
 
 
 def _weight_qil(bits, c, d, gamma, fixed_point=True):

@@ -2,8 +2,8 @@
 import numpy as np
 import autoq
 from autoq.config import config_from_dict
-from autoq.datasets import load_dataset
-from autoq.qil import QIL, fold_qil
+from autoq.data.sources import load_dataset
+from autoq.quantizers.qil import QIL, fold_qil
 
 CONFIG = {
     "name": "qil-tiny",

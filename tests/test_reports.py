@@ -16,9 +16,10 @@ import pytest
 import tensorflow as tf
 from qkeras import QActivation, QDense, quantized_bits, quantized_po2, quantized_relu, ternary
 
-from autoq import reports
-from autoq.export import ExportError
-from autoq.reports import ResourceEstimate, estimate, format_report, report
+from autoq.errors import ExportError
+from autoq.cost.estimate import ResourceEstimate, estimate, part_family
+from autoq.present.tables import format_estimate, format_report
+from autoq.exporting.project_report import report
 
 DATA = Path(__file__).parent / "data" / "vivado-reports"
 REPO = Path(__file__).resolve().parents[1]
@@ -96,14 +97,14 @@ def test_estimate_is_fast_and_serializable(hand_model):
     assert time.perf_counter() - t0 < 1.0
     back = ResourceEstimate.from_dict(json.loads(json.dumps(est.to_dict())))
     assert back.to_dict() == est.to_dict()
-    assert "fc2" in reports.format_estimate(est)
+    assert "fc2" in format_estimate(est)
 
 
 def test_part_family():
-    assert reports.part_family("xcvu13p-flga2577-2-e") == "ultrascale+"
-    assert reports.part_family("xcku115-flvb2104-2-i") == "ultrascale"
-    assert reports.part_family("xc7z020clg400-1") == "7series"
-    assert reports.part_family("xcvc1902-vsva2197-2MP-e-S") == "versal"
+    assert part_family("xcvu13p-flga2577-2-e") == "ultrascale+"
+    assert part_family("xcku115-flvb2104-2-i") == "ultrascale"
+    assert part_family("xc7z020clg400-1") == "7series"
+    assert part_family("xcvc1902-vsva2197-2MP-e-S") == "versal"
 
 
 def _lay_out_project(root: Path) -> Path:

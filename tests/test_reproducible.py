@@ -6,7 +6,7 @@ import json
 
 from helpers_search import TINY, merge, records
 
-from autoq.search import run_search
+from autoq.searching.run import run_search
 
 
 def _run(tmp_path, name, over):

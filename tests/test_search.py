@@ -11,8 +11,8 @@ import yaml
 
 import autoq
 from autoq.config import load_config
-from autoq.datasets import load_dataset
-from autoq.search import load_model
+from autoq.data.sources import load_dataset
+from autoq.searching.result import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -183,7 +183,7 @@ def test_hyperband_promotes_and_continues_trials(tmp_path):
 
 
 def test_front_counts_baselines_and_the_float_model_is_no_front_point():
-    from autoq.results import front_points
+    from autoq.searching.fronts import front_points
     trials = [{"trial": "0", "status": "ok", "val_metric": 0.90, "energy": 100.0},
               {"trial": "1", "status": "ok", "val_metric": 0.95, "energy": 300.0},
               {"trial": "2", "status": "ok", "val_metric": 0.93, "energy": 250.0}]
@@ -207,5 +207,5 @@ def test_synthetic_data_is_named_in_every_output(tmp_path):
     for name in ("trials.csv", "pareto.csv", "summary.json", "state.json"):
         assert "SYNTHETIC" in (out / name).read_text(), name
     summary = json.loads((out / "summary.json").read_text())
-    from autoq.search import plot_title
+    from autoq.present.plots import plot_title
     assert plot_title(summary) == "tiny: 2 trials (random) on jets-synthetic - SYNTHETIC data"

@@ -98,7 +98,7 @@ def test_width_search_winner_has_its_widths_and_exports_bit_exactly(tmp_path):
     factor = best["hp"]["fc1/width"]
     assert factor in (0.5, 0.75, 1.5) and "fc2/width" not in best["hp"] and "output/width" not in best["hp"]
     assert best["choice"]["fc1"]["width"] == factor
-    from autoq.search import load_model
+    from autoq.searching.result import load_model
     winner = load_model(tmp_path / "out" / "best_model.h5")
     assert winner.get_layer("fc1").units == int(16 * factor) != 16  # not the float model's width
     assert winner.get_layer("fc2").units == 16 and winner.get_layer("output").units == 10

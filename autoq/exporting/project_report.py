@@ -1,0 +1,95 @@
+"""The report of one exported project: the estimate autoq wrote at export time (``autoq_export.json``) beside the
+synthesized numbers of :mod:`autoq.exporting.vendor_reports`; written as ``report.json`` and ``report.md``."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..cost.estimate import ResourceEstimate
+from ..errors import ExportError
+from ..present.tables import format_report
+from .vendor_reports import SynthReport, parse_synth_report
+
+
+@dataclass
+class ProjectReport:
+    """Estimate and synthesized numbers of one exported project."""
+
+    project_dir: str
+    estimate: ResourceEstimate | None
+    synth: SynthReport | None
+    stale: bool = False
+    notes: list[str] = field(default_factory=list)
+    check: dict | None = None  # C simulation vs QKeras, from autoq_export.json (CHECK_KEYS)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "project_dir": self.project_dir,
+            "estimate": self.estimate.to_dict() if self.estimate else None,
+            "synth": dataclasses.asdict(self.synth) if self.synth else None,
+            "stale": self.stale,
+            "notes": list(self.notes),
+            "check": self.check,
+        }
+
+
+CHECK_KEYS = ("bit_exact", "agreement", "max_abs_diff", "compared_layer", "first_mismatch_layer", "n_samples",
+              "x_source", "softmax_agreement", "softmax_max_abs_diff")
+
+
+def report(project_dir: str) -> ProjectReport:
+    """Collect the estimate (from ``autoq_export.json``) and the synthesis reports of ``project_dir``.
+
+    Writes ``report.json`` and ``report.md`` into a project autoq exported, and returns the
+    :class:`ProjectReport`; another hls4ml project is read but not written to, and any other folder is refused.
+    """
+    import glob
+
+    project_dir = str(project_dir)
+    if not os.path.isdir(project_dir):
+        raise ExportError(f"project directory {project_dir} does not exist")
+    ours = os.path.isfile(os.path.join(project_dir, "autoq_export.json"))
+    if not ours and not (os.path.isfile(os.path.join(project_dir, "hls4ml_config.yml"))
+                         or glob.glob(os.path.join(project_dir, "*_prj"))):
+        raise ExportError(f"{project_dir} is not an hls4ml project (no hls4ml_config.yml, no <project>_prj/); "
+                          "give the folder autoq export wrote")
+    notes: list[str] = []
+    est = check = None
+    meta_path = os.path.join(project_dir, "autoq_export.json")
+    if os.path.isfile(meta_path):
+        with open(meta_path) as f:
+            meta = json.load(f)
+        if meta.get("estimate"):
+            est = ResourceEstimate.from_dict(meta["estimate"])
+        check = {k: meta.get(k) for k in CHECK_KEYS}
+    else:
+        notes.append("no autoq_export.json: project not written by autoq export, no estimate")
+    synth = parse_synth_report(project_dir)
+    stale = False
+    if synth is None:
+        notes.append(
+            "no synthesis report found (<project>_prj/solution1/syn/report/<project>_csynth.xml); run "
+            f"`cd {project_dir} && vitis_hls -f build_prj.tcl` (or vivado_hls) to synthesize"
+        )
+    elif os.path.isfile(meta_path):
+        xmls = glob.glob(os.path.join(project_dir, "*_prj", "*", "syn", "report", "*_csynth.xml"))
+        if xmls and max(os.path.getmtime(p) for p in xmls) < os.path.getmtime(meta_path):
+            stale = True
+            notes.append("synthesis report is older than the last export: it may describe a previous model")
+    if not ours:
+        notes.append("not an autoq export: report.md and report.json were not written")
+    rep = ProjectReport(project_dir=project_dir, estimate=est, synth=synth, stale=stale, notes=notes, check=check)
+    if ours:
+        write_report_files(rep, project_dir)
+    return rep
+
+
+def write_report_files(rep: ProjectReport, project_dir: str) -> None:
+    """Write ``report.json`` and ``report.md`` (the formatted table in a code block)."""
+    with open(os.path.join(project_dir, "report.json"), "w") as f:
+        json.dump(rep.to_dict(), f, indent=2)
+    with open(os.path.join(project_dir, "report.md"), "w") as f:
+        f.write(f"# autoq report: {os.path.basename(os.path.abspath(project_dir))}\n\n```\n{format_report(rep)}\n```\n")

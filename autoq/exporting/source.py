@@ -1,0 +1,139 @@
+"""Keras side of the export: load the model to export (tf.keras object, .h5, search directory + trial), check it
+against :mod:`autoq.exporting.vocabulary`, and rebuild what hls4ml cannot take as is (QIL folded to fixed point,
+QKeras batch norm as a plain one, a layer named ``input`` renamed)."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from ..errors import AutoqError, ExportError, UnsupportedModelError  # noqa: F401
+from .vocabulary import check_model  # noqa: F401 - the check every source goes through (pipeline)
+
+def load_source(src: Any, trial: str | None = None, trust_model: bool = False) -> tuple[Any, str, dict | None]:
+    """(model, name, data) for a tf.keras model, an .h5 path or a finished search directory.
+
+    A search directory gives its winner (``best_model.h5``) or, with ``trial``, that trial's saved model; its
+    ``data_sample.npz`` (the search's validation data) comes with it. A model file that carries code (Lambda
+    layers, unknown custom layers) is refused unless ``trust_model`` (see :mod:`autoq.model_io`).
+    """
+    if hasattr(src, "layers") and hasattr(src, "predict"):
+        from ..keras_env import require_keras2_model
+        require_keras2_model(src)
+        if trial is not None:
+            raise ExportError("--trial needs a search directory, not a model")
+        return src, src.name, None
+    path = os.fspath(src)
+    if os.path.isdir(path):
+        h5 = os.path.join(path, "best_model.h5")
+        if not (os.path.isfile(h5) and os.path.isfile(os.path.join(path, "summary.json"))):
+            raise ExportError(f"{path} is not a finished search directory: it needs best_model.h5 and summary.json")
+        name = os.path.basename(os.path.normpath(path))
+        if trial is not None:
+            h5, name = _trial_model(path, str(trial)), f"{name}_trial{trial}"
+        data = None
+        npz = os.path.join(path, "data_sample.npz")
+        if os.path.isfile(npz):
+            with np.load(npz) as z:
+                data = {k: z[k] for k in z.files}
+        return load_h5(h5, trust_model), name, data
+    if trial is not None:
+        raise ExportError(f"--trial needs a search directory; {path} is not one")
+    if os.path.isfile(path):
+        return load_h5(path, trust_model), os.path.splitext(os.path.basename(path))[0], None
+    if not os.path.exists(path):
+        raise ExportError(f"cannot export {src!r}: no such file or directory")
+    raise ExportError(f"cannot export {src!r}: not a tf.keras model, an .h5 file or a search directory")
+
+
+def _trial_model(search_dir: str, trial: str) -> str:
+    """Path of the saved model of ``trial`` in a search directory (``trials/<id>/model.h5``)."""
+    path = os.path.join(search_dir, "trials", trial, "model.h5")
+    if os.path.isfile(path):
+        return path
+    tdir = os.path.join(search_dir, "trials")
+    saved = sorted(t for t in (os.listdir(tdir) if os.path.isdir(tdir) else [])
+                   if os.path.isfile(os.path.join(tdir, t, "model.h5")))
+    raise ExportError(
+        f"trial {trial!r} has no saved model in {search_dir}; trials with a saved model: {', '.join(saved) or 'none'}"
+        " (search.keep: pareto keeps the Pareto front and the winner, all keeps every trial)"
+    )
+
+
+def load_h5(path: str, trust_model: bool = False) -> Any:
+    """A model file to export (see :func:`autoq.model_io.load`), errors as :class:`ExportError`."""
+    from .. import model_io
+    return model_io.load(path, trust_model, error=ExportError)
+
+
+def load_npz_inputs(path: str) -> np.ndarray:
+    """Input samples from an .npz: the array ``x_val``, ``x_test``, ``x`` or ``X`` (first found)."""
+    try:
+        with np.load(path) as z:
+            for key in ("x_val", "x_test", "x", "X", "x_train"):
+                if key in z.files:
+                    return np.asarray(z[key])
+            keys = list(z.files)
+    except (OSError, ValueError) as e:
+        raise ExportError(f"cannot read {path}: {e}") from e
+    raise ExportError(f"{path} has no input array: expected one of x_val, x_test, x, X (found {', '.join(keys)})")
+
+
+# --------------------------------------------------------------------------------------------------- preparing
+def prepare(model: Any) -> Any:
+    """The model hls4ml gets, equal to ``model`` on every input: QIL quantizers folded, a layer named 'input'
+    (reserved by hls4ml) renamed, QBatchNormalization given as the BatchNormalization of its quantized parameters
+    (hls4ml ignores its po2 quantizers); the model itself when nothing applies."""
+    from ..quantizers.qil import QIL, fold_qil
+
+    if any(isinstance(v, QIL) for lay in model.layers for v in vars(lay).values()):
+        model = fold_qil(model)
+    if any(lay.name == "input" or type(lay).__name__ == "QBatchNormalization" for lay in model.layers):
+        model = _rebuild(model)
+    return model
+
+
+def _rebuild(model: Any) -> Any:
+    """A functional copy of ``model`` (same weights) with 'input' renamed and QBatchNormalization replaced."""
+    import tensorflow as tf
+
+    first = model.layers[0]
+    name = first.name if type(first).__name__ == "InputLayer" else f"{model.name}_input"
+    inp = tf.keras.Input(model.input_shape[1:], name="input_1_" if name == "input" else name)
+    tensors = {id(model.inputs[0]): inp}
+    copies = []
+    for layer in model.layers:
+        if type(layer).__name__ == "InputLayer":
+            continue
+        node = layer.inbound_nodes[0]
+        args = [tensors[id(t)] for t in tf.nest.flatten(node.input_tensors)]
+        qbn = type(layer).__name__ == "QBatchNormalization"
+        new = _plain_bn(layer) if qbn else layer.__class__.from_config(layer.get_config())
+        y = new(args[0] if len(args) == 1 else args)
+        copies.append((new, _quantized_bn_weights(layer) if qbn else layer.get_weights()))
+        tensors[id(layer.output)] = y
+    out = tf.keras.Model(inp, tensors[id(model.outputs[0])], name=model.name)
+    for new, weights in copies:
+        new.set_weights(weights)
+    return out
+
+
+def _plain_bn(layer: Any) -> Any:
+    import tensorflow as tf
+
+    keep = ("axis", "momentum", "epsilon", "center", "scale", "name")
+    return tf.keras.layers.BatchNormalization(**{k: v for k, v in layer.get_config().items() if k in keep})
+
+
+def _quantized_bn_weights(layer: Any) -> list:
+    """gamma, beta, mean, variance as QBatchNormalization uses them at inference (each through its quantizer)."""
+    out = []
+    for wname in ("gamma", "beta", "moving_mean", "moving_variance"):
+        w = getattr(layer, wname, None)
+        if w is None:
+            continue
+        qname_ = {"moving_mean": "mean", "moving_variance": "variance"}.get(wname, wname)
+        q = getattr(layer, f"{qname_}_quantizer_internal", None)
+        out.append(np.asarray(q(w) if q is not None else w, dtype=np.float32))
+    return out

@@ -1,0 +1,98 @@
+"""A finished search read back from its output folder: :class:`SearchResult` and :func:`load_result`."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import model_io
+from ..errors import ResultsError
+from ..present.plots import plot_pareto, plot_title
+from ..present.tables import layer_table
+from .store import ResultStore
+
+
+@dataclass
+class SearchResult:
+    """A finished search: records of every trial, the Pareto front, baselines, and the winner on disk."""
+
+    output_dir: Path
+    summary: dict
+    trials: list
+    pareto: list
+    baselines: dict
+    cost_key: str = "energy"
+    _best_model: object = field(default=None, repr=False)
+
+    @property
+    def best(self) -> dict:
+        """The best-scoring trial's record."""
+        return self.summary["best"]
+
+    @property
+    def best_model(self):
+        """The winner (trained weights), loaded from ``best_model.h5``."""
+        if self._best_model is None:
+            self._best_model = load_model(self.output_dir / "best_model.h5")
+        return self._best_model
+
+    def pareto_models(self) -> dict:
+        """Trial id -> path of the saved model of every Pareto-optimal trial."""
+        return {r["trial"]: self.output_dir / r["model"] for r in self.pareto}
+
+    @property
+    def metric(self):
+        """The goal metric (name, direction) the trials were scored on."""
+        from ..metrics import Metric
+        return Metric(self.summary.get("metric", "accuracy"), self.summary.get("direction", "max"))
+
+    def plot(self, cost: str | None = None, ax=None, path=None):
+        """The goal metric vs cost with the Pareto front and baselines (a matplotlib Figure)."""
+        return plot_pareto(self.trials, self.baselines, cost or self.cost_key, path=path, ax=ax,
+                           title=plot_title(self.summary), metric=self.metric)
+
+    def table(self) -> str:
+        """Per-layer table of the winner."""
+        return layer_table(self.best)
+
+    def trials_frame(self):
+        """Trials as a pandas DataFrame (pandas must be installed); ``.trials`` is the plain list."""
+        import pandas as pd
+        return pd.DataFrame([{k: v for k, v in r.items() if k != "layers"} for r in self.trials])
+
+    def __repr__(self):
+        b = self.best
+        return (f"SearchResult({self.output_dir}, {len(self.trials)} trials, best trial {b['trial']}: "
+                f"val {self.metric.name} {b['val_metric']:.4g}, {self.cost_key} {b[self.cost_key]:.4g})")
+
+
+def load_model(path, trust: bool = False):
+    """Load a model of a search folder, refusing one that carries code (see :mod:`autoq.model_io`)."""
+    return model_io.load(path, trust, error=ResultsError)
+
+
+def load_result(output_dir) -> SearchResult:
+    """Read a finished search back from its output directory."""
+    import json
+    out = Path(output_dir)
+    p = out / "summary.json"
+    if not p.is_file():
+        state = "a search in progress or interrupted (run the same command again to resume)" \
+            if (out / "state.json").is_file() else "not an autoq search directory"
+        raise ResultsError(f"{out} has no summary.json: {state}")
+    try:
+        summary = json.loads(p.read_text())
+        best_id = summary["best"]["trial"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ResultsError(f"{p} is unreadable ({type(exc).__name__}: {exc}); run the same autoq search command "
+                           "again to write it anew") from None
+    store = ResultStore(out)
+    records = store.records()
+    ids = set(summary.get("pareto", []))
+    have = {r["trial"] for r in records}
+    missing = [f"trials/{t}/record.json" for t in sorted(ids | {best_id}) if t not in have]
+    missing += [name for name in ("best_model.h5", "float_model.h5") if not (out / name).is_file()]
+    if missing:
+        raise ResultsError(f"{out} is missing {', '.join(missing)} of the finished search; restore them, or run the "
+                           "same autoq search command again to rebuild what can be rebuilt")
+    return SearchResult(out, summary, records, [r for r in records if r["trial"] in ids],
+                        summary.get("baselines", {}), summary.get("cost", "energy"))

@@ -1,0 +1,292 @@
+"""The search entry point: config and data resolved, checks before training, the output folder taken, the
+stages (one, or one per block) run through keras-tuner, the winner summarised and, with an ``hls4ml:`` section,
+exported."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ..config import Config, config_from_dict, load_config
+from ..data import Dataset, as_dataset, load_dataset
+from ..errors import ConfigError, DataError
+from .. import model_io
+from ..present.tables import fmt_time
+from .provenance import config_digest
+from .result import SearchResult
+from .store import atomic_write_json, storage_error
+from .blocks import stages
+from .strategies import make_oracle
+from .strategies.base import StrategyContext
+from .trial import Searcher
+
+
+def _check_data_fits(model, data: Dataset):
+    if not model.inputs:
+        raise DataError(f"the model {model.name!r} has no input shape yet: give its first layer input_shape=... or "
+                        "start it with tf.keras.Input(shape)")
+    from . import heads
+    if len(model.outputs) > 1 or heads.is_multi(data):  # a target per output
+        return heads.check_fits(model, data)
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise DataError(f"the model {model.name!r} has {len(model.inputs)} inputs and {len(model.outputs)} outputs; "
+                        "autoq searches models with one input and one output")
+    if data.task != "classification":
+        if tuple(model.input_shape[1:]) != tuple(data.input_shape):
+            raise DataError(f"the model expects inputs of shape {tuple(model.input_shape[1:])} but the dataset "
+                            f"{data.name!r} has {tuple(data.input_shape)}")
+        if tuple(model.output_shape[1:]) != data.target_shape:
+            raise DataError(f"the model's output has shape {tuple(model.output_shape[1:])} but the dataset "
+                            f"{data.name!r} has {data.task} targets of shape {data.target_shape}")
+        return
+    want = tuple(model.input_shape[1:])
+    if tuple(data.input_shape) != want:
+        raise DataError(f"the model expects inputs of shape {want} but the dataset {data.name!r} has "
+                        f"{tuple(data.input_shape)}")
+    out = model.output_shape[-1]
+    if out != data.n_classes:
+        raise DataError(f"the model has {out} outputs but the dataset {data.name!r} has {data.n_classes} classes")
+
+
+def resolve_config(config, **overrides) -> Config:
+    if config is None:
+        cfg = config_from_dict({})
+    elif isinstance(config, Config):  # built in Python: validated (and its defaults resolved) like a file
+        cfg = config_from_dict(config.to_dict(), source=config.source, base_dir=config.base_dir)
+    elif isinstance(config, dict):
+        cfg = config_from_dict(config)
+    else:
+        cfg = load_config(config)
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key == "max_trials":
+            if cfg.search.blocks:
+                raise ConfigError("does not apply with search.blocks: set each block's max_trials",
+                                  key="search.max_trials (--max-trials)")
+            if int(value) < 1:
+                raise ConfigError(f"must be at least 1, got {value}", key="search.max_trials (--max-trials)")
+            cfg.search.max_trials = int(value)
+        elif key == "seed":
+            from ..config import MAX_SEED
+            if not 0 <= int(value) <= MAX_SEED:
+                raise ConfigError(f"must be between 0 and {MAX_SEED}, got {value}", key="seed (--seed)")
+            cfg.seed = int(value)
+        elif key == "output_dir":
+            cfg.search.output_dir = str(value)
+        elif key == "algorithm":
+            cfg.search.algorithm = value
+        elif key == "data_path":
+            if cfg.data.source not in ("npz", "jets", "jets-generated"):
+                raise ConfigError(f"--data names a file, but data.source is {cfg.data.source!r}, which reads no "
+                                  "file; set data.source to npz or jets to search on a file", key="data.source",
+                                  source=cfg.source)
+            cfg.data.path = str(value)
+    return cfg
+
+
+def run_search(model=None, data=None, config=None, *, output_dir=None, max_trials=None, seed=None,
+               algorithm=None, overwrite=False, verbose=True, log=None, role=None, chief_address=None,
+               tuner_id=None, wait_timeout=3600.0, trust_model=False, token=None,
+               connect_timeout=None) -> SearchResult | None:
+    """Search a heterogeneous quantization of ``model`` on ``data`` under ``config``.
+
+    model: a trained float tf.keras model, or None to take it from the config (path or builder).
+    data: a Dataset, (x, y), six split arrays, or None to load the config's dataset.
+    config: a Config, a dict, a YAML path, or None for the defaults.
+    verbose: 0 (quiet), 1 or True (a line when each trial starts and ends), 2 (also a line per epoch).
+    role: None (one process), "chief" or "worker" (keras-tuner's distributed mode, see autoq.searching.distributed);
+        chief_address is HOST:PORT (the chief listens there, workers connect there), else keras-tuner's
+        KERASTUNER_ORACLE_IP/PORT variables; tuner_id names this process (default: "chief", or a worker name).
+        A worker returns None once the chief has no more trials; the chief returns the SearchResult. token (or
+        $AUTOQ_TOKEN) is the shared secret a chief beyond loopback requires of its workers; a worker whose chief
+        does not answer within connect_timeout seconds (default 30) fails.
+    trust_model: allow a model file that carries code (Lambda layers, unknown custom layers, a SavedModel).
+
+    The output folder is locked while the search runs; a folder that holds a search is resumed only if its config,
+    data and float model are the same (else an error says what changed).
+    """
+    import warnings
+    with warnings.catch_warnings():
+        # Keras warns on every .h5 save and on QKeras quantizers used as constraints: noise, not news.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"keras\..*")
+        from sklearn.exceptions import ConvergenceWarning  # the Bayesian oracle's Gaussian process, at small budgets
+        warnings.filterwarnings("ignore", category=ConvergenceWarning)
+        from .distributed import keras_tuner_env, resolve_role
+        dist = resolve_role(role, chief_address, tuner_id, token)
+        with keras_tuner_env(dist):
+            try:
+                return _run_search(model, data, config, output_dir=output_dir, max_trials=max_trials, seed=seed,
+                                   algorithm=algorithm, overwrite=overwrite, verbose=verbose, log=log, dist=dist,
+                                   wait_timeout=wait_timeout, trust_model=trust_model,
+                                   connect_timeout=connect_timeout)
+            except OSError as exc:
+                storage = storage_error(exc)
+                if storage is None:
+                    raise
+                raise storage from None
+
+
+def _float_activation_layers(model) -> set:
+    """Softmax/sigmoid/... Activation layers: float by design, not worth a 'left float' line."""
+    return {l.name for l in model.layers if l.__class__.__name__ == "Activation"}
+
+
+def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm, overwrite, verbose, log, dist=None,
+                wait_timeout=3600.0, trust_model=False, connect_timeout=None):
+    cfg = resolve_config(config, max_trials=max_trials, seed=seed, output_dir=output_dir, algorithm=algorithm)
+    if log is None:
+        log = (lambda *a, **k: print(*a, **{"flush": True, **k})) if verbose else (lambda *a, **k: None)
+    role = dist["role"] if dist else None
+    if dist:  # every line says which process wrote it
+        base_log, tag = log, f"[autoq {dist['tuner_id']}]"
+        log = lambda msg="", *a, **k: base_log(str(msg).replace("[autoq]", tag, 1), *a, **k)  # noqa: E731
+    train_float = False
+    if model is None:
+        import tensorflow as tf
+        tf.keras.utils.set_random_seed(cfg.seed)  # the builder's initial weights are part of the search's numbers
+        model, train_float = model_io.from_config(cfg, trust_model)
+    else:
+        model_io.check_model(model)
+        train_float = cfg.model.train is True
+    dataset = as_dataset(data, cfg.data) if data is not None else load_dataset(cfg.data, cfg.base_dir)
+    _check_data_fits(model, dataset)
+    preflight(cfg)
+    from .heads import check_losses, resolve_head
+    resolve_head(model, cfg.goal.head, cfg.source)
+    check_losses(cfg.train.loss, model, cfg.source)
+    out = Path(cfg.search.output_dir)
+    if not out.is_absolute() and cfg.source and output_dir is None:
+        out = Path.cwd() / out
+    from . import folder as outdir
+    fp = outdir.fingerprint(config_digest(cfg), dataset, model)
+    lock = None
+    if role == "worker":
+        # the chief prepares the folder (float model, reference, baselines); workers wait for it and reuse it
+        from .distributed import wait_for_state
+        wait_for_state(out, fp, wait_timeout, log)
+    else:
+        lock = outdir.take(out, fp, overwrite, role or "search", log)
+    try:
+        return _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp, connect_timeout,
+                          epoch_lines=int(verbose) >= 2)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def preflight(cfg: Config) -> None:
+    """Everything the end of the run needs, checked before any training: the loss, the hls4ml options."""
+    import tensorflow as tf
+    for loss in (cfg.train.loss.values() if isinstance(cfg.train.loss, dict) else [cfg.train.loss]):
+        try:
+            tf.keras.losses.get(loss)
+        except (ValueError, TypeError):
+            raise ConfigError(f"unknown loss {loss!r}; use a Keras loss name such as "
+                              "categorical_crossentropy", key="train.loss", source=cfg.source) from None
+    from ..metrics import check_known
+    try:
+        check_known(cfg.goal.metric)
+    except ConfigError as exc:
+        raise ConfigError(exc.plain, key="goal.metric", source=cfg.source) from None
+    if cfg.hls4ml is not None:
+        from ..errors import ExportError
+        from ..exporting.pipeline import validate_part
+        try:
+            validate_part(cfg.hls4ml.part)
+        except ExportError as exc:
+            raise ConfigError(str(exc), key="hls4ml.part", source=cfg.source) from None
+        proj = _hls_project_dir(cfg)
+        if proj.exists() and (not proj.is_dir() or (any(proj.iterdir()) and not (proj / "hls4ml_config.yml").is_file())):
+            raise ConfigError(f"the export folder {proj} exists and is not an hls4ml project; autoq would write into "
+                              "it at the end of the search: choose another hls4ml.output_dir", key="hls4ml.output_dir",
+                              source=cfg.source)
+
+
+def _hls_project_dir(cfg: Config) -> Path:
+    h = cfg.hls4ml
+    return Path(h.output_dir) if h.output_dir else Path("hls_projects") / cfg.name
+
+
+def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp, connect_timeout, epoch_lines):
+    """The search proper, in an output folder this process may write (locked, or a worker's shared folder)."""
+    from .tuner import TooManyFailures, make_tuner, run_stage, write_table  # imports keras-tuner
+    role = dist["role"] if dist else None
+    if role and cfg.search.blocks:
+        raise ConfigError("search.blocks runs in one process; drop --chief/--worker or the blocks",
+                          key="search.blocks", source=cfg.source)
+    searcher = Searcher(cfg, model, dataset, out, log, trust_model=trust_model, fingerprint=fp,
+                        epoch_lines=epoch_lines)
+    log(f"[autoq] {dataset.describe()}")
+    log(f"[autoq] search space: {len(searcher.space.slots)} quantizable layers, "
+        f"{len(searcher.space.hp_choices())} choices, {searcher.space.size():.3g} configurations; "
+        f"{cfg.search.algorithm} search, {cfg.search.max_trials} trials, goal {cfg.goal.cost}")
+    left_float = [n for n in searcher.space.float_layers if n not in _float_activation_layers(searcher.float_model)]
+    if left_float:
+        log(f"[autoq] layers left float: {', '.join(left_float)}")
+    if role == "worker":
+        searcher.log = lambda *a, **k: None  # not "resuming": the chief prepared it
+        searcher.prepare(False)
+        searcher.log = log
+        from .distributed import CONNECT_TIMEOUT, wait_for_chief
+        wait_for_chief(dist["host"], dist["port"], connect_timeout or CONNECT_TIMEOUT, log)
+        log(f"[autoq] worker joined the search in {out}; chief at {dist['host']}:{dist['port']}")
+    else:
+        searcher.prepare(train_float)
+    serve_options = {"max_failed": cfg.search.max_failed_trials, "token": dist["token"]} if role == "chief" else None
+    for r in searcher.store.records():
+        if r.get("status") == "ok" and (searcher.best_score is None or r["score"] > searcher.best_score[0]):
+            searcher.best_score = (r["score"], r["trial"])
+    shown_total = None if cfg.search.algorithm == "hyperband" else cfg.search.max_trials
+    stopped, tuner = None, None
+    for n_trials, project in stages(searcher, cfg, log):
+        ctx = StrategyContext(cfg, searcher.active, searcher.float_model, searcher.data, log)
+        tuner = make_tuner(searcher, make_oracle(ctx, n_trials), shown_total, serve_options, dist, project)
+        stopped = run_stage(tuner, searcher, role, dist, out)
+        if stopped is not None:
+            break
+    if role == "worker":
+        n = sum(1 for r in searcher.store.records() if r.get("tuner_id") == dist["tuner_id"])
+        log(f"[autoq] no more trials: this worker ran {n}; the chief writes the summary into {out}")
+        return None
+    if role == "chief" and getattr(tuner, "serve_result", {}).get("stopped_on_failures"):
+        stopped = TooManyFailures(f"search stopped: {cfg.search.max_failed_trials} trials in a row failed; "
+                                  f"see {out / 'trials.csv'}")
+    if stopped is not None:
+        if not any(r.get("status") == "ok" for r in searcher.store.records()):
+            write_table(searcher)
+            raise stopped
+        log(f"[autoq] {stopped}")
+    result = searcher.finalize(cfg.train.fine_tune_epochs)
+    log(f"[autoq] done in {fmt_time(time.time() - searcher.t0)}: {len(result.trials)} trials, "
+        f"{len(result.pareto)} on the Pareto front")
+    b = result.best
+    ref = result.summary["reference_cost"]
+    ftest, m = result.summary.get("float_test_metric"), searcher.metric.name
+    log(f"[autoq] best: trial {b['trial']}, val {m} {b['val_metric']:.4g} (float "
+        f"{result.summary['float_val_metric']:.4g}), test {m} {result.summary['best_test_metric']:.4g}"
+        + (f" (float {ftest:.4g})" if ftest is not None else "")
+        + f", {cfg.goal.cost} {b[cfg.goal.cost]:.6g} = {100 * b[cfg.goal.cost] / ref:.1f}% of the reference"
+        + (" [SYNTHETIC data: not a result on real data]" if dataset.synthetic else ""))
+    up = searcher.metric.up
+    beaten = [n for n, bl in result.baselines.items() if n != "float" and bl.get("val_metric") is not None
+              and bl.get(cfg.goal.cost) is not None and up(bl["val_metric"]) >= up(b["val_metric"])
+              and bl[cfg.goal.cost] <= b[cfg.goal.cost]]
+    if beaten:
+        log(f"[autoq] note: baseline {', '.join(beaten)} is at least as accurate and as cheap as the winner "
+            "(see pareto.csv); more trials or a wider space may help")
+    log(result.table())
+    log(f"[autoq] results in {out}: best_model.h5, trials.csv, pareto.csv, pareto.png, summary.json")
+    if cfg.hls4ml is not None:
+        from ..exporting.pipeline import export
+        h = cfg.hls4ml
+        proj = _hls_project_dir(cfg)
+        log(f"[autoq] exporting the winner to {proj} (hls4ml {h.backend}) ...")
+        res = export(out, proj, x=dataset.x_val[:2000], backend=h.backend, part=h.part,
+                     clock_period=h.clock_period, io_type=h.io_type, reuse_factor=h.reuse_factor,
+                     strategy=h.strategy, project_name=h.project_name, force=True,
+                     hls_config=h.settings or None)
+        from ..present.tables import format_result
+        log(format_result(res))
+        result.summary["export"] = str(proj)
+        atomic_write_json(out / "summary.json", result.summary)
+    return result

@@ -1,0 +1,63 @@
+"""The interface every strategy implements, the context it sees, and atomic state files for its oracle."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..store import atomic_write_text
+
+KT_SEED_FOR_ZERO = 1_000_003  # keras-tuner reads seed 0 as "no seed" (``seed or random.randint``)
+
+
+@dataclass
+class StrategyContext:
+    """What a strategy may look at before proposing trials: the config, the (block's) search space, the trained
+    float model and the data (for strategies that measure sensitivity or learn bit widths first), and the log."""
+
+    cfg: Any
+    space: Any
+    float_model: Any = None
+    data: Any = None
+    log: Callable = print
+
+
+class Strategy:
+    """One search strategy. ``oracle`` returns a keras-tuner Oracle that proposes values for the hyperparameters the
+    space declares (``<layer>/<role>`` -> quantizer spec) and maximises ``score``; autoq's tuner also reports
+    ``objective`` (the goal metric, higher is better) and the cost under ``cfg.goal.cost`` for multi-objective
+    strategies. The oracle class should mix in :class:`AtomicState` so a kill never tears its state files."""
+
+    def oracle(self, ctx: StrategyContext, max_trials: int):
+        raise NotImplementedError
+
+    @staticmethod
+    def common(ctx: StrategyContext) -> dict:
+        """The keyword arguments every keras-tuner oracle of autoq takes: objective ``score`` (max), the seed, and
+        no failure limit of keras-tuner's own (autoq counts consecutive failures itself: keras-tuner raises from
+        inside end_trial, before saving its state and with its oracle lock held)."""
+        from ... import keras_env
+        kt = keras_env.keras_tuner()
+        return dict(objective=kt.Objective("score", direction="max"), seed=ctx.cfg.seed or KT_SEED_FOR_ZERO,
+                    max_consecutive_failed_trials=None)
+
+
+class AtomicState:
+    """Mix-in for a keras-tuner Oracle: ``oracle.json`` and each ``trial.json`` are written to a temporary file and
+    renamed into place (keras-tuner writes them in place, so a kill mid-write would leave a file it cannot reload).
+    Only autoq's own oracles use it; keras-tuner itself is left as it is."""
+
+    def save(self):
+        _write_json(self._get_oracle_fname(), self.get_state())
+
+    def _save_trial(self, trial):
+        _write_json(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"), trial.get_state())
+
+
+def _write_json(path, obj) -> None:
+    if "://" in str(path):  # a remote file system keras-tuner's backend handles: no rename there
+        from keras_tuner.src import utils
+        utils.save_json(path, obj)
+        return
+    atomic_write_text(path, json.dumps(obj))

@@ -1,0 +1,373 @@
+"""One trial: build the QKeras model for a choice from the float model (float weights copied in as the start
+point), train it with early stopping, price it, score the goal metric x forgiving factor of the cost, save it.
+Also the search's preparation (float model, reference cost, baselines) and its end (summary, front, winner).
+
+Unlike AutoQKeras, each trial's trained model is saved, so the winner needs no retraining.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from .. import cost as costs
+from .. import quantizers
+from ..config import Config
+from ..data import Dataset
+from ..errors import AutoqError, ConfigError, ResultsError
+from ..present.plots import plot_pareto, plot_title
+from ..present.tables import fmt_time, short_choice
+from .fronts import front_points
+from .provenance import config_digest, versions
+from .result import SearchResult, load_model
+from .store import ResultStore, atomic_copy, atomic_save_model, atomic_write_json, storage_error
+
+REFERENCE_Q16 = ("quantized_bits(16,6,alpha=1)", "quantized_bits(16,6,alpha=1)", "quantized_relu(16,6)")
+
+
+def _EpochLog(log, trial_id: str, epochs: int):
+    """One line per epoch (``--verbose``)."""
+    import tensorflow as tf
+
+    class EpochLog(tf.keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            vals = ", ".join(f"{k} {v:.4f}" for k, v in logs.items() if k in ("loss", "val_loss", "val_accuracy"))
+            log(f"[autoq]   trial {trial_id} epoch {epoch + 1}/{epochs}: {vals} ({time.time() - self.t0:.1f} s)")
+
+    return EpochLog()
+
+
+def _StopOnNaN():
+    """TerminateOnNaN without its print: the trial's record and progress line say what happened."""
+    import tensorflow as tf
+
+    class StopOnNaN(tf.keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                self.model.stop_training = True
+
+    return StopOnNaN()
+
+
+class Searcher:
+    """Everything one search needs: config, data, float model, space, reference cost, output store."""
+
+    def __init__(self, cfg: Config, float_model, data: Dataset, output_dir, log=print, trust_model: bool = False,
+                 fingerprint: dict | None = None, epoch_lines: bool = False):
+        self.cfg, self.float_model, self.data, self.log = cfg, float_model, data, log
+        self.epoch_lines = epoch_lines
+        from ..metrics import Metric
+        self.metric = Metric(cfg.goal.metric, cfg.goal.direction)
+        self.energy = costs.EnergySettings.of(cfg.goal)
+        from .heads import resolve_head
+        self.head = resolve_head(float_model, cfg.goal.head, cfg.source)  # None: one output
+        self.dataset_label = data.name + (" (SYNTHETIC)" if data.synthetic else "") + (
+            f" [scored on output {self.head}]" if self.head else "")
+        self.trust, self.fingerprint = trust_model, fingerprint
+        self.store = ResultStore(output_dir)
+        self.cost_key = cfg.goal.cost
+        self.t0 = time.time()
+        self.best_score = None
+        self.state: dict = {}
+        from ..space import analyse
+        self.space = analyse(float_model, cfg.space)
+        from ..widths import extend
+        self.space = extend(self.space, float_model, cfg.space)  # space.widths: <layer>/width hyperparameters
+        self.active = self.space  # the space trials choose from (a block's, with search.blocks)
+        self.trial_prefix, self.partial, self.number_offset = "", False, 0
+
+    # ---- preparation (idempotent: state.json + float_model.h5 make resumed runs and workers reuse it)
+    def prepare(self, train_float: bool) -> dict:
+        import json
+        from .folder import FRESH_HINT, model_digest, read_state
+        state_path = self.store.dir / "state.json"
+        state = read_state(self.store.dir)
+        if state is not None:
+            self.state = state
+            path = self.store.dir / "float_model.h5"
+            if not path.is_file():
+                raise ResultsError(f"{path} is missing: every trial of this search starts from it; restore it, or "
+                                   f"{FRESH_HINT}")
+            self.float_model = load_model(path, self.trust)
+            if state.get("float_model_digest") not in (None, model_digest(self.float_model)):
+                raise ResultsError(f"{path} is not the float model this search trained (its weights changed); "
+                                   f"restore it, or {FRESH_HINT}")
+            self.log(f"[autoq] resuming {self.store.dir}: {len(self.store.records())} trial(s) on record")
+            return self.state
+        self.store.dir.mkdir(parents=True, exist_ok=True)
+        import tensorflow as tf
+        tf.keras.utils.set_random_seed(self.cfg.seed)
+        t = time.time()
+        if train_float:
+            self.log(f"[autoq] training the float model for up to {self.cfg.train.float_epochs} epochs ...")
+            # a patient float run: the float model is the start point and the yardstick of every trial
+            self._fit(self.float_model, self.cfg.train.float_epochs,
+                      patience=max(10, self.cfg.train.patience) if self.cfg.train.patience else 0)
+        loss, acc = self._evaluate(self.float_model)
+        m = self.metric.name
+        if not (math.isfinite(loss) and math.isfinite(acc)):
+            raise AutoqError(f"the float model's validation loss is {loss} after "
+                             f"{'training' if train_float else 'loading'}: it diverged (train.learning_rate "
+                             f"{self.cfg.train.learning_rate} too high?) or produces NaN; fix it before searching")
+        _, test_acc = self._evaluate(self.float_model, "test")
+        self.log(f"[autoq] float model: val {m} {acc:.4g}, test {m} {test_acc:.4g} ({time.time() - t:.1f} s)")
+        atomic_save_model(self.float_model, self.store.dir / "float_model.h5")
+        ref = self.reference_cost()
+        self.log(f"[autoq] reference {self.cost_key}: {ref:.6g}" + (" (the float model priced as 16-bit fixed point)"
+                                                                  if self.cfg.goal.reference == "float16" else ""))
+        from .heads import sample
+        np.savez_compressed(self.store.dir / "data_sample.npz", x_val=self.data.x_val[:2000],
+                            **sample(self.data.y_val, 2000))
+        baselines = {"float": {**self._metric_fields("val", acc), "val_loss": loss, self.cost_key: ref,
+                               **{k: v for k, v in self.q16_costs.items()}}}
+        for b in self.cfg.baselines:
+            baselines[b.name] = self.run_baseline(b)
+        from .folder import model_digest
+        self.state = {"config_digest": config_digest(self.cfg), "fingerprint": self.fingerprint,
+                      "float_model_digest": model_digest(self.float_model),
+                      "config": self.cfg.to_dict(), "seed": self.cfg.seed,
+                      **self._metric_fields("float_val", acc), **self._metric_fields("float_test", test_acc),
+                      "metric": m, "direction": self.metric.direction, "reference_cost": ref,
+                      "cost": self.cost_key, "baselines": baselines, "versions": versions(),
+                      "dataset": self.data.describe(), "synthetic_data": self.data.synthetic,
+                      "space_size": self.space.size(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        atomic_write_json(state_path, self.state)
+        return self.state
+
+    def _metric_fields(self, prefix: str, value) -> dict:
+        """``{prefix}_metric``, and ``{prefix}_accuracy`` too when the metric is accuracy (the names of earlier
+        versions, kept for the files people already read)."""
+        out = {f"{prefix}_metric": value}
+        if self.metric.name == "accuracy":
+            out[f"{prefix}_accuracy"] = value
+        return out
+
+    def reference_cost(self) -> float:
+        """Cost of the reference (the float model as uniform 16-bit fixed point, or the configured number)."""
+        from ..space import build_qmodel
+        k, b, a = REFERENCE_Q16
+        ref_model = build_qmodel(self.float_model, self.space.uniform(k, b, a), self.space.input_quantizer,
+                                 copy_weights=False, name="reference_q16")
+        c = costs.model_cost(ref_model, energy=self.energy)
+        self.q16_costs = {"energy": c.energy, "bits": c.bits, "bops": c.bops, "fpga": self._fpga(ref_model)}
+        if self.cfg.goal.reference != "float16":
+            return float(self.cfg.goal.reference) * self.cfg.goal.stress
+        ref = self.q16_costs[self.cost_key]
+        if ref is None:
+            raise ConfigError(f"goal.cost {self.cost_key!r} needs autoq.cost.estimate (the FPGA estimate), not available")
+        return float(ref) * self.cfg.goal.stress
+
+    @staticmethod
+    def _fpga(model):
+        try:
+            from ..cost.estimate import estimate
+        except ImportError:
+            return None
+        try:
+            e = estimate(model)
+            return float(e.lut_plus_dsp)
+        except Exception:  # the estimate is informative; never fail a trial on it
+            return None
+
+    # ---- training
+    def _optimizer(self):
+        import tensorflow as tf
+        name = self.cfg.train.optimizer.lower()
+        cls = {"adam": tf.keras.optimizers.Adam, "sgd": tf.keras.optimizers.SGD,
+               "rmsprop": tf.keras.optimizers.RMSprop, "adamw": tf.keras.optimizers.AdamW}[name]
+        return cls(learning_rate=self.cfg.train.learning_rate)
+
+    def _fit(self, model, epochs, initial_epoch=0, patience=None, label: str | None = None) -> dict:
+        import tensorflow as tf
+        t = self.cfg.train
+        patience = t.patience if patience is None else patience
+        classes = self.data.task == "classification" and self.head is None  # several outputs: total val_loss
+        model.compile(optimizer=self._optimizer(), loss=t.loss, metrics=["accuracy"] if classes else [])
+        cbs = [_StopOnNaN()]
+        if self.epoch_lines and label is not None:
+            cbs.append(_EpochLog(self.log, label, epochs))
+        if patience:
+            cbs.append(tf.keras.callbacks.EarlyStopping(monitor="val_accuracy" if classes else "val_loss",
+                                                        mode="max" if classes else "min", patience=patience,
+                                                        restore_best_weights=True))
+        hist = model.fit(self.data.x_train, self.data.y_train, validation_data=(self.data.x_val, self.data.y_val),
+                         epochs=epochs, initial_epoch=initial_epoch, batch_size=t.batch_size, verbose=0,
+                         callbacks=cbs)
+        return hist.history
+
+    def _evaluate(self, model, split="val"):
+        """(loss, goal metric) from predictions: independent of how (or whether) the model was compiled."""
+        import tensorflow as tf
+        x, y = (self.data.x_val, self.data.y_val) if split == "val" else (self.data.x_test, self.data.y_test)
+        if self.head is not None:  # several outputs: summed losses, the metric on the head (searching.heads)
+            from .heads import evaluate
+            loss, value, self.output_losses = evaluate(model, x, y, self.cfg.train.loss, self.metric, self.head)
+            return loss, value
+        pred = model.predict(x, batch_size=1024, verbose=0)
+        loss = float(tf.reduce_mean(tf.keras.losses.get(self.cfg.train.loss)(y, pred)))
+        return loss, self.metric(y, pred)
+
+    # ---- one trial
+    def build(self, choice: dict):
+        """QKeras model for a choice (float weights copied in) and its pricing model (QIL -> fixed point)."""
+        from ..space import build_qmodel
+        from ..widths import rebuild, split_choice
+        widths, choice = split_choice(choice)
+        base = rebuild(self.float_model, widths)  # the float model at the chosen widths (autoq.widths)
+        qmodel = build_qmodel(base, choice, self.space.input_quantizer)
+        pricing = None
+        if any(str(s).startswith("qil(") for roles in choice.values() for s in roles.values()):
+            eq = {layer: {r: str(quantizers.parse(s).equivalent()) for r, s in roles.items()}
+                  for layer, roles in choice.items()}
+            pricing = build_qmodel(base, eq, self.space.input_quantizer, copy_weights=False)
+        return qmodel, pricing
+
+    def run_trial(self, trial_id: str, number: int, values: dict, epochs: int | None = None, initial_epoch=0,
+                  warm_start: str | None = None, tuner_id: str = "tuner0") -> dict:
+        """Train and score one choice; write its record and model; return the record."""
+        import tensorflow as tf
+        t0 = time.time()
+        choice = self.active.choice(values)
+        self.log(f"[autoq] trial {trial_id} starts: {short_choice(choice)}"
+                 + (f" (continues {warm_start.split('/')[1]} from epoch {initial_epoch})" if warm_start else ""))
+        record = {"trial": trial_id, "number": number, "tuner_id": tuner_id, "choice": choice,
+                  **({"partial": True} if self.partial else {}),
+                  "hp": {k: v for k, v in values.items()}, "status": "running", "seed": self.cfg.seed + number}
+        try:
+            tf.keras.backend.clear_session()
+            tf.keras.utils.set_random_seed(self.cfg.seed + number)
+            qmodel, pricing = self.build(choice)
+            if warm_start:
+                src = self.store.dir / warm_start
+                if src.is_file():  # hyperband: continue the trial this one was promoted from
+                    qmodel.set_weights(load_model(src, self.trust).get_weights())
+                    record["warm_start"] = warm_start
+            c = costs.model_cost(qmodel, pricing, self.energy)
+            record.update(energy=c.energy, bits=c.bits, bops=c.bops, fpga=self._fpga(pricing or qmodel),
+                          layers=[vars(r) for r in c.layers])
+            hist = self._fit(qmodel, epochs or self.cfg.train.epochs, initial_epoch, label=trial_id)
+            record["epochs"] = len(hist.get("loss", []))
+            losses = hist.get("loss", [])
+            if not losses or not all(math.isfinite(v) for v in losses):
+                raise FloatingPointError(f"training loss became NaN/inf at epoch {len(losses)}")
+            loss, acc = self._evaluate(qmodel)
+            if not math.isfinite(loss):
+                raise FloatingPointError("validation loss is NaN/inf")
+            if not math.isfinite(acc):
+                raise FloatingPointError(f"validation {self.metric.name} is NaN/inf")
+            record.update(**self._metric_fields("val", acc), val_loss=loss, status="ok")
+            if self.head:  # several outputs: each one's validation loss (searching.heads)
+                record["val_output_losses"] = self.output_losses
+            g = self.cfg.goal
+            record["score"] = costs.score(acc, record[self.cost_key], self.state["reference_cost"], g.delta_p,
+                                          g.delta_n, g.rate, maximise=self.metric.maximise)
+            model_rel = f"trials/{trial_id}/model.h5"
+            atomic_save_model(qmodel, self.store.dir / model_rel)
+            record["model"] = model_rel
+        except Exception as exc:  # noqa: BLE001 - any trial error is recorded (trials.csv), never lost silently
+            if storage_error(exc) is not None:
+                raise  # not the trial's fault: the search stops (resumable) instead of failing every trial
+            msg = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+            record.update(status="failed", error=f"{type(exc).__name__}: {msg}", score=None,
+                          **self._metric_fields("val", None))
+        record["seconds"] = round(time.time() - t0, 3)
+        self.store.write_record(record)
+        return record
+
+    def run_baseline(self, b) -> dict:
+        values = {}
+        given = {"kernel": b.kernel, "bias": b.bias, "activation": b.activation}
+        for name, specs in self.space.hp_choices().items():
+            values[name] = given[name.rsplit("/", 1)[1]] or specs[0]
+        import tensorflow as tf
+        tf.keras.backend.clear_session()
+        tf.keras.utils.set_random_seed(self.cfg.seed)
+        qmodel, pricing = self.build(self.space.choice(values))
+        c = costs.model_cost(qmodel, pricing, self.energy)
+        self._fit(qmodel, self.cfg.train.epochs)
+        loss, acc = self._evaluate(qmodel)
+        self.log(f"[autoq] baseline {b.name}: val {self.metric.name} {acc:.4g}, {self.cost_key} "
+                 f"{ {'energy': c.energy, 'bits': c.bits, 'bops': c.bops}.get(self.cost_key, 0):.6g}")
+        atomic_save_model(qmodel, self.store.dir / "baselines" / f"{b.name}.h5")
+        return {**self._metric_fields("val", acc), "val_loss": loss, "energy": c.energy, "bits": c.bits, "bops": c.bops,
+                "fpga": self._fpga(pricing or qmodel), "model": f"baselines/{b.name}.h5",
+                "choice": {"kernel": b.kernel, "bias": b.bias, "activation": b.activation}}
+
+    def progress(self, record: dict, max_trials: int, done: list):
+        """The line a finished trial prints; ``done`` is every record on disk (read once per trial by the tuner)."""
+        ref = self.state["reference_cost"]
+        if record["status"] == "ok":
+            if self.best_score is None or record["score"] > self.best_score[0]:
+                self.best_score = (record["score"], record["trial"])
+            c = record[self.cost_key]
+            unit = {"energy": " pJ", "bits": " bits", "bops": " BOPs"}.get(self.cost_key, "")
+            name = "acc" if self.metric.name == "accuracy" else self.metric.name
+            msg = (f"{name} {record['val_metric']:.4g} | {self.cost_key} {c:.4g}{unit} ({100 * c / ref:.1f}% of ref) "
+                   f"| score {record['score']:.4f}")
+        else:
+            msg = f"FAILED ({record.get('error')}), going on"
+        best = f"best {self.best_score[0]:.4f} (trial {self.best_score[1]})" if self.best_score else "best -"
+        clock = f"{fmt_time(time.time() - self.t0)} elapsed"
+        if max_trials:  # hyperband sizes its own brackets: no total, no estimate
+            left = max(max_trials - len(done), 0)
+            mean = sum(r.get("seconds", 0) for r in done) / max(len(done), 1)
+            clock = f"{len(done)}/{max_trials} done | {clock}, ~{fmt_time(left * mean)} left"
+        self.log(f"[autoq] trial {record['trial']} | {msg} | {best} | {record['seconds']:.1f} s | {clock}")
+
+    # ---- the end
+    def finalize(self, fine_tune_epochs: int = 0, interrupted: bool = False) -> SearchResult:
+        records = self.store.records()
+        self.store.write_trials_csv(records, self.dataset_label)
+        ok = [r for r in records if r.get("status") == "ok" and not r.get("partial")]  # partial: blocks before the last
+        if not ok:
+            raise AutoqError(f"no trial finished successfully ({len(records)} failed); see {self.store.dir}/trials.csv")
+        key = self.cost_key
+        front_all = front_points(ok, self.state["baselines"], key, self.metric)
+        front = [r for r in front_all if "baseline" not in r]
+        best = max(ok, key=lambda r: (r["score"], -r["number"]))
+        keep = {r["trial"] for r in front} | {best["trial"]}
+        if self.cfg.search.keep == "pareto":
+            for r in ok:
+                p = self.store.dir / r["model"]
+                if r["trial"] not in keep and p.is_file():
+                    p.unlink()
+                    r["model_deleted"] = True
+        best_path = self.store.dir / best["model"]
+        if not best_path.is_file():
+            raise ResultsError(f"the best trial's model {best_path} is missing (trial {best['trial']}); restore it, "
+                               "or delete that trial's folder to drop the trial and run the same command again")
+        atomic_copy(best_path, self.store.dir / "best_model.h5")
+        self.store.write_pareto_csv(front_all, key, self.dataset_label)
+        best_model = load_model(self.store.dir / "best_model.h5", self.trust)
+        _, test_acc = self._evaluate(best_model, "test")
+        summary = {**({"head": self.head} if self.head else {}), "metric": self.metric.name, "direction": self.metric.direction, "name": self.cfg.name, "output_dir": str(self.store.dir), "algorithm": self.cfg.search.algorithm,
+                   "seed": self.cfg.seed, "cost": key, "goal": vars(self.cfg.goal), "trials": len(records),
+                   "failed_trials": len(records) - len(ok), "best": best,
+                   **self._metric_fields("best_test", test_acc),
+                   "pareto": [r["trial"] for r in front], "baselines": self.state["baselines"],
+                   "pareto_baselines": [r["baseline"] for r in front_all if "baseline" in r],
+                   "reference_cost": self.state["reference_cost"],
+                   **self._metric_fields("float_val", self.state["float_val_metric"]),
+                   **self._metric_fields("float_test", self.state["float_test_metric"]), "config": self.cfg.to_dict(),
+                   "config_digest": self.state["config_digest"], "versions": versions(),
+                   "dataset": self.state["dataset"], "synthetic_data": self.state["synthetic_data"],
+                   "space_size": self.state["space_size"], "seconds": round(time.time() - self.t0, 1),
+                   "max_trials": self.cfg.search.max_trials, "interrupted": interrupted}
+        if fine_tune_epochs:
+            self.log(f"[autoq] fine-tuning the winner for {fine_tune_epochs} epochs ...")
+            self._fit(best_model, fine_tune_epochs)
+            _, acc = self._evaluate(best_model)
+            _, test_acc = self._evaluate(best_model, "test")
+            atomic_save_model(best_model, self.store.dir / "best_model.h5")
+            summary.update(**self._metric_fields("fine_tuned_val", acc), **self._metric_fields("best_test", test_acc))
+        atomic_write_json(self.store.summary_path, summary)
+        result = SearchResult(self.store.dir, summary, records, front, self.state["baselines"], key, best_model)
+        plot_pareto(records, self.state["baselines"], key, path=self.store.dir / "pareto.png",
+                    title=plot_title(summary), metric=self.metric)
+        return result

@@ -1,0 +1,160 @@
+"""The package layout: one-way imports between modules (no circles, checked by static analysis of every import,
+including those inside functions), short modules, plain API functions, old module paths as deprecated aliases."""
+from __future__ import annotations
+
+import ast
+import importlib
+import warnings
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parents[1] / "autoq"
+STAGES = ("data", "quantizers", "cost", "searching", "exporting", "present")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PKG.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _modules() -> dict:
+    return {_module_name(p): p for p in PKG.rglob("*.py")}
+
+
+def import_graph() -> dict:
+    """module -> set of autoq modules it imports (anywhere in the file; ``from .x import y`` counts ``.x.y`` when
+    that is a module, else ``.x``)."""
+    mods = _modules()
+    graph = {}
+    for name, path in mods.items():
+        is_pkg = path.name == "__init__.py"
+        package = name if is_pkg else name.rpartition(".")[0]
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name.split(".")[0] == "autoq"}
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                    target = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                if target.split(".")[0] != "autoq":
+                    continue
+                for a in node.names:
+                    sub = f"{target}.{a.name}"
+                    deps.add(sub if sub in mods else target)
+        graph[name] = {d for d in deps if d in mods and d != name}
+    return graph
+
+
+def cycles(graph: dict) -> list:
+    """Every strongly connected component with more than one module (Tarjan)."""
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_circles():
+    assert cycles(import_graph()) == []
+
+
+def test_the_circle_check_finds_a_circle():
+    """The check itself works: a graph with a circle is reported."""
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    g = import_graph()
+    assert "autoq.searching.trial" in g["autoq.searching.run"]  # real edges are seen, relative imports resolved
+    assert "autoq.exporting.pipeline" in g["autoq.searching.run"]  # ... including imports inside functions
+
+
+def test_every_module_imports():
+    for name in sorted(_modules()):
+        if name.endswith("_moved"):
+            continue
+        importlib.import_module(name)
+
+
+def test_modules_are_short_or_say_why():
+    long = []
+    for name, path in _modules().items():
+        text = path.read_text()
+        if text.count("\n") > 420:
+            doc = ast.get_docstring(ast.parse(text)) or ""
+            if "on purpose" not in doc and "Over 400 lines" not in doc:
+                long.append(f"{name}: {text.count(chr(10))} lines")
+    assert not long
+
+
+def test_stages_are_packages_and_api_names_are_plain_functions():
+    import types
+
+    import autoq
+    for stage in STAGES:
+        assert (PKG / stage / "__init__.py").is_file(), stage
+    for fn in ("search", "export", "load_result"):
+        assert isinstance(getattr(autoq, fn), types.FunctionType), fn
+        assert not (PKG / f"{fn}.py").exists() and not (PKG / fn).exists(), f"autoq.{fn} is also a module"
+    import autoq.exporting.pipeline  # noqa: F401 - importing the modules leaves the functions alone
+    import autoq.searching.run  # noqa: F401
+    assert isinstance(autoq.search, types.FunctionType) and isinstance(autoq.export, types.FunctionType)
+
+
+def test_strategies_registry_matches_the_config():
+    from autoq.config import config_from_dict
+    from autoq.errors import ConfigError
+    from autoq.searching import strategies
+    from autoq.searching.strategies.base import Strategy
+    for name in strategies.names():
+        assert issubclass(strategies.get(name), Strategy)
+        config_from_dict({"search": {"algorithm": name}})
+    with pytest.raises(ConfigError, match="known: random, bayesian, hyperband, pareto"):
+        config_from_dict({"search": {"algorithm": "genetic"}})
+
+
+@pytest.mark.parametrize("old, name, new", [
+    ("autoq.jets", "make_synthetic_jets", "autoq.data.jets"),
+    ("autoq.datasets", "load_dataset", "autoq.data.sources"),
+    ("autoq.reports", "estimate", "autoq.cost.estimate"),
+    ("autoq.reports", "format_report", "autoq.present.tables"),
+    ("autoq.qil", "fold_qil", "autoq.quantizers.qil"),
+    ("autoq.oracles", "hypervolume", "autoq.searching.fronts"),
+])
+def test_old_module_paths_still_work_with_a_warning(old, name, new):
+    import sys
+    sys.modules.pop(old, None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mod = importlib.import_module(old)
+        obj = getattr(mod, name)
+    assert obj is getattr(importlib.import_module(new), name)
+    assert any(issubclass(w.category, DeprecationWarning) and new in str(w.message) for w in caught)
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        getattr(mod, "nothing_here")

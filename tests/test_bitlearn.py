@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from autoq import bitlearn, cost, space
+from autoq import cost, space
+from autoq.quantizers import learned as bitlearn
 from autoq.config import parse_config
 
 LN2 = math.log(2.0)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from autoq import cost, models, sensitivity, space
+from autoq import cost, models, space
+from autoq.searching import sensitivity
 from autoq.config import parse_config
 
 

@@ -1,6 +1,6 @@
-"""Fit the energy surrogate of :mod:`autoq.bitlearn` (:data:`autoq.bitlearn.ENERGY_PJ`) to QTools.
+"""Fit the energy surrogate of :mod:`autoq.quantizers.learned` (:data:`autoq.quantizers.learned.ENERGY_PJ`) to QTools.
 
-Features per model (:func:`autoq.bitlearn.cost_terms`): ``mult`` (MACs x kernel bits x input bits), ``add`` (MACs x
+Features per model (:func:`autoq.quantizers.learned.cost_terms`): ``mult`` (MACs x kernel bits x input bits), ``add`` (MACs x
 accumulator bits), ``weights`` (weight bits), ``acts`` (activation outputs x bits), and a constant; non-negative
 least squares on uniform QKeras models of one float model against :func:`autoq.cost.qtools_energy`.
 """
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import cost as cost_mod
-from . import space as space_mod
-from .bitlearn import LearnedBits, LearnedQLayer, _slots, cost_terms, learned_model
+from .. import space as space_mod
+from . import pricing as cost_mod
+from ..quantizers.learned import LearnedBits, LearnedQLayer, _slots, cost_terms, learned_model
 
 
 def fit_energy(float_model, space_or_slots, settings=cost_mod.EnergySettings(), kernel_bits=(2, 4, 6, 8, 12),

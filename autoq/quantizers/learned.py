@@ -29,7 +29,10 @@ and after each epoch. Per-channel bits are not supported (one ``quantized_bits``
 
 The cost added to the loss is ``beta x cost / cost_at_start`` (scale free), the cost one of
 ``bops`` (MACs x kernel bits x input bits, as :mod:`autoq.cost`), ``bits`` (weight bits) or ``energy``, a linear
-surrogate of QTools' energy (:data:`ENERGY_PJ`, fitted by :func:`autoq.energyfit.fit_energy`).
+surrogate of QTools' energy (:data:`ENERGY_PJ`, fitted by :func:`autoq.cost.energyfit.fit_energy`).
+
+Over 400 lines because the quantizer, the model built from it, its differentiable cost and the training loop that
+learns the bits are one definition: split, the fold's exactness would depend on four files agreeing.
 """
 from __future__ import annotations
 
@@ -39,9 +42,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
-from . import cost as cost_mod
-from . import quantizers
-from . import space as space_mod
+from .. import quantizers
+from .. import space as space_mod
+from ..cost import pricing as cost_mod
 
 LN2 = math.log(2.0)
 WEIGHT_BITS = (2, 16)
@@ -49,7 +52,7 @@ ACT_BITS = (1, 16)
 FLOAT_CLASS = {"Dense": "Dense", "Conv1D": "Conv1D", "Conv2D": "Conv2D", "DepthwiseConv2D": "DepthwiseConv2D"}
 
 #: pJ per unit of each energy feature (horowitz, everything in fixed memory: autoq's default EnergySettings),
-#: fitted by :func:`autoq.energyfit.fit_energy` on 20 uniform jet taggers (kernel/bias 2, 4, 6, 8, 12 bits x activations 2, 4, 8,
+#: fitted by :func:`autoq.cost.energyfit.fit_energy` on 20 uniform jet taggers (kernel/bias 2, 4, 6, 8, 12 bits x activations 2, 4, 8,
 #: 12 bits, input quantized_bits(16,6)): max relative error 0.5 %. Per MAC 0.0030 pJ per (kernel bit x input bit),
 #: per weight bit 0.0032 pJ, per activation output bit 0.085 pJ; the adder term came out 0 (absorbed by the
 #: others); ``const`` (input layer and float softmax head) is the jet tagger's, irrelevant to gradients.

@@ -17,7 +17,7 @@ Allocation. BOPs couple a layer's kernel bits with the bits of the activation fe
 so that the cost is exactly additive: one group per weight layer holds its kernel, its bias and the activation
 quantizer feeding it (an activation feeding no weight layer is a group alone; an activation feeding two weight
 layers is refused). Costs per option: ``bops`` (MACs x kernel bits x input bits), ``bits`` (weight bits),
-``energy`` (:func:`autoq.bitlearn.energy_surrogate`'s linear fit of QTools, without its model-specific
+``energy`` (:func:`autoq.quantizers.learned.energy_surrogate`'s linear fit of QTools, without its model-specific
 constant, so an offset below QTools' figure). :func:`allocate` is exact: a
 dynamic program over groups keeping the Pareto set of (cost, sensitivity) partial sums (no discretisation).
 Layers sharing a space group (``space.groups``) are not supported.
@@ -31,8 +31,9 @@ from itertools import product
 import numpy as np
 import tensorflow as tf
 
-from . import bitlearn, quantizers
-from . import space as space_mod
+from .. import quantizers
+from .. import space as space_mod
+from ..quantizers import learned as bitlearn
 
 
 @dataclass

@@ -22,6 +22,11 @@ HEADINGS = {
                      "compile s", "## Coverage: hls4ml's QKeras test models", "| jet tagger (published Q6) |"],
     "bench_memory": ["# Memory: peak RSS of a search", "## Headline", "## Milestones", "import tensorflow",
                      "search done"],
+    "bench_peers": ["Peers: autoq vs AutoQKeras, HGQ and uniform quantization at equal wall clock", "## Headline",
+                    "## Setup", "## Results: ", "## Results: digits", "| autoq random |",
+                    "| autoq bayesian |", "| autoq pareto |", "| AutoQKeras protocol |", "| Q4 |", "| Q6 |", "| Q8 |",
+                    "| float |", "HV (acc, BOPs)", "HV (acc, LUT+DSP)", "cheapest within 1 pt of float",
+                    "effective BOPs", "QKeras's own `AutoQKeras` class", "hypervolume ratio", "uniform Q6's"],
 }
 
 
@@ -38,6 +43,20 @@ def test_benchmark_tiny(name, tmp_path):
     for h in HEADINGS[name]:
         assert h in text, (h, text[:2000])
     assert f"- stack: {stack()}" in text  # the stack it ran on (this interpreter's)
+    if name == "bench_peers":  # HGQ runs where hgq==0.2.6 installs (the [test] extra: Python < 3.12), else it says so
+        import importlib.util
+        if importlib.util.find_spec("pythia8mc") and importlib.util.find_spec("fastjet"):  # the [jets] generator
+            assert "## Results: GENERATED jets" in text and "not the OpenML set" in text
+        else:
+            assert "## Results: SYNTHETIC jets" in text and "NOT jet accuracies" in text
+        if sys.version_info < (3, 12):
+            assert "| HGQ |" in text and "HGQ 0.2.6." in text, text[:3000]
+        else:
+            assert "HGQ is not available on this stack" in text and "| HGQ |" not in text, text[:3000]
+        rec = json.loads((tmp_path / f"{name}.json").read_text())
+        for ds in ("jets", "digits"):
+            assert set(rec["figures"][ds]) >= {"hv_ratio_bops_vs_hgq", "hv_ratio_lut_dsp_vs_hgq",
+                                               "cheapest_within_1pt_over_q6_bops"}
     if name in ("bench_throughput", "bench_memory"):  # headline figures for benchmarks/stacks.py
         rec = json.loads((tmp_path / f"{name}.json").read_text())
         assert rec["stack"] == stack() and rec["figures"]

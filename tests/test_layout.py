@@ -135,7 +135,7 @@ def test_strategies_registry_matches_the_config():
     for name in strategies.names():
         assert issubclass(strategies.get(name), Strategy)
         config_from_dict({"search": {"algorithm": name}})
-    with pytest.raises(ConfigError, match="known: random, bayesian, hyperband, pareto"):
+    with pytest.raises(ConfigError, match="known: random, bayesian, hyperband, pareto, hessian, gradient"):
         config_from_dict({"search": {"algorithm": "genetic"}})
 
 

@@ -239,7 +239,7 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
     shown_total = None if cfg.search.algorithm == "hyperband" else cfg.search.max_trials
     stopped, tuner = None, None
     for n_trials, project in stages(searcher, cfg, log):
-        ctx = StrategyContext(cfg, searcher.active, searcher.float_model, searcher.data, log)
+        ctx = StrategyContext(cfg, searcher.active, searcher.float_model, searcher.data, log, out, project)
         tuner = make_tuner(searcher, make_oracle(ctx, n_trials), shown_total, serve_options, dist, project)
         stopped = run_stage(tuner, searcher, role, dist, out)
         if stopped is not None:

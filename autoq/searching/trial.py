@@ -235,7 +235,8 @@ class Searcher:
         t0 = time.time()
         choice = self.active.choice(values)
         self.log(f"[autoq] trial {trial_id} starts: {short_choice(choice)}"
-                 + (f" (continues {warm_start.split('/')[1]} from epoch {initial_epoch})" if warm_start else ""))
+                 + (f" (continues {warm_start.split('/')[1]} from epoch {initial_epoch})" if warm_start and initial_epoch
+                    else f" (starts from {warm_start})" if warm_start else ""))
         record = {"trial": trial_id, "number": number, "tuner_id": tuner_id, "choice": choice,
                   **({"partial": True} if self.partial else {}),
                   "hp": {k: v for k, v in values.items()}, "status": "running", "seed": self.cfg.seed + number}

@@ -11,6 +11,7 @@ import traceback
 from .. import keras_env
 from ..errors import AutoqError, ResultsError
 from .store import atomic_write_text, storage_error
+from .strategies.base import START_KEY
 from .trial import Searcher
 
 kt = keras_env.keras_tuner()
@@ -116,12 +117,13 @@ class AutoqTuner(base_tuner.BaseTuner):
         values = dict(trial.hyperparameters.values)
         epochs = values.get("tuner/epochs")
         initial = values.get("tuner/initial_epoch", 0)
-        warm = values.get("tuner/trial_id")
+        warm = values.get("tuner/trial_id")  # hyperband: continue the trial this one was promoted from
+        start = values.get(START_KEY)  # a strategy's candidate: start from the weights it learned
         try:
             number = searcher.number_offset + int(trial.trial_id)
         except ValueError:  # a custom oracle's non-numeric ids: number trials in the order they start
             number = len(searcher.store.records())
-        choice_values = {k: v for k, v in values.items() if not k.startswith("tuner/")}
+        choice_values = {k: v for k, v in values.items() if not k.startswith(("tuner/", "autoq/"))}
         trial_id = searcher.trial_prefix + trial.trial_id
         record = self._finished_record(trial_id, choice_values)
         finished_before = record is not None
@@ -131,7 +133,7 @@ class AutoqTuner(base_tuner.BaseTuner):
         else:
             try:
                 record = searcher.run_trial(trial_id, number, choice_values, epochs=epochs, initial_epoch=initial,
-                                            warm_start=f"trials/{warm}/model.h5" if warm else None,
+                                            warm_start=start or (f"trials/{warm}/model.h5" if warm else None),
                                             tuner_id=self.tuner_id)
             except OSError as exc:
                 err = storage_error(exc)

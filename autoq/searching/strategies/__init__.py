@@ -15,6 +15,8 @@ REGISTRY = {
     "bayesian": "bayesian:Bayesian",
     "hyperband": "hyperband:Hyperband",
     "pareto": "pareto:Pareto",
+    "hessian": "hessian:Hessian",
+    "gradient": "gradient:Gradient",
 }
 
 

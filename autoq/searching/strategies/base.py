@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from ..store import atomic_write_text
 
+START_KEY = "autoq/start"  # a proposed trial's start weights (a model file in the output folder), not a choice
 KT_SEED_FOR_ZERO = 1_000_003  # keras-tuner reads seed 0 as "no seed" (``seed or random.randint``)
 
 
@@ -21,6 +22,21 @@ class StrategyContext:
     float_model: Any = None
     data: Any = None
     log: Callable = print
+    store_dir: Any = None  # the output folder: a strategy keeps what it computed before the trials there
+    stage: str = "tuner"  # the search stage (keras-tuner project) the oracle is for
+
+    def values_of(self, choice: dict) -> dict:
+        """``{layer: {role: spec}}`` -> the hyperparameter values the space declares (``<group>/<role>``)."""
+        out = {}
+        for s in self.space.slots:
+            for role in s.roles:
+                if s.layer in choice and role in choice[s.layer]:
+                    out.setdefault(f"{s.group}/{role}", choice[s.layer][role])
+        return out
+
+    def train_split(self, limit: int | None = None):
+        """(x, y) of the training split, the first ``limit`` samples."""
+        return self.data.x_train[:limit], self.data.y_train[:limit]
 
 
 class Strategy:
@@ -61,3 +77,18 @@ def _write_json(path, obj) -> None:
         utils.save_json(path, obj)
         return
     atomic_write_text(path, json.dumps(obj))
+
+
+def cached(ctx: StrategyContext, name: str, compute: Callable[[], list]) -> list:
+    """What ``compute`` returns (JSON-able), kept in ``<output>/strategy/<stage>-<name>.json`` so that a resumed
+    search proposes the same candidates without computing them again."""
+    if ctx.store_dir is None:
+        return compute()
+    path = os.path.join(str(ctx.store_dir), "strategy", f"{ctx.stage}-{name}.json")
+    if os.path.isfile(path):
+        with open(path) as f:
+            return json.load(f)
+    value = compute()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    atomic_write_text(path, json.dumps(value))
+    return value

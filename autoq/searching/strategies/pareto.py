@@ -100,6 +100,8 @@ class ParetoOracle(AtomicState, oracle_module.Oracle):
             at least one step is forced when a child equals a parent).
         crossover_rate: probability that a child mixes two parents (else a mutated copy of the first).
         order: ``'bits'`` (order quantizer choices by bit width) or ``'declared'``.
+        seeds: ``[(values, origin)]`` proposed first, in order (e.g. the candidates of a sensitivity or
+            learned-bit strategy, which need not be in the declared choices); evolution starts after them.
         seed, hyperparameters, allow_new_entries, tune_new_entries, max_retries_per_trial,
         max_consecutive_failed_trials: as for every keras-tuner oracle.
 
@@ -110,7 +112,7 @@ class ParetoOracle(AtomicState, oracle_module.Oracle):
     def __init__(self, objective=None, max_trials=10, cost_key="energy", accuracy_key="val_accuracy",
                  population_size=None, num_initial_points=None, seed_extremes=True, mutation_rate=None,
                  crossover_rate=0.9, order="bits", seed=None, hyperparameters=None, allow_new_entries=True,
-                 tune_new_entries=True, max_retries_per_trial=0, max_consecutive_failed_trials=3):
+                 tune_new_entries=True, max_retries_per_trial=0, max_consecutive_failed_trials=3, seeds=()):
         if objective is None:
             kt = keras_env.keras_tuner()
             objective = kt.Objective(accuracy_key, direction="max")
@@ -132,13 +134,20 @@ class ParetoOracle(AtomicState, oracle_module.Oracle):
         self.seed_extremes, self.mutation_rate, self.crossover_rate = bool(seed_extremes), mutation_rate, crossover_rate
         self.order = order
         self.origins: dict = {}  # trial_id -> "extreme-max" | "extreme-min" | "random" | "offspring" | ...
+        self.seeds = [(dict(v), str(o)) for v, o in seeds]
 
     # ---- keras-tuner API
     def populate_space(self, trial_id):
         n = len(self.trials)  # trials created before this one: the RNG stream index
         rng = random.Random(self.seed * 1_000_003 + n)
         values, origin = None, None
-        if n < self.num_initial_points:
+        if n < len(self.seeds):
+            values, origin = dict(self.seeds[n][0]), self.seeds[n][1]
+            if self._duplicate(values):
+                values, origin = self._random(rng), "random"
+        elif self.seeds and len(self._completed()) >= 2:
+            values, origin = self._offspring(self._completed(), rng)
+        elif n < self.num_initial_points + len(self.seeds):
             if self.seed_extremes and n < 2:
                 values = self._extreme(high=(n == 0))
                 origin = "extreme-max" if n == 0 else "extreme-min"
@@ -163,7 +172,8 @@ class ParetoOracle(AtomicState, oracle_module.Oracle):
                              "population_size": self.population_size,
                              "num_initial_points": self.num_initial_points, "seed_extremes": self.seed_extremes,
                              "mutation_rate": self.mutation_rate, "crossover_rate": self.crossover_rate,
-                             "order": self.order, "origins": dict(self.origins)})
+                             "order": self.order, "origins": dict(self.origins),
+                             "seeds": [[v, o] for v, o in self.seeds]})
         return state
 
     def set_state(self, state):
@@ -175,6 +185,7 @@ class ParetoOracle(AtomicState, oracle_module.Oracle):
             self.seed_extremes, self.mutation_rate = p["seed_extremes"], p["mutation_rate"]
             self.crossover_rate, self.order = p["crossover_rate"], p["order"]
             self.origins = dict(p.get("origins", {}))
+            self.seeds = [(dict(v), o) for v, o in p.get("seeds", [])]
 
     # ---- public helpers
     def front(self) -> list:

@@ -1,0 +1,74 @@
+"""Bit widths learned in training (the idea of HGQ, Sun et al. 2024): for a sweep of beta, the float model with a
+learned-bit quantizer on every kernel, bias and activation is trained on loss + beta x cost
+(:func:`autoq.quantizers.learned.learn`); each result folds exactly into plain QKeras quantizers. Those choices
+are the first trials, each starting from the weights it learned; the rest of the budget evolves from them (the
+pareto strategy's NSGA-II steps). The learned choices may lie between the space's listed quantizers (any bit
+width and integer bits in range): they are QKeras quantizers all the same, priced and exported like any trial."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .base import START_KEY, Strategy, cached
+from .hessian import KIND
+from .pareto import ParetoOracle
+
+
+def betas(n: int) -> list:
+    """0 (accuracy first), then ``n - 1`` values from 0.03 to 3 (the cost, relative to its 8-bit start, weighs
+    3% to 3x as much as the task loss)."""
+    return [0.0] + [float(b) for b in np.geomspace(0.03, 3.0, max(1, n - 1))]
+
+
+def bits_learning_rate(n_samples: int, batch_size: int, epochs: int) -> float:
+    """Step size of the bit widths: enough for ~6 bits of travel over the training (Adam moves each ``f`` by about
+    its learning rate per step), at least 0.02. Measured on digits (51 steps): 0.05 left every beta above 5-bit
+    kernels, 0.12-0.2 spreads the betas from 8 bits to 2-3."""
+    steps = max(1, epochs * -(-n_samples // batch_size))
+    return max(0.02, 6.0 / steps)
+
+
+def n_betas(max_trials: int) -> int:
+    """Half the budget for learned points (2 to 8), the rest for evolution around them."""
+    return max(2, min(8, max_trials // 2))
+
+
+class Gradient(Strategy):
+    def oracle(self, ctx, max_trials):
+        kind = KIND[ctx.cfg.goal.cost]
+
+        def compute():
+            ctx.log(f"[autoq] gradient: learning bit widths at {n_betas(max_trials)} values of beta ({kind}) ...")
+            from ...quantizers import learned
+            from ..store import atomic_save_model
+            t = ctx.cfg.train
+            x, y = ctx.train_split()
+            out = []
+            for i, r in enumerate(learned.learn(ctx.float_model, ctx.space, x, y, betas=betas(n_betas(max_trials)),
+                                                epochs=t.epochs, batch_size=t.batch_size, learning_rate=t.learning_rate,
+                                                bits_learning_rate=bits_learning_rate(len(x), t.batch_size, t.epochs),
+                                                loss=t.loss, cost=kind, input_quantizer=ctx.space.input_quantizer,
+                                                seed=ctx.cfg.seed)):
+                rel = None
+                if ctx.store_dir is not None:
+                    rel = os.path.join("strategy", f"{ctx.stage}-gradient-{i}.h5")
+                    atomic_save_model(learned.fold(ctx.float_model, r, ctx.space.input_quantizer),
+                                      os.path.join(str(ctx.store_dir), rel))
+                out.append({"choice": r.choice, "beta": r.beta, "cost": float(r.cost), "loss": float(r.loss),
+                            "model": rel})
+            return out
+
+        cands = cached(ctx, "gradient", compute)
+        seeds, seen = [], set()
+        for c in cands:
+            values = ctx.values_of(c["choice"])
+            key = tuple(sorted(values.items()))
+            if key in seen:
+                continue
+            seen.add(key)
+            seeds.append(({**values, **({START_KEY: c["model"]} if c.get("model") else {})}, f"gradient beta={c['beta']:.3g}"))
+        ctx.log(f"[autoq] gradient: {len(seeds)} distinct learned choices (" +
+                ", ".join(f"beta {c['beta']:.3g}: loss {c['loss']:.3g}, {kind} {c['cost']:.4g}" for c in cands) + ")")
+        return ParetoOracle(max_trials=max_trials, cost_key=ctx.cfg.goal.cost, accuracy_key="objective",
+                            seeds=seeds[:max_trials], **self.common(ctx))

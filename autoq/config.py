@@ -33,6 +33,9 @@ RANGES = {  # inclusive bounds of numeric settings: (section, key) -> (low, high
     ("goal", "input_bits"): (1, 64), ("goal", "output_bits"): (1, 64),
 }
 COSTS = ("energy", "bits", "bops", "fpga")
+# strategies whose first trials are learned from the float model and one training target (searching/strategies/):
+# they know neither the width search's widths nor a multi-output model's targets
+SEEDING_ALGORITHMS = ("gradient", "hessian")
 QTOOLS_PROCESSES = ("horowitz",)  # the energy tables qkeras.qtools.config_public ships
 DATA_SOURCES = ("digits", "iris", "wine", "breast_cancer", "diabetes", "npz", "jets", "jets-synthetic", "jets-generated",
                 "arrays", "digits-heads")
@@ -578,6 +581,10 @@ def _check(cfg: Config, ctx):
         _regex(b["layers"], ("search", "blocks", i, "layers"), ctx)
         if not isinstance(b["max_trials"], int) or isinstance(b["max_trials"], bool) or not 1 <= b["max_trials"] <= 10**6:
             raise ctx.error(("search", "blocks", i, "max_trials"), f"must be a whole number >= 1, got {b['max_trials']!r}")
+    if cfg.space.widths and s.algorithm in SEEDING_ALGORITHMS:
+        raise ctx.error(("space", "widths"), f"search.algorithm {s.algorithm!r} learns its first trials from the float "
+                                             "model at its own width; search widths with random, bayesian, hyperband "
+                                             "or pareto")
     if s.blocks:
         if cfg.space.widths:
             raise ctx.error(("space", "widths"), "the width search runs without search.blocks; drop one of them")

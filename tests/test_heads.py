@@ -77,6 +77,9 @@ def test_the_regression_head_can_score(tmp_path):
      "train.loss: has no loss for output 'ink'; the model's outputs: digit, ink"),
     ({"data": {"source": "digits"}}, "the model 'two_heads' has 2 outputs (digit, ink) but the dataset "
                                      "'digits' gives one target"),
+    ({"search": dict(CFG["search"], algorithm="gradient")},
+     "search.algorithm: search.algorithm 'gradient' learns its first trials from one target; the model 'two_heads' "
+     "has several outputs"),
 ])
 def test_multi_output_mistakes_are_one_error_line(tmp_path, over, message):
     code, out, err = _search(tmp_path, {**CFG, **over})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..config import Config, config_from_dict, load_config
+from ..config import SEEDING_ALGORITHMS, Config, config_from_dict, load_config
 from ..data import Dataset, as_dataset, load_dataset
 from ..errors import ConfigError, DataError
 from .. import model_io
@@ -152,7 +152,10 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
     _check_data_fits(model, dataset)
     preflight(cfg)
     from .heads import check_losses, resolve_head
-    resolve_head(model, cfg.goal.head, cfg.source)
+    if resolve_head(model, cfg.goal.head, cfg.source) and cfg.search.algorithm in SEEDING_ALGORITHMS:
+        raise ConfigError(f"search.algorithm {cfg.search.algorithm!r} learns its first trials from one target; the "
+                          f"model {model.name!r} has several outputs: use random, bayesian, hyperband or pareto",
+                          key="search.algorithm", source=cfg.source)
     check_losses(cfg.train.loss, model, cfg.source)
     out = Path(cfg.search.output_dir)
     if not out.is_absolute() and cfg.source and output_dir is None:

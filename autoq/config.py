@@ -30,11 +30,15 @@ RANGES = {  # inclusive bounds of numeric settings: (section, key) -> (low, high
     ("search", "max_trials"): (1, 1_000_000), ("search", "max_failed_trials"): (0, 1_000_000),
     ("data", "n_samples"): (1, 10_000_000), ("hls4ml", "reuse_factor"): (1, 1_000_000),
     ("goal", "delta_p"): (0, 1000), ("goal", "delta_n"): (0, 1000),
+    ("goal", "input_bits"): (1, 64), ("goal", "output_bits"): (1, 64),
 }
 COSTS = ("energy", "bits", "bops", "fpga")
+# strategies whose first trials are learned from the float model and one training target (searching/strategies/):
+# they know neither the width search's widths nor a multi-output model's targets
+SEEDING_ALGORITHMS = ("gradient", "hessian")
 QTOOLS_PROCESSES = ("horowitz",)  # the energy tables qkeras.qtools.config_public ships
 DATA_SOURCES = ("digits", "iris", "wine", "breast_cancer", "diabetes", "npz", "jets", "jets-synthetic", "jets-generated",
-                "arrays")
+                "arrays", "digits-heads")
 
 
 @dataclass
@@ -72,7 +76,7 @@ class TrainConfig:
     patience: int = 3
     float_epochs: int = 30
     fine_tune_epochs: int = 0
-    loss: str | None = None  # default: categorical_crossentropy for classifiers, mse otherwise
+    loss: Any = None  # default: categorical_crossentropy for classifiers, mse otherwise; or {output: loss}
     metric: str | None = None  # deprecated: goal.metric scores trials; given here it must agree
 
 
@@ -96,6 +100,8 @@ class SpaceConfig:
     groups: dict = field(default_factory=dict)  # group name -> name regex
     skip: list = field(default_factory=list)  # name regexes left float
     allow_float: bool = False  # leave layers autoq cannot quantize as float instead of failing
+    widths: list = field(default_factory=list)  # width factors searched per layer (AutoQKeras's tune_filters: layer)
+    widths_exceptions: list = field(default_factory=list)  # name regexes of layers whose width stays
 
 
 @dataclass
@@ -105,6 +111,7 @@ class GoalConfig:
     cost: str = "energy"
     metric: str | None = None  # accuracy (classifiers), mse (regression, autoencoders), any Keras metric/loss
     direction: str | None = None  # max | min; inferred from the metric's name when not given
+    head: str | None = None  # the output that scores a multi-output model (AutoQKeras's head_name; default: first)
     delta_p: float = 8.0
     delta_n: float = 8.0
     rate: float = 2.0
@@ -116,6 +123,10 @@ class GoalConfig:
     activations_on_memory: str = "fixed"  # fixed | sram | dram
     min_sram_size: int = 8 * 16 * 1024 * 1024  # bits
     rd_wr_on_io: bool = False
+    # AutoQKeras's bits goal: bits per input value and per softmax/sigmoid output value. Either given, the bits cost
+    # counts activations too (AutoQKeras's size, autoq.cost.bits_goal); the other then defaults to AutoQKeras's 8
+    input_bits: int | None = None
+    output_bits: int | None = None
 
 
 @dataclass
@@ -437,6 +448,16 @@ def _space(data, path, ctx) -> SpaceConfig:
     for i, rx in enumerate(skip):
         _regex(rx, path + ("skip", i), ctx)
     cfg.skip = list(skip)
+    for i, f in enumerate(cfg.widths):  # autoq.widths
+        if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f <= 8:
+            raise ctx.error(path + ("widths", i), f"a width factor is a number above 0 and at most 8, got {f!r}")
+    if len(set(cfg.widths)) != len(cfg.widths):
+        raise ctx.error(path + ("widths",), f"repeated width factors in {cfg.widths}")
+    cfg.widths = [float(f) for f in cfg.widths]
+    for i, rx in enumerate(cfg.widths_exceptions):
+        if not isinstance(rx, str):
+            raise ctx.error(path + ("widths_exceptions", i), f"expected a layer-name regex string, got {rx!r}")
+        _regex(rx, path + ("widths_exceptions", i), ctx)
     return cfg
 
 
@@ -476,7 +497,7 @@ def _check(cfg: Config, ctx):
         if obj is None:
             continue
         v = getattr(obj, key)
-        if not lo <= v <= hi:
+        if v is not None and not lo <= v <= hi:
             raise ctx.error((section, key), f"must be between {lo} and {hi}, got {v}")
     for path, seed in ((("seed",), cfg.seed), (("data", "seed"), cfg.data.seed)):
         if not 0 <= seed <= MAX_SEED:
@@ -505,6 +526,11 @@ def _check(cfg: Config, ctx):
         raise ctx.error(("train", "metric"), f"the search scores goal.metric ({metric.name!r}); train.metric "
                                              f"{cfg.train.metric!r} would be ignored: move it to goal.metric")
     cfg.train.metric = None
+    loss = cfg.train.loss
+    if loss is not None and not (isinstance(loss, str) or (isinstance(loss, dict) and loss and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in loss.items()))):
+        raise ctx.error(("train", "loss"), f"expected a Keras loss name, or a mapping output name -> loss name, got "
+                                           f"{loss!r}")
     cfg.train.loss = cfg.train.loss or DEFAULT_LOSS[d.task]
     if d.source == "npz" and not d.path:
         raise ctx.error(("data", "path"), "data source 'npz' needs a path to the .npz file")
@@ -528,6 +554,10 @@ def _check(cfg: Config, ctx):
     if g.process not in QTOOLS_PROCESSES:
         raise ctx.error(("goal", "process"), f"QTools (qkeras 0.9) knows the process {', '.join(QTOOLS_PROCESSES)}, "
                                              f"got {g.process!r}")
+    for key in ("input_bits", "output_bits"):
+        if getattr(g, key) is not None and g.cost != "bits":
+            raise ctx.error(("goal", key), f"applies to the bits cost (AutoQKeras's bits goal); goal.cost is "
+                                           f"{g.cost!r}")
     if not 0 < g.stress <= 100:
         raise ctx.error(("goal", "stress"), f"must be above 0 and at most 100, got {g.stress}")
     if g.min_sram_size < 0:
@@ -551,7 +581,13 @@ def _check(cfg: Config, ctx):
         _regex(b["layers"], ("search", "blocks", i, "layers"), ctx)
         if not isinstance(b["max_trials"], int) or isinstance(b["max_trials"], bool) or not 1 <= b["max_trials"] <= 10**6:
             raise ctx.error(("search", "blocks", i, "max_trials"), f"must be a whole number >= 1, got {b['max_trials']!r}")
+    if cfg.space.widths and s.algorithm in SEEDING_ALGORITHMS:
+        raise ctx.error(("space", "widths"), f"search.algorithm {s.algorithm!r} learns its first trials from the float "
+                                             "model at its own width; search widths with random, bayesian, hyperband "
+                                             "or pareto")
     if s.blocks:
+        if cfg.space.widths:
+            raise ctx.error(("space", "widths"), "the width search runs without search.blocks; drop one of them")
         if s.algorithm == "hyperband":
             raise ctx.error(("search", "blocks"), "hyperband sizes its own brackets; use random, bayesian or pareto "
                                                   "with blocks")

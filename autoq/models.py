@@ -63,3 +63,39 @@ def bn_cnn(n_classes: int = 10, name: str = "bn_cnn"):
     x = tf.keras.layers.Dense(n_classes, name="output")(x)
     out = tf.keras.layers.Activation("softmax", name="softmax")(x)
     return tf.keras.Model(inp, out, name=name)
+
+
+def two_heads(input_dim: int = 64, hidden=(32,), n_classes: int = 10, name: str = "two_heads"):
+    """Two outputs on a shared Dense ReLU trunk: ``digit`` (softmax classes) and ``ink`` (a linear regression), as
+    the data source ``digits-heads`` gives them."""
+    inp = tf.keras.Input(shape=(input_dim,), name="x")
+    x = inp
+    for i, units in enumerate(hidden, 1):
+        x = tf.keras.layers.Dense(units, activation="relu", name=f"fc{i}")(x)
+    logits = tf.keras.layers.Dense(n_classes, name="digit_logits")(x)
+    digit = tf.keras.layers.Activation("softmax", name="digit")(logits)
+    ink = tf.keras.layers.Dense(1, name="ink")(x)
+    return tf.keras.Model(inp, [digit, ink], name=name)
+
+
+def conv_block_network(input_shape=(28, 28, 1), n_classes: int = 10, kernel_size: int = 3,
+                       filters=(16, 32, 48, 64, 128), dropout_rate: float = 0.2, name: str = "conv_block_network"):
+    """AutoQKeras's notebook model for MNIST (its ``ConvBlockNetwork`` with ``with_maxpooling=False``,
+    ``with_batchnorm=True``, he_uniform): per block a stride-2 'same' Conv2D without bias, BatchNormalization, ReLU
+    and Dropout; then Flatten, Dense and softmax. Layer names as there (the input is ``x``: hls4ml reserves
+    ``input``)."""
+    init = "he_uniform"
+    inp = tf.keras.Input(shape=tuple(input_shape), name="x")
+    x = inp
+    for i, f in enumerate(filters):
+        s = str(i) if len(filters) > 1 else ""
+        x = tf.keras.layers.Conv2D(f, kernel_size, strides=2, padding="same", use_bias=False, kernel_initializer=init,
+                                   name=f"conv2d_{s}")(x)
+        x = tf.keras.layers.BatchNormalization(name=f"bn_{s}")(x)
+        x = tf.keras.layers.Activation("relu", name=f"act_{s}")(x)
+        if dropout_rate > 0:
+            x = tf.keras.layers.Dropout(dropout_rate, name=f"drop_{s}")(x)
+    x = tf.keras.layers.Flatten(name="flatten")(x)
+    x = tf.keras.layers.Dense(n_classes, kernel_initializer=init, name="dense")(x)
+    out = tf.keras.layers.Activation("softmax", name="softmax")(x)
+    return tf.keras.Model(inp, out, name=name)

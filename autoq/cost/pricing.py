@@ -151,12 +151,15 @@ class EnergySettings:
     activations_on_memory: str = "fixed"
     min_sram_size: int = 8 * 16 * 1024 * 1024
     rd_wr_on_io: bool = False
+    # the bits goal's input/output sizes (AutoQKeras's input_bits/output_bits); None: bits counts parameters only
+    input_bits: int | None = None
+    output_bits: int | None = None
 
     @classmethod
     def of(cls, goal) -> "EnergySettings":
         """The settings of a :class:`autoq.config.GoalConfig`."""
         return cls(goal.process, goal.weights_on_memory, goal.activations_on_memory, goal.min_sram_size,
-                   goal.rd_wr_on_io)
+                   goal.rd_wr_on_io, getattr(goal, "input_bits", None), getattr(goal, "output_bits", None))
 
 
 def qtools_energy(model, settings: EnergySettings = EnergySettings()) -> tuple:
@@ -189,5 +192,16 @@ def model_cost(model, pricing_model=None, energy: EnergySettings = EnergySetting
     for layer in model.layers:  # e.g. a float softmax head: QTools prices its 32-bit outputs
         if layer.name not in named and per_layer.get(layer.name):
             rows.append(LayerCost(layer.name, layer.__class__.__name__, energy=per_layer[layer.name]))
+    if energy.input_bits is not None or energy.output_bits is not None:  # AutoQKeras's bits: + activations
+        from .bits_goal import model_size
+        size = model_size(pricing_model if pricing_model is not None else model, energy.input_bits,
+                          energy.output_bits, FLOAT_BITS)
+        by_name = {r.name: r for r in rows}
+        for layer in model.layers:
+            p, a = size.layers.get(layer.name, (0, 0))
+            if layer.name in by_name:
+                by_name[layer.name].bits = p + a
+            elif p + a:
+                rows.append(LayerCost(layer.name, layer.__class__.__name__, bits=p + a))
     return ModelCost(bits=int(sum(r.bits for r in rows)), bops=int(sum(r.bops for r in rows)), energy=total,
                      layers=rows)

@@ -29,6 +29,9 @@ def load_dataset(cfg, base_dir=".") -> Dataset:
         return from_arrays(bunch.data, bunch.target, name=cfg.source, class_names=names, **split)
     if cfg.source == "npz":
         return load_npz(path, **split)
+    if cfg.source == "digits-heads":  # two outputs: digit class and mean ink (autoq.data.heads)
+        from .heads import digits_heads
+        return digits_heads(**split)
     if cfg.task != "classification":
         raise DataError(f"data source {cfg.source!r} is a classification set; data.task {cfg.task!r} needs arrays or "
                         "an npz file")

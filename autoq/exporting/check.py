@@ -139,3 +139,32 @@ def compare(kmodel: Any, hls_model: Any, keras_out: dict, y_hls: np.ndarray, tra
         order = list(keras_out)[: list(keras_out).index(compared) + 1]
         first_bad = next((n for n in order if diffs.get(n, 0.0) > 0 and n not in floats), compared)
     return Check(compared, agreement(got, ref), max_diff, first_bad, diffs, sm_agree, sm_diff)
+
+
+# ------------------------------------------------------------------------------------------ several outputs
+def keras_output(kmodel: Any, keras_out: dict) -> np.ndarray:
+    """A multi-output model's Keras outputs as the testbench reads them: every output flattened, concatenated in
+    output order."""
+    names = list(kmodel.output_names)
+    return np.concatenate([keras_out[n].reshape(len(keras_out[n]), -1) for n in names], axis=1)
+
+
+def compare_outputs(kmodel: Any, hls_model: Any, keras_out: dict, y_hls: Any, trace: dict, floats: set) -> Check:
+    """:func:`compare` for each output of a multi-output model (its logits when it is a float softmax), merged: the
+    worst agreement and difference, the first mismatching layer."""
+    import tensorflow as tf
+
+    y_hls = y_hls if isinstance(y_hls, (list, tuple)) else [y_hls]
+    checks = []
+    for out, y in zip(kmodel.outputs, y_hls):
+        sub = tf.keras.Model(kmodel.inputs, out)
+        checks.append(compare(sub, hls_model, keras_out, np.asarray(y), trace, floats))
+    diffs = {}
+    for c in checks:
+        diffs.update(c.layer_max_abs_diff)
+    sm = [c for c in checks if c.softmax_agreement is not None]
+    return Check("+".join(c.compared_layer for c in checks), min(c.agreement for c in checks),
+                 max(c.max_abs_diff for c in checks),
+                 next((c.first_mismatch_layer for c in checks if c.first_mismatch_layer), None), diffs,
+                 min(c.softmax_agreement for c in sm) if sm else None,
+                 max(c.softmax_max_abs_diff for c in sm) if sm else None)

@@ -227,7 +227,10 @@ def _fix_copy(node: Any, x: Any) -> None:
         if str(node.get_attr("pool_op", "")).lower() == "average":
             return _fix_average(node, x)
         _set(node, "accum_t", _fixed(x.width, x.integer, x.signed))
-    _set(node, "result_t", _fixed(x.width, x.integer, x.signed))
+    # the input's rounding and saturation too: in io_parallel a Reshape/Flatten shares its input's variable, so a
+    # TRN/WRAP copy type would make the quantized activation before it wrap instead of saturating
+    _set(node, "result_t", _fixed(x.width, x.integer, x.signed, getattr(x, "rounding_mode", None),
+                                  getattr(x, "saturation_mode", None)))
 
 
 def _fix_average(node: Any, x: Any) -> None:

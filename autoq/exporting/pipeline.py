@@ -226,7 +226,8 @@ def export(
     if np.any(xq != x):
         notes.append(f"test inputs quantized to the input type {in_prec} before the check and tb_data")
     keras_out = export_check.keras_layer_outputs(kmodel, xq)
-    y_keras = list(keras_out.values())[-1]
+    multi = len(kmodel.outputs) > 1  # every output, concatenated for the testbench (export_check.keras_output)
+    y_keras = export_check.keras_output(kmodel, keras_out) if multi else list(keras_out.values())[-1]
     tb_dir = os.path.join(out, "tb_data")
     tb_in, tb_out = os.path.join(tb_dir, "autoq_x.npy"), os.path.join(tb_dir, "autoq_y.npy")
 
@@ -259,7 +260,8 @@ def export(
         except Exception as e:  # noqa: BLE001 -- g++ failures surface as generic exceptions
             raise ExportError(f"g++ compilation / C simulation of {out} failed: {e}") from e
         seconds_compile = time.perf_counter() - t0
-        chk = export_check.compare(kmodel, hls_model, keras_out, y_hls, trace, vocabulary.float_layers(kmodel))
+        chk = (export_check.compare_outputs if multi else export_check.compare)(
+            kmodel, hls_model, keras_out, y_hls, trace, vocabulary.float_layers(kmodel))
         if chk.softmax_agreement is not None:
             notes.append(
                 f"final softmax: hls4ml's lookup-table approximation, not exact by design; checked the logits "

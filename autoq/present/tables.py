@@ -21,6 +21,9 @@ def short_choice(choice: dict) -> str:
     for layer, roles in choice.items():
         parts = []
         for role, text in roles.items():
+            if role == "width":  # space.widths: the width factor (autoq.widths)
+                parts.append(f"w{text:g}")
+                continue
             try:
                 spec = quantizers.parse(text)
                 mark = tag.get(spec.name) or (("p" if "po2" in spec.name else "q" if spec.name == "qil" else "")

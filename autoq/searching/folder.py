@@ -222,9 +222,11 @@ def data_digest(ds) -> str:
     import numpy as np
     h = hashlib.sha256()
     for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
-        a = np.ascontiguousarray(getattr(ds, name))
-        h.update(f"{name}{a.shape}{a.dtype}".encode())
-        h.update(a.tobytes())
+        v = getattr(ds, name)
+        for key, a in (sorted(v.items()) if isinstance(v, dict) else [("", v)]):  # dict: per output (autoq.data.heads)
+            a = np.ascontiguousarray(a)
+            h.update(f"{name}{key}{a.shape}{a.dtype}".encode())
+            h.update(a.tobytes())
     return h.hexdigest()[:16]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..config import Config, config_from_dict, load_config
+from ..config import SEEDING_ALGORITHMS, Config, config_from_dict, load_config
 from ..data import Dataset, as_dataset, load_dataset
 from ..errors import ConfigError, DataError
 from .. import model_io
@@ -24,6 +24,9 @@ def _check_data_fits(model, data: Dataset):
     if not model.inputs:
         raise DataError(f"the model {model.name!r} has no input shape yet: give its first layer input_shape=... or "
                         "start it with tf.keras.Input(shape)")
+    from . import heads
+    if len(model.outputs) > 1 or heads.is_multi(data):  # a target per output
+        return heads.check_fits(model, data)
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise DataError(f"the model {model.name!r} has {len(model.inputs)} inputs and {len(model.outputs)} outputs; "
                         "autoq searches models with one input and one output")
@@ -148,6 +151,12 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
     dataset = as_dataset(data, cfg.data) if data is not None else load_dataset(cfg.data, cfg.base_dir)
     _check_data_fits(model, dataset)
     preflight(cfg)
+    from .heads import check_losses, resolve_head
+    if resolve_head(model, cfg.goal.head, cfg.source) and cfg.search.algorithm in SEEDING_ALGORITHMS:
+        raise ConfigError(f"search.algorithm {cfg.search.algorithm!r} learns its first trials from one target; the "
+                          f"model {model.name!r} has several outputs: use random, bayesian, hyperband or pareto",
+                          key="search.algorithm", source=cfg.source)
+    check_losses(cfg.train.loss, model, cfg.source)
     out = Path(cfg.search.output_dir)
     if not out.is_absolute() and cfg.source and output_dir is None:
         out = Path.cwd() / out
@@ -171,11 +180,12 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
 def preflight(cfg: Config) -> None:
     """Everything the end of the run needs, checked before any training: the loss, the hls4ml options."""
     import tensorflow as tf
-    try:
-        tf.keras.losses.get(cfg.train.loss)
-    except (ValueError, TypeError):
-        raise ConfigError(f"unknown loss {cfg.train.loss!r}; use a Keras loss name such as "
-                          "categorical_crossentropy", key="train.loss", source=cfg.source) from None
+    for loss in (cfg.train.loss.values() if isinstance(cfg.train.loss, dict) else [cfg.train.loss]):
+        try:
+            tf.keras.losses.get(loss)
+        except (ValueError, TypeError):
+            raise ConfigError(f"unknown loss {loss!r}; use a Keras loss name such as "
+                              "categorical_crossentropy", key="train.loss", source=cfg.source) from None
     from ..metrics import check_known
     try:
         check_known(cfg.goal.metric)

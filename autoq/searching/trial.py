@@ -65,7 +65,10 @@ class Searcher:
         from ..metrics import Metric
         self.metric = Metric(cfg.goal.metric, cfg.goal.direction)
         self.energy = costs.EnergySettings.of(cfg.goal)
-        self.dataset_label = data.name + (" (SYNTHETIC)" if data.synthetic else "")
+        from .heads import resolve_head
+        self.head = resolve_head(float_model, cfg.goal.head, cfg.source)  # None: one output
+        self.dataset_label = data.name + (" (SYNTHETIC)" if data.synthetic else "") + (
+            f" [scored on output {self.head}]" if self.head else "")
         self.trust, self.fingerprint = trust_model, fingerprint
         self.store = ResultStore(output_dir)
         self.cost_key = cfg.goal.cost
@@ -74,6 +77,8 @@ class Searcher:
         self.state: dict = {}
         from ..space import analyse
         self.space = analyse(float_model, cfg.space)
+        from ..widths import extend
+        self.space = extend(self.space, float_model, cfg.space)  # space.widths: <layer>/width hyperparameters
         self.active = self.space  # the space trials choose from (a block's, with search.blocks)
         self.trial_prefix, self.partial, self.number_offset = "", False, 0
 
@@ -116,8 +121,9 @@ class Searcher:
         ref = self.reference_cost()
         self.log(f"[autoq] reference {self.cost_key}: {ref:.6g}" + (" (the float model priced as 16-bit fixed point)"
                                                                   if self.cfg.goal.reference == "float16" else ""))
+        from .heads import sample
         np.savez_compressed(self.store.dir / "data_sample.npz", x_val=self.data.x_val[:2000],
-                            y_val=self.data.y_val[:2000])
+                            **sample(self.data.y_val, 2000))
         baselines = {"float": {**self._metric_fields("val", acc), "val_loss": loss, self.cost_key: ref,
                                **{k: v for k, v in self.q16_costs.items()}}}
         for b in self.cfg.baselines:
@@ -181,7 +187,7 @@ class Searcher:
         import tensorflow as tf
         t = self.cfg.train
         patience = t.patience if patience is None else patience
-        classes = self.data.task == "classification"
+        classes = self.data.task == "classification" and self.head is None  # several outputs: total val_loss
         model.compile(optimizer=self._optimizer(), loss=t.loss, metrics=["accuracy"] if classes else [])
         cbs = [_StopOnNaN()]
         if self.epoch_lines and label is not None:
@@ -199,6 +205,10 @@ class Searcher:
         """(loss, goal metric) from predictions: independent of how (or whether) the model was compiled."""
         import tensorflow as tf
         x, y = (self.data.x_val, self.data.y_val) if split == "val" else (self.data.x_test, self.data.y_test)
+        if self.head is not None:  # several outputs: summed losses, the metric on the head (searching.heads)
+            from .heads import evaluate
+            loss, value, self.output_losses = evaluate(model, x, y, self.cfg.train.loss, self.metric, self.head)
+            return loss, value
         pred = model.predict(x, batch_size=1024, verbose=0)
         loss = float(tf.reduce_mean(tf.keras.losses.get(self.cfg.train.loss)(y, pred)))
         return loss, self.metric(y, pred)
@@ -207,12 +217,15 @@ class Searcher:
     def build(self, choice: dict):
         """QKeras model for a choice (float weights copied in) and its pricing model (QIL -> fixed point)."""
         from ..space import build_qmodel
-        qmodel = build_qmodel(self.float_model, choice, self.space.input_quantizer)
+        from ..widths import rebuild, split_choice
+        widths, choice = split_choice(choice)
+        base = rebuild(self.float_model, widths)  # the float model at the chosen widths (autoq.widths)
+        qmodel = build_qmodel(base, choice, self.space.input_quantizer)
         pricing = None
         if any(str(s).startswith("qil(") for roles in choice.values() for s in roles.values()):
             eq = {layer: {r: str(quantizers.parse(s).equivalent()) for r, s in roles.items()}
                   for layer, roles in choice.items()}
-            pricing = build_qmodel(self.float_model, eq, self.space.input_quantizer, copy_weights=False)
+            pricing = build_qmodel(base, eq, self.space.input_quantizer, copy_weights=False)
         return qmodel, pricing
 
     def run_trial(self, trial_id: str, number: int, values: dict, epochs: int | None = None, initial_epoch=0,
@@ -252,6 +265,8 @@ class Searcher:
             if not math.isfinite(acc):
                 raise FloatingPointError(f"validation {self.metric.name} is NaN/inf")
             record.update(**self._metric_fields("val", acc), val_loss=loss, status="ok")
+            if self.head:  # several outputs: each one's validation loss (searching.heads)
+                record["val_output_losses"] = self.output_losses
             g = self.cfg.goal
             record["score"] = costs.score(acc, record[self.cost_key], self.state["reference_cost"], g.delta_p,
                                           g.delta_n, g.rate, maximise=self.metric.maximise)
@@ -334,7 +349,7 @@ class Searcher:
         self.store.write_pareto_csv(front_all, key, self.dataset_label)
         best_model = load_model(self.store.dir / "best_model.h5", self.trust)
         _, test_acc = self._evaluate(best_model, "test")
-        summary = {"metric": self.metric.name, "direction": self.metric.direction, "name": self.cfg.name, "output_dir": str(self.store.dir), "algorithm": self.cfg.search.algorithm,
+        summary = {**({"head": self.head} if self.head else {}), "metric": self.metric.name, "direction": self.metric.direction, "name": self.cfg.name, "output_dir": str(self.store.dir), "algorithm": self.cfg.search.algorithm,
                    "seed": self.cfg.seed, "cost": key, "goal": vars(self.cfg.goal), "trials": len(records),
                    "failed_trials": len(records) - len(ok), "best": best,
                    **self._metric_fields("best_test", test_acc),

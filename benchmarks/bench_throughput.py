@@ -273,7 +273,7 @@ def main(argv=None):
                       100 * med(pooled("autoq", "record_seconds")) / a_trial])
     overhead = a_trial - q_trial
     headline = (f"machinery ratio: an autoq trial takes **{machinery:.2f}x** a plain keras-tuner trial training the "
-                f"same QKeras models ({a_tpm:.2f} vs {q_tpm:.2f} trials/min, ~{overhead:.2f} s more per trial); "
+                f"same QKeras models ({a_tpm:.2f} vs {q_tpm:.2f} trials/min, {overhead:+.2f} s per trial); "
                 f"against plain keras-tuner on the float model it is **{vs_float:.2f}x** ({k_tpm:.2f} trials/min), "
                 f"as an epoch of the QKeras model takes **{ratio(q_epoch, k_epoch):.2f}x** a float epoch.")
     out = Path(args.out)

@@ -14,7 +14,8 @@ from autoq.keras_env import stack
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 HEADINGS = {
     "bench_throughput": ["# Throughput: autoq vs plain keras-tuner", "## Headline", "## Results",
-                         "## Where an autoq trial's time goes", "trials per minute", "ratio autoq/kt"],
+                         "## Where an autoq trial's time goes", "trials per minute", "ratio autoq/kt",
+                         "machinery ratio autoq/kt QKeras", "keras-tuner (QKeras)"],
     "bench_quality": ["# SYNTHETIC Quality", "## Headline", "## Algorithms", "## Baselines",
                       "## Reduction at equal accuracy loss", "## Pareto fronts", "## Energy vs the paper",
                       "hypervolume", "**pareto**", "| Q6 |", "| Q4 |", "| float |", "NOT jet accuracies"],

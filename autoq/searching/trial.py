@@ -268,12 +268,10 @@ class Searcher:
             c = costs.model_cost(qmodel, pricing, self.energy)
             record.update(energy=c.energy, bits=c.bits, bops=c.bops, fpga=self._fpga(pricing or qmodel),
                           layers=[vars(r) for r in c.layers])
-            trained = epochs == 0 and warm_start  # a strategy's model, trained already: priced and scored as it is
-            hist = {} if trained else self._fit(qmodel, epochs or self.cfg.train.epochs, initial_epoch,
-                                                label=trial_id)
+            hist = self._fit(qmodel, epochs or self.cfg.train.epochs, initial_epoch, label=trial_id)
             record["epochs"] = len(hist.get("loss", []))
             losses = hist.get("loss", [])
-            if not trained and (not losses or not all(math.isfinite(v) for v in losses)):
+            if not losses or not all(math.isfinite(v) for v in losses):
                 raise FloatingPointError(f"training loss became NaN/inf at epoch {len(losses)}")
             loss, acc = self._evaluate(qmodel)
             if not math.isfinite(loss):

@@ -11,7 +11,7 @@ import traceback
 from .. import keras_env
 from ..errors import AutoqError, ResultsError
 from .store import atomic_write_text, storage_error
-from .strategies.base import START_KEY, TRAINED_KEY
+from .strategies.base import START_KEY
 from .trial import Searcher
 
 kt = keras_env.keras_tuner()
@@ -119,8 +119,6 @@ class AutoqTuner(base_tuner.BaseTuner):
         initial = values.get("tuner/initial_epoch", 0)
         warm = values.get("tuner/trial_id")  # hyperband: continue the trial this one was promoted from
         start = values.get(START_KEY)  # a strategy's candidate: start from the weights it learned
-        if start and values.get(TRAINED_KEY):
-            epochs = 0  # ... and take them as they are (the strategy trained them)
         try:
             number = searcher.number_offset + int(trial.trial_id)
         except ValueError:  # a custom oracle's non-numeric ids: number trials in the order they start

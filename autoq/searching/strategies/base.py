@@ -9,7 +9,6 @@ from typing import Any, Callable
 from ..store import atomic_write_text
 
 START_KEY = "autoq/start"  # a proposed trial's start weights (a model file in the output folder), not a choice
-TRAINED_KEY = "autoq/trained"  # true: those weights are the result (no training in the trial)
 KT_SEED_FOR_ZERO = 1_000_003  # keras-tuner reads seed 0 as "no seed" (``seed or random.randint``)
 
 

@@ -1,9 +1,13 @@
 """Bit widths learned in training (the idea of HGQ, Sun et al. 2024): for a sweep of beta, the float model with a
 learned-bit quantizer on every kernel, bias and activation is trained on loss + beta x cost
 (:func:`autoq.quantizers.learned.learn`); each result folds exactly into plain QKeras quantizers. Those choices
-are the first trials, each the folded model with the weights it learned, priced and scored as it is (as HGQ's
-result is its trained model: no second training); the rest of the budget evolves from them (the pareto
-strategy's NSGA-II steps), trained from the float weights like any trial. The learned choices may lie between the space's listed quantizers (any bit
+are the first trials, each trained like any trial but starting from the weights it learned; the rest of the
+budget evolves from them (the pareto strategy's NSGA-II steps), trained from the float weights.
+
+The sweep is a ramp within one training (HGQ's schedule): one epoch per beta, each beta continuing from the
+previous one's weights and bits, so the whole front costs ``n`` epochs. Measured on the 100k generated jets (60k
+training jets, 2 shared cores): 8 betas in 25 s, energy 1382 -> 478 pJ. Evaluated as they are, the ramp's models
+were 1-5 points below a trial of the same choice (one epoch each); as start points of a trial they are not. The learned choices may lie between the space's listed quantizers (any bit
 width and integer bits in range): they are QKeras quantizers all the same, priced and exported like any trial."""
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import os
 
 import numpy as np
 
-from .base import START_KEY, TRAINED_KEY, Strategy, cached
+from .base import START_KEY, Strategy, cached
 from .hessian import KIND
 from .pareto import ParetoOracle
 
@@ -47,8 +51,10 @@ class Gradient(Strategy):
             x, y = ctx.train_split()
             out = []
             for i, r in enumerate(learned.learn(ctx.float_model, ctx.space, x, y, betas=betas(n_betas(max_trials)),
-                                                epochs=t.epochs, batch_size=t.batch_size, learning_rate=t.learning_rate,
-                                                bits_learning_rate=bits_learning_rate(len(x), t.batch_size, t.epochs),
+                                                epochs=1, warm_start=True, batch_size=t.batch_size,
+                                                learning_rate=t.learning_rate,
+                                                bits_learning_rate=bits_learning_rate(len(x), t.batch_size,
+                                                                                      n_betas(max_trials)),
                                                 loss=t.loss, cost=kind, input_quantizer=ctx.space.input_quantizer,
                                                 seed=ctx.cfg.seed)):
                 rel = None
@@ -68,7 +74,7 @@ class Gradient(Strategy):
             if key in seen:
                 continue
             seen.add(key)
-            start = {START_KEY: c["model"], TRAINED_KEY: True} if c.get("model") else {}
+            start = {START_KEY: c["model"]} if c.get("model") else {}
             seeds.append(({**values, **start}, f"gradient beta={c['beta']:.3g}"))
         ctx.log(f"[autoq] gradient: {len(seeds)} distinct learned choices (" +
                 ", ".join(f"beta {c['beta']:.3g}: loss {c['loss']:.3g}, {kind} {c['cost']:.4g}" for c in cands) + ")")

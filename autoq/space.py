@@ -180,14 +180,20 @@ def _check_exportable(layer) -> None:
         raise SpaceError(f"{exc} (the winner could not be exported bit-exactly)") from None
 
 
+def consumers_of(inbound: dict) -> dict:
+    """Layer name -> the layers that take its output (the inverse of :func:`_inbound`'s map)."""
+    out: dict = {}
+    for name, srcs in inbound.items():
+        for src in srcs:
+            out.setdefault(src, []).append(name)
+    return out
+
+
 def foldable_batchnorms(model) -> dict:
     """BatchNormalization layer name -> the quantizable layer it folds into (its only input, linear activation,
     and the batch norm the only consumer of that layer)."""
     inbound = _inbound(model)
-    consumers: dict = {}
-    for name, srcs in inbound.items():
-        for src in srcs:
-            consumers.setdefault(src, []).append(name)
+    consumers = consumers_of(inbound)
     by_name = {l.name: l for l in model.layers}
     out = {}
     for layer in model.layers:

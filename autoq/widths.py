@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import SpaceError
-from .space import SearchSpace, _inbound
+from .space import SearchSpace, _inbound, consumers_of
 
 WIDTH_CLASSES = ("Dense", "Conv1D", "Conv2D")
 CHANNELWISE = {"Activation", "ReLU", "BatchNormalization", "Dropout", "MaxPooling1D", "MaxPooling2D",
@@ -43,10 +43,7 @@ def _output_names(model) -> set:
 def searchable(model, candidates, exceptions=()) -> list:
     """Names among ``candidates`` whose width can change (see the module docstring)."""
     inbound = _inbound(model)
-    consumers: dict = {}
-    for name, srcs in inbound.items():
-        for s in srcs:
-            consumers.setdefault(s, []).append(name)
+    consumers = consumers_of(inbound)
     by_name = {lay.name: lay for lay in model.layers}
     outputs = _output_names(model)
 

@@ -57,6 +57,8 @@ def epoch_timer():
 def trial_clock():
     """Timestamps of every trial start and of the search's end, for any keras-tuner tuner (autoq's included): the
     per-trial times are the gaps, so they hold everything a trial costs, the tuner's bookkeeping included."""
+    from autoq.keras_env import keras_tuner
+    keras_tuner()  # first: on the TF 2.21 stack keras-tuner must bind to tf_keras when it is imported
     from keras_tuner.src.engine import base_tuner
     stamps: list = []
     begin, end = base_tuner.BaseTuner.on_trial_begin, base_tuner.BaseTuner.on_search_end

@@ -31,9 +31,7 @@ The cost model (all numbers per layer, then summed; cite/calibrate before trusti
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any

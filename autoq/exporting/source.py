@@ -8,8 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import AutoqError, ExportError, UnsupportedModelError  # noqa: F401
-from .vocabulary import check_model  # noqa: F401 - the check every source goes through (pipeline)
+from ..errors import ExportError
 
 def load_source(src: Any, trial: str | None = None, trust_model: bool = False) -> tuple[Any, str, dict | None]:
     """(model, name, data) for a tf.keras model, an .h5 path or a finished search directory.

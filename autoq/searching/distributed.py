@@ -18,7 +18,6 @@ import collections
 import contextlib
 import hmac
 import ipaddress
-import json
 import os
 import re
 import socket

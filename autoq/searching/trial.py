@@ -100,7 +100,6 @@ class Searcher:
 
     # ---- preparation (idempotent: state.json + float_model.h5 make resumed runs and workers reuse it)
     def prepare(self, train_float: bool) -> dict:
-        import json
         from .folder import FRESH_HINT, model_digest, read_state
         state_path = self.store.dir / "state.json"
         state = read_state(self.store.dir)

@@ -98,12 +98,14 @@ def _data_parser(sub):
     m.add_argument("--output", required=True, help="output .npz; its data card (.md, .png) is written beside it")
     m.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     m.add_argument("--no-tagger", action="store_true", help="skip training the float tagger for the data card")
+    m.add_argument("--overwrite", action="store_true", help="replace an existing output file and its data card")
 
 
 def _data(args) -> int:
     from .data.jetgen import make_jets
     try:
-        make_jets(args.n, seed=args.seed, output=args.output, workers=args.workers, tagger=not args.no_tagger)
+        make_jets(args.n, seed=args.seed, output=args.output, workers=args.workers, tagger=not args.no_tagger,
+                  overwrite=args.overwrite)
     except KeyboardInterrupt:
         print("\n[autoq] interrupted; nothing was written", file=sys.stderr, flush=True)
         return 130
@@ -215,7 +217,7 @@ def _export(args) -> int:
                      x=args.data, hls_config=args.hls_config, allow_mismatch=args.allow_mismatch,
                      trust_model=args.trust_model)
     except KeyboardInterrupt:
-        print(f"\n[autoq] export interrupted; the project folder may be incomplete: run the same command with "
+        print("\n[autoq] export interrupted; the project folder may be incomplete: run the same command with "
               "--force to write it again", file=sys.stderr, flush=True)
         return 130
     except ToolNotFoundError as exc:  # the project is complete: show what it is, then say what is missing

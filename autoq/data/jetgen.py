@@ -200,7 +200,7 @@ def chunk_tasks(n: int, seed: int, settings: GenSettings) -> list[tuple]:
     return [t for k in range(max(map(len, per_class))) for mine in per_class for t in mine[k:k + 1]]
 
 
-def _check_args(n, seed, output, workers) -> Path:
+def _check_args(n, seed, output, workers, overwrite=False, card=True) -> Path:
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 10 <= n <= MAX_JETS:
         raise JetGenError(f"--n must be an integer between 10 and {MAX_JETS:,} (jets to generate); got {n!r}")
     if not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 63:
@@ -220,6 +220,10 @@ def _check_args(n, seed, output, workers) -> Path:
             pass
     except OSError as exc:
         raise JetGenError(f"cannot write {output}: {exc.strerror or exc}") from None
+    taken = [p for p in (out, *((out.with_suffix(".md"), out.with_suffix(".png")) if card else ())) if p.exists()]
+    if taken and not overwrite:
+        raise JetGenError(f"{', '.join(map(str, taken))} already exist{'s' if len(taken) == 1 else ''}; pass "
+                          f"--overwrite to replace {'it' if len(taken) == 1 else 'them'}, or choose another --output")
     return out
 
 
@@ -292,27 +296,54 @@ def _versions() -> dict:
     return out
 
 
-def save_jets(path: Path, X, y, class_names, info: dict):
-    """Write the npz that :func:`autoq.data.jets.load_jets` reads (atomically), with the generation record."""
+def save_jets(path: Path, X, y, class_names, info: dict, overwrite: bool = True):
+    """Write the npz that :func:`autoq.data.jets.load_jets` reads (atomically), with the generation record.
+
+    Without ``overwrite`` a file that appeared at ``path`` meanwhile (another make-jets) is left alone: these jets
+    are then kept under a name of their own, which the error gives."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    np.savez_compressed(tmp, X=X, y=y, class_names=np.asarray(class_names), feature_names=np.asarray(JET_FEATURES),
-                        generated=np.asarray("GENERATED jets (Pythia 8 + FastJet, particle level, no detector "
-                                             "simulation): not the OpenML hls4ml_lhc_jets_hlf set"),
-                        info=np.asarray(json.dumps(info)))
+    try:
+        np.savez_compressed(tmp, X=X, y=y, class_names=np.asarray(class_names),
+                            feature_names=np.asarray(JET_FEATURES),
+                            generated=np.asarray("GENERATED jets (Pythia 8 + FastJet, particle level, no detector "
+                                                 "simulation): not the OpenML hls4ml_lhc_jets_hlf set"),
+                            info=np.asarray(json.dumps(info)))
+    except OSError as exc:  # disk full, folder removed meanwhile, ...
+        tmp.unlink(missing_ok=True)
+        raise JetGenError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if not overwrite:
+        try:
+            os.link(tmp, path)  # creates path only if nothing is there, atomically
+            os.unlink(tmp)
+            return
+        except FileExistsError:
+            _keep_aside(tmp, path)
+        except OSError:  # a file system without hard links: check, then replace
+            if path.exists():
+                _keep_aside(tmp, path)
     os.replace(tmp, path)
 
 
+def _keep_aside(tmp: Path, path: Path):
+    """``path`` appeared while generating: keep these jets under a name of their own and say where."""
+    keep = path.with_name(f"{path.stem}.{os.getpid()}.npz")
+    os.replace(tmp, keep)
+    raise JetGenError(f"{path} appeared while generating (another make-jets?) and was left alone; these jets are "
+                      f"kept in {keep}")
+
+
 def make_jets(n: int, seed: int = 1, output="jets_generated.npz", workers: int = 2, card: bool = True,
-              tagger: bool = True, stream=None, settings: GenSettings | None = None) -> dict:
+              tagger: bool = True, stream=None, settings: GenSettings | None = None, overwrite: bool = False) -> dict:
     """``autoq data make-jets``: generate, write ``output`` and (``card``) its data card ``.md`` + ``.png`` beside it
-    (``tagger``: with the float tagger's test accuracy)."""
-    out = _check_args(n, seed, output, workers)
+    (``tagger``: with the float tagger's test accuracy). An existing output (or card) is replaced only with
+    ``overwrite``; that is checked before generating, and again, atomically, when the file is written."""
+    out = _check_args(n, seed, output, workers, overwrite, card)
     require_extra()
     stream = stream or sys.stderr
     print(f"[autoq] generating {n} jets (seed {seed}, {workers} workers): Pythia 8 + FastJet, particle level",
           file=stream, flush=True)
     X, y, names, info = generate_jets(n, seed, workers, settings, LineProgress(n, stream))
-    save_jets(out, X, y, names, info)
+    save_jets(out, X, y, names, info, overwrite)
     print(f"[autoq] wrote {out} ({n} jets in {_hms(info['wall_seconds'])}, "
           f"{n / info['wall_seconds']:.0f} jets/s)", file=stream, flush=True)
     if card:

@@ -85,7 +85,7 @@ FRESH = ("start fresh with --overwrite (deletes the earlier search's files; over
 def _owned(d, cfg, out):
     out.mkdir()
     (out / "state.json").write_text(json.dumps({"config_digest": "0123456789abcdef"}))
-    return f"{out} holds another search (its config differ from this run's), so it cannot be resumed; {FRESH}"
+    return f"{out} holds another search (its config differs from this run's), so it cannot be resumed; {FRESH}"
 
 
 def _foreign(d, cfg, out):

@@ -155,7 +155,7 @@ def test_resume_refuses_other_data_model_or_a_missing_float_model(tmp_path):
     _npz(data, 1)  # other samples under the same file name
     code, _, stderr = run_cli("search", cfg, "--output", out, "--max-trials", "2")
     assert code == 2
-    assert one_error(stderr) == (f"error: {out} holds another search (its data (content hash) differ from this "
+    assert one_error(stderr) == (f"error: {out} holds another search (its data (content hash) differs from this "
                                  f"run's), so it cannot be resumed; {FRESH} (deletes the earlier search's files; "
                                  "overwrite=True in Python) or choose another --output (output_dir=...)")
     assert json.loads((out / "summary.json").read_text()) == first and sorted(records(out)) == ["0"]
@@ -174,6 +174,34 @@ def test_resume_refuses_other_data_model_or_a_missing_float_model(tmp_path):
     x = np.random.default_rng(0).random((300, 64))
     with pytest.raises(ResultsError, match=r"its data \(content hash\) and float model \(weights hash\) differ"):
         autoq.search(other, (x, np.arange(300) % 10), cfg, output_dir=out, verbose=False)
+
+
+def test_a_search_from_before_an_upgrade_resumes_and_a_changed_setting_is_named(tmp_path):
+    """state.json written by an autoq that lacked some settings (their keys absent, another digest): the search
+    resumes when this run leaves them at their defaults; a setting that really changed is named in the error."""
+    cfg = write_config(tmp_path, search={"max_trials": 1, "output_dir": "out"})
+    out = tmp_path / "out"
+    code, _, stderr = run_cli("search", cfg, "--output", out)
+    assert code == 0, stderr
+    state = json.loads((out / "state.json").read_text())
+    for key in ("input_bits", "output_bits", "head"):  # settings an older autoq did not have
+        del state["config"]["goal"][key]
+    state["fingerprint"]["config"] = "0123456789abcdef"
+    (out / "state.json").write_text(json.dumps(state))
+    code, _, stderr = run_cli("search", cfg, "--output", out, "--max-trials", "2")
+    assert code == 0, stderr
+    assert sorted(records(out)) == ["0", "1"]
+
+    epochs = json.loads((out / "state.json").read_text())["config"]["train"]["epochs"]
+    cfg = write_config(tmp_path, search={"max_trials": 3, "output_dir": "out"}, train={"epochs": epochs + 1},
+                       goal={"cost": "bits", "input_bits": 8})
+    code, _, stderr = run_cli("search", cfg, "--output", out)
+    assert code == 2
+    assert one_error(stderr).startswith(
+        f"error: {out} holds another search (its config (goal.cost: 'energy' -> 'bits'; goal.input_bits: (not set) "
+        f"-> 8; train.epochs: {epochs} -> {epochs + 1}) differs from this run's), so it cannot be resumed; {FRESH}"), \
+        stderr
+    assert sorted(records(out)) == ["0", "1"]
 
 
 def _chief_cmd(cfg, port, *extra):

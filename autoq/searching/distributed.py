@@ -128,10 +128,11 @@ def keras_tuner_env(dist: dict | None):
                 os.environ[k] = v
 
 
-def wait_for_state(out: Path, fingerprint: dict, timeout: float, log, poll: float = 1.0) -> dict:
+def wait_for_state(out: Path, fingerprint: dict, timeout: float, log, poll: float = 1.0, config: dict | None = None
+                   ) -> dict:
     """Worker side: wait until the chief has prepared the shared output directory; check it is this search (same
     config, data and float model)."""
-    from .folder import fingerprint_changes, read_state
+    from .folder import differ, read_state, state_changes
     state_path = out / "state.json"
     t0 = time.time()
     said = False
@@ -145,9 +146,9 @@ def wait_for_state(out: Path, fingerprint: dict, timeout: float, log, poll: floa
             said = True
         time.sleep(poll)
     state = read_state(out)
-    changed = fingerprint_changes(state.get("fingerprint") or {"config": state.get("config_digest")}, fingerprint)
+    changed = state_changes(state, fingerprint, config)
     if changed:
-        raise ResultsError(f"{out} holds another search (its {' and '.join(changed)} differ from this worker's): "
+        raise ResultsError(f"{out} holds another search (its {differ(changed)} from this worker's): "
                            "chief and workers must use the same config, data and model, and the same --output")
     return state
 
@@ -229,7 +230,8 @@ def _server_interceptor(token: str):
     return TokenCheck()
 
 
-def _consecutive_failures(oracle) -> int:
+def consecutive_failures(oracle) -> int:
+    """Trials that failed in a row, counting back from the last one to end."""
     n = 0
     for tid in reversed(oracle.end_order):
         if oracle.trials[tid].status != "FAILED":
@@ -279,7 +281,7 @@ def serve(oracle, host: str, port: int, log, max_failed: int | None = None, poll
             with oracle_chief_lock(oracle):
                 ended = len(set(oracle.end_order))  # a trial re-run after a chief restart ends twice
                 running = {t: tr.trial_id for t, tr in oracle.ongoing_trials.items()}
-                if max_failed and not stopped_on_failures and _consecutive_failures(oracle) >= max_failed:
+                if max_failed and not stopped_on_failures and consecutive_failures(oracle) >= max_failed:
                     stopped_on_failures = True
                     oracle.max_trials = len(oracle.trials)  # the oracle now answers STOPPED
                     log(f"[autoq] {max_failed} consecutive failed trials; handing out no more trials")

@@ -253,6 +253,56 @@ def fingerprint_changes(stored: dict, now: dict) -> list:
     return [FINGERPRINT_PARTS[k] for k in FINGERPRINT_PARTS if k in stored and stored[k] != now[k]]
 
 
+def state_changes(state: dict, fp: dict, config: dict | None = None) -> list:
+    """What differs between a prepared folder (its ``state.json``) and this run, the config's keys named.
+
+    A setting the folder's config does not have (added to autoq after that search started) counts as unchanged
+    when this run leaves it at its default, so a search started before an upgrade still resumes."""
+    changed = fingerprint_changes(state.get("fingerprint") or {"config": state.get("config_digest")}, fp)
+    if "config" in changed and config is not None and isinstance(state.get("config"), dict):
+        keys = config_changes(state["config"], config)
+        i = changed.index("config")
+        if not keys:
+            del changed[i]
+        else:
+            changed[i] = "config (" + "; ".join(keys[:4]) + ("; ..." if len(keys) > 4 else "") + ")"
+    return changed
+
+
+def _flat(d, prefix="") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def config_changes(old: dict, new: dict) -> list:
+    """``key: old -> new`` for each setting a resume needs equal that differs (values compared as stored in JSON);
+    keys ``old`` lacks are skipped where ``new`` has autoq's default."""
+    from ..config import Config
+    from .provenance import resume_settings
+    norm = lambda d: _flat(json.loads(json.dumps(resume_settings(d), sort_keys=True, default=str)))  # noqa: E731
+    old, new, default = norm(old), norm(new), norm(Config().to_dict())
+    out = []
+    for k in sorted(old.keys() | new.keys()):
+        if k not in old:
+            if k not in default or new[k] != default[k]:
+                out.append(f"{k}: (not set) -> {new[k]!r}")
+        elif k not in new:
+            out.append(f"{k}: {old[k]!r} -> (no such setting now)")
+        elif old[k] != new[k]:
+            out.append(f"{k}: {old[k]!r} -> {new[k]!r}")
+    return out
+
+
+def differ(parts: list) -> str:
+    """``'config differs'`` / ``'config and data differ'``."""
+    return " and ".join(parts) + (" differs" if len(parts) == 1 else " differ")
+
+
 # ------------------------------------------------------------------------------------------ taking a folder
 
 def read_state(out: Path) -> dict | None:
@@ -274,7 +324,8 @@ FRESH_HINT = ("start fresh with --overwrite (deletes the earlier search's files;
               "another --output (output_dir=...)")
 
 
-def take(out, fp: dict, overwrite: bool = False, role: str = "search", log=None) -> FolderLock:
+def take(out, fp: dict, overwrite: bool = False, role: str = "search", log=None, config: dict | None = None
+         ) -> FolderLock:
     """Make ``out`` this search's folder and lock it: create and mark it (or refuse a folder autoq did not create),
     clear it on ``overwrite``, and refuse to resume a search whose config, data or float model differ."""
     out = Path(out)
@@ -299,10 +350,10 @@ def take(out, fp: dict, overwrite: bool = False, role: str = "search", log=None)
             return lock
         state = read_state(out)
         if state is not None:
-            changed = fingerprint_changes(state.get("fingerprint") or {"config": state.get("config_digest")}, fp)
+            changed = state_changes(state, fp, config)
             if changed:
-                raise ResultsError(f"{out} holds another search (its {' and '.join(changed)} differ from this "
-                                   f"run's), so it cannot be resumed; {FRESH_HINT}")
+                raise ResultsError(f"{out} holds another search (its {differ(changed)} from this run's), so it "
+                                   f"cannot be resumed; {FRESH_HINT}")
     except BaseException:
         lock.release()
         raise

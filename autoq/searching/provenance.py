@@ -52,13 +52,19 @@ def versions() -> dict:
     return out
 
 
+def resume_settings(config: dict) -> dict:
+    """The part of a config (``Config.to_dict()``) that must match to resume: not the trial budget, the output
+    folder nor the hls4ml section."""
+    d = {k: v for k, v in config.items() if k != "hls4ml"}
+    if isinstance(d.get("search"), dict):
+        d["search"] = {k: v for k, v in d["search"].items() if k not in DIGEST_IGNORES}
+    return d
+
+
 def config_digest(cfg: Config) -> str:
-    """Digest of the settings that must match to resume (trial budget and output folder may change)."""
+    """Digest of :func:`resume_settings`."""
     import hashlib
     import json
-    d = cfg.to_dict()
-    for k in DIGEST_IGNORES:
-        d["search"].pop(k, None)
-    d.pop("hls4ml", None)
-    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(resume_settings(cfg.to_dict()), sort_keys=True,
+                                     default=str).encode()).hexdigest()[:16]
 

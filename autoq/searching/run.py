@@ -166,9 +166,9 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
     if role == "worker":
         # the chief prepares the folder (float model, reference, baselines); workers wait for it and reuse it
         from .distributed import wait_for_state
-        wait_for_state(out, fp, wait_timeout, log)
+        wait_for_state(out, fp, wait_timeout, log, config=cfg.to_dict())
     else:
-        lock = outdir.take(out, fp, overwrite, role or "search", log)
+        lock = outdir.take(out, fp, overwrite, role or "search", log, config=cfg.to_dict())
     try:
         return _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp, connect_timeout,
                           epoch_lines=int(verbose) >= 2)

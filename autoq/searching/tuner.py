@@ -10,6 +10,7 @@ import traceback
 
 from .. import keras_env
 from ..errors import AutoqError, ResultsError
+from .distributed import consecutive_failures
 from .store import atomic_write_text, storage_error
 from .strategies.base import START_KEY
 from .trial import Searcher
@@ -30,11 +31,6 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, output_dir):
         super().__init__(str(output_dir))
         self.output_dir = output_dir
-
-
-def _consecutive_failures(records_or_oracle) -> int:
-    from .distributed import _consecutive_failures as count
-    return count(records_or_oracle)
 
 
 def _requeue_stranded(oracle) -> None:
@@ -158,7 +154,7 @@ class AutoqTuner(base_tuner.BaseTuner):
         super().on_trial_end(trial)  # oracle.end_trial + save: the oracle's state is on disk first
         searcher = self.searcher
         limit = searcher.cfg.search.max_failed_trials
-        if limit and not self._is_worker() and _consecutive_failures(self.oracle) >= limit:
+        if limit and not self._is_worker() and consecutive_failures(self.oracle) >= limit:
             try:
                 rec_path = searcher.store.trial_dir(searcher.trial_prefix + trial.trial_id) / "record.json"
                 last = json.loads(rec_path.read_text()).get("error") or ""

@@ -131,3 +131,19 @@ def ratio(a, b):
         return a / b if a is not None and b not in (None, 0) else None
     except TypeError:
         return None
+
+
+def front_panel(ax, runs: dict, baselines: dict, key: str, acc_key: str):
+    """One plot panel: each run's points and its (accuracy, ``key``) Pareto front as a step line, then the
+    baselines as stars. ``runs``: {label: (rows, color)}; rows and baselines are dicts with ``acc_key`` and ``key``."""
+    from autoq.searching.fronts import pareto_points
+    for label, (rows, color) in runs.items():
+        rows = [r for r in rows if r.get(key) is not None]
+        ax.scatter([r[key] for r in rows], [r[acc_key] for r in rows], s=14, alpha=0.45, color=color)
+        fr = pareto_points([(r[acc_key], r[key]) for r in rows]) if rows else []
+        if fr:
+            ax.step([c for _, c in fr], [a for a, _ in fr], where="post", color=color, label=label)
+    for name, b in baselines.items():
+        if b.get(key) is not None:
+            ax.scatter([b[key]], [b[acc_key]], marker="*", s=150, color="black" if name == "float" else "0.4", zorder=5)
+            ax.annotate(name, (b[key], b[acc_key]), textcoords="offset points", xytext=(4, 4), fontsize=8)

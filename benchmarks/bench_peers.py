@@ -19,7 +19,7 @@ import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, environment, md_table, parser, ratio, write_md  # noqa: E402
+from _common import ROOT, environment, front_panel, md_table, parser, ratio, write_md  # noqa: E402
 
 # ---- autoq internals: the package layout is being reorganised (sub-packages); adjust only this block at merge
 from autoq.cost import layer_costs, model_cost  # noqa: E402
@@ -544,18 +544,8 @@ def plot(path, results, title):
         for i, (key, label) in enumerate((("bops", "effective BOPs (zero weights excluded)"),
                                           ("lut_dsp", "estimated LUT + DSP (autoq.cost.estimate.estimate)"))):
             ax = axes[i][j]
-            for k, (m, d) in enumerate(res["methods"].items()):
-                rows = [r for r in d["rows"] if r.get(key) is not None]
-                col = colors[k % len(colors)]
-                ax.scatter([r[key] for r in rows], [r["test_acc"] for r in rows], s=14, alpha=0.4, color=col)
-                fr = front(rows, key)
-                if fr:
-                    ax.step([c for _, c in fr], [a for a, _ in fr], where="post", color=col, label=m)
-            for bn, b in res["baselines"].items():
-                if b.get(key) is not None:
-                    ax.scatter([b[key]], [b["test_acc"]], marker="*", s=150, color="black" if bn == "float" else "0.4",
-                               zorder=5)
-                    ax.annotate(bn, (b[key], b["test_acc"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+            runs = {m: (d["rows"], colors[k % len(colors)]) for k, (m, d) in enumerate(res["methods"].items())}
+            front_panel(ax, runs, res["baselines"], key, "test_acc")
             ax.set_xscale("log")
             ax.set_xlabel(label)
             ax.set_ylabel("test accuracy")

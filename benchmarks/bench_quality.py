@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import data_label, environment, jet_config, md_table, parser, ratio, write_md  # noqa: E402
+from _common import data_label, environment, front_panel, jet_config, md_table, parser, ratio, write_md  # noqa: E402
 
 ALGORITHMS = ("bayesian", "pareto", "random")
 #: hypervolume: accuracy from (float accuracy - HV_ACC_WINDOW) up, cost as a fraction of the float16 reference
@@ -86,19 +86,8 @@ def plot(path, runs, baselines, title):
     fig, axes = plt.subplots(2, 2, figsize=(12, 8.4))
     colors = {"bayesian": "tab:blue", "pareto": "tab:red", "random": "tab:green"}
     for ax, (key, label) in zip(axes.flat, keys):
-        for algo, run in runs.items():
-            recs = [r for r in run["result"].trials if r.get("status") == "ok" and r.get(key) is not None]
-            ax.scatter([r[key] for r in recs], [r["val_accuracy"] for r in recs], s=14, alpha=0.45,
-                       color=colors[algo])
-            fr = front_of(recs, key)
-            if fr:
-                ax.step([c for _, c in fr], [a for a, _ in fr], where="post", color=colors[algo], label=algo)
-        for name, b in baselines.items():
-            v = b.get(key)
-            if v is not None:
-                ax.scatter([v], [b["val_accuracy"]], marker="*", s=160, color="black" if name == "float" else "0.45",
-                           zorder=5)
-                ax.annotate(name, (v, b["val_accuracy"]), textcoords="offset points", xytext=(5, 5), fontsize=8)
+        front_panel(ax, {algo: ([r for r in run["result"].trials if r.get("status") == "ok"], colors[algo])
+                         for algo, run in runs.items()}, baselines, key, "val_accuracy")
         if key == "dsps_trained":  # low-bit products go to LUTs: DSP counts include 0, so a linear axis
             ax.set_xlim(left=-0.5)
         else:

@@ -7,17 +7,18 @@ budget evolves from them (the pareto strategy's NSGA-II steps), trained from the
 The sweep is a ramp within one training (HGQ's schedule): one epoch per beta, each beta continuing from the
 previous one's weights and bits, so the whole front costs ``n`` epochs. Measured on the 100k generated jets (60k
 training jets, 2 shared cores): 8 betas in 25 s, energy 1382 -> 478 pJ. Evaluated as they are, the ramp's models
-were 1-5 points below a trial of the same choice (one epoch each); as start points of a trial they are not. The learned choices may lie between the space's listed quantizers (any bit
-width and integer bits in range): they are QKeras quantizers all the same, priced and exported like any trial."""
+were 1-5 points below a trial of the same choice (one epoch each); as start points of a trial they are not. The
+learned choices may lie between the space's listed quantizers (any bit width and integer bits in range): they
+are QKeras quantizers all the same, priced and exported like any trial."""
 from __future__ import annotations
 
 import os
 
 import numpy as np
 
-from .base import START_KEY, Strategy, cached
+from .base import START_KEY, cached
 from .hessian import KIND
-from .pareto import ParetoOracle
+from .pareto import Pareto
 
 
 def betas(n: int) -> list:
@@ -39,7 +40,7 @@ def n_betas(max_trials: int) -> int:
     return max(2, min(8, max_trials // 2))
 
 
-class Gradient(Strategy):
+class Gradient(Pareto):
     def oracle(self, ctx, max_trials):
         kind = KIND[ctx.cfg.goal.cost]
 
@@ -78,5 +79,4 @@ class Gradient(Strategy):
             seeds.append(({**values, **start}, f"gradient beta={c['beta']:.3g}"))
         ctx.log(f"[autoq] gradient: {len(seeds)} distinct learned choices (" +
                 ", ".join(f"beta {c['beta']:.3g}: loss {c['loss']:.3g}, {kind} {c['cost']:.4g}" for c in cands) + ")")
-        return ParetoOracle(max_trials=max_trials, cost_key=ctx.cfg.goal.cost, accuracy_key="objective",
-                            seeds=seeds[:max_trials], **self.common(ctx))
+        return super().oracle(ctx, max_trials, seeds=seeds)

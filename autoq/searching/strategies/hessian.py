@@ -5,8 +5,8 @@ gives a candidate front without training anything. The candidates are the first 
 of the budget evolves from them (the pareto strategy's NSGA-II steps)."""
 from __future__ import annotations
 
-from .base import Strategy, cached
-from .pareto import ParetoOracle
+from .base import cached
+from .pareto import Pareto
 
 #: the goal's cost -> the additive cost the allocation prices (the FPGA estimate is priced by its BOPs)
 KIND = {"energy": "energy", "bits": "bits", "bops": "bops", "fpga": "bops"}
@@ -18,7 +18,7 @@ def n_candidates(max_trials: int) -> int:
     return max(2, min(12, max_trials - max_trials // 4))
 
 
-class Hessian(Strategy):
+class Hessian(Pareto):
     def oracle(self, ctx, max_trials):
         def compute():
             ctx.log(f"[autoq] hessian: Hessian traces and a {KIND[ctx.cfg.goal.cost]} budget sweep on the float "
@@ -32,6 +32,4 @@ class Hessian(Strategy):
         cands = cached(ctx, "hessian", compute)
         ctx.log(f"[autoq] hessian: {len(cands)} candidates from "
                 + ", ".join(f"{c['cost']:.4g}" for c in cands) + f" {KIND[ctx.cfg.goal.cost]}")
-        seeds = [(ctx.values_of(c["choice"]), "hessian") for c in cands][:max_trials]
-        return ParetoOracle(max_trials=max_trials, cost_key=ctx.cfg.goal.cost, accuracy_key="objective",
-                            seeds=seeds, **self.common(ctx))
+        return super().oracle(ctx, max_trials, seeds=[(ctx.values_of(c["choice"]), "hessian") for c in cands])

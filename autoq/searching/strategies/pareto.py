@@ -304,6 +304,8 @@ class ParetoOracle(AtomicState, oracle_module.Oracle):
 
 
 class Pareto(Strategy):
-    def oracle(self, ctx, max_trials):
+    def oracle(self, ctx, max_trials, seeds=()):
+        """The Pareto oracle on (objective, ``goal.cost``); ``seeds`` ``[(values, note)]`` are tried first (the
+        strategies that propose candidates, ``hessian`` and ``gradient``, build on this)."""
         return ParetoOracle(max_trials=max_trials, cost_key=ctx.cfg.goal.cost, accuracy_key="objective",
-                            **self.common(ctx))
+                            seeds=list(seeds)[:max_trials], **self.common(ctx))

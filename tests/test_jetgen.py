@@ -182,6 +182,28 @@ def test_two_runs_at_once_on_one_output_lose_nothing(tmp_path):
     assert not list(tmp_path.glob(".*tmp*"))
 
 
+@pytest.mark.parametrize("limit, says, kept", [
+    (1_000, "error: cannot write full.npz: File too large", []),  # the data file does not fit
+    (20_000, "error: wrote full.npz, but not its data card: File too large", ["full.npz"]),  # its card does not
+])
+def test_a_full_disk_gives_one_error_and_no_partial_files(tmp_path, limit, says, kept):
+    """A real process whose files may not grow beyond ``limit`` bytes (RLIMIT_FSIZE: writes fail as on a full disk):
+    one error line, exit 2, no traceback, and nothing half-written left behind."""
+    import resource
+    import sys
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    r = subprocess.run([sys.executable, "-m", "autoq.cli", "data", "make-jets", "--n", "10", "--output", "full.npz",
+                        "--no-tagger"], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env(),
+                       preexec_fn=small_files)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and r.stderr.strip().splitlines()[-1] == says, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == kept
+    if kept:
+        assert load_jets(tmp_path / "full.npz")[0].shape == (10, 16)
+
+
 def test_missing_extra_names_the_pip_command(tmp_path):
     """A real process in which pythia8mc cannot be imported (a stub earlier on the path raises ImportError)."""
     stub = tmp_path / "stub"

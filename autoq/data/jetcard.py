@@ -58,7 +58,8 @@ def plot_features(X, y, class_names, path: Path, title: str):
         lo, hi = np.quantile(X[:, k], [0.005, 0.995])
         bins = np.linspace(lo, hi if hi > lo else lo + 1, 60)
         for i, c in enumerate(class_names):
-            ax.hist(X[y == i, k], bins=bins, histtype="step", density=True, label=_NAMES.get(c, c), lw=1.3)
+            with np.errstate(invalid="ignore", divide="ignore"):  # a class with no jets in range draws nothing
+                ax.hist(X[y == i, k], bins=bins, histtype="step", density=True, label=_NAMES.get(c, c), lw=1.3)
         ax.set_title(f, fontsize=10)
         ax.tick_params(labelsize=8)
     axes[0, 0].legend(fontsize=9)

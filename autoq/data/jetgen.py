@@ -301,14 +301,17 @@ def save_jets(path: Path, X, y, class_names, info: dict, overwrite: bool = True)
 
     Without ``overwrite`` a file that appeared at ``path`` meanwhile (another make-jets) is left alone: these jets
     are then kept under a name of their own, which the error gives."""
+    import io
+    buf = io.BytesIO()  # compressed in memory first: a failing write is then one clean OSError
+    np.savez_compressed(buf, X=X, y=y, class_names=np.asarray(class_names), feature_names=np.asarray(JET_FEATURES),
+                        generated=np.asarray("GENERATED jets (Pythia 8 + FastJet, particle level, no detector "
+                                             "simulation): not the OpenML hls4ml_lhc_jets_hlf set"),
+                        info=np.asarray(json.dumps(info)))
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
     try:
-        np.savez_compressed(tmp, X=X, y=y, class_names=np.asarray(class_names),
-                            feature_names=np.asarray(JET_FEATURES),
-                            generated=np.asarray("GENERATED jets (Pythia 8 + FastJet, particle level, no detector "
-                                                 "simulation): not the OpenML hls4ml_lhc_jets_hlf set"),
-                            info=np.asarray(json.dumps(info)))
-    except OSError as exc:  # disk full, folder removed meanwhile, ...
+        with open(tmp, "wb") as f:
+            f.write(buf.getbuffer())
+    except OSError as exc:  # disk full, file too large, folder removed meanwhile, ...
         tmp.unlink(missing_ok=True)
         raise JetGenError(f"cannot write {path}: {exc.strerror or exc}") from None
     if not overwrite:
@@ -348,6 +351,11 @@ def make_jets(n: int, seed: int = 1, output="jets_generated.npz", workers: int =
           f"{n / info['wall_seconds']:.0f} jets/s)", file=stream, flush=True)
     if card:
         from .jetcard import write_card
-        md = write_card(out, X, y, names, info, tagger=tagger, stream=stream)
+        try:
+            md = write_card(out, X, y, names, info, tagger=tagger, stream=stream)
+        except OSError as exc:  # a disk that filled up after the data: no half-written or stale card stays
+            for part in (out.with_suffix(".md"), out.with_suffix(".png")):
+                part.unlink(missing_ok=True)
+            raise JetGenError(f"wrote {out}, but not its data card: {exc.strerror or exc}") from None
         print(f"[autoq] data card {md}", file=stream, flush=True)
     return info

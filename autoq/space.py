@@ -192,7 +192,7 @@ def consumers_of(inbound: dict) -> dict:
 def foldable_batchnorms(model) -> dict:
     """BatchNormalization layer name -> the quantizable layer it folds into (its only input, linear activation,
     and the batch norm the only consumer of that layer)."""
-    inbound = _inbound(model)
+    inbound = inbound_of(model)
     consumers = consumers_of(inbound)
     by_name = {l.name: l for l in model.layers}
     out = {}
@@ -206,9 +206,9 @@ def foldable_batchnorms(model) -> dict:
     return out
 
 
-def _folded_weights(layer, bn) -> tuple:
+def folded_weights(layer, bn) -> tuple:
     """(kernel, bias) of ``layer`` with the inference-time batch norm ``bn`` folded in."""
-    gamma, beta, mean, var = (np.asarray(w, dtype=np.float64) for w in _bn_params(bn))
+    gamma, beta, mean, var = (np.asarray(w, dtype=np.float64) for w in bn_params(bn))
     scale = gamma / np.sqrt(var + bn.epsilon)
     kernel = np.asarray(getattr(layer, KERNEL_ATTR.get(layer.__class__.__name__, "kernel")), dtype=np.float64)
     kshape = kernel.shape
@@ -220,7 +220,7 @@ def _folded_weights(layer, bn) -> tuple:
     return kernel.astype(np.float32), ((bias - mean) * scale + beta).astype(np.float32)
 
 
-def _bn_params(bn) -> list:
+def bn_params(bn) -> list:
     n = int(bn.moving_mean.shape[0])
     gamma = bn.gamma if bn.scale else np.ones(n)
     beta = bn.beta if bn.center else np.zeros(n)
@@ -246,7 +246,7 @@ def _q_layer(cls_name: str, config: dict, kernel, bias, fold_bn: bool = False):
     return qcls(**cfg)
 
 
-def _inbound(model) -> dict:
+def inbound_of(model) -> dict:
     """Layer name -> list of inbound layer names (functional or Sequential)."""
     if isinstance(model, tf.keras.Sequential):
         prev, out = None, {}
@@ -272,7 +272,7 @@ def build_qmodel(model: tf.keras.Model, choice: dict, input_quantizer: str | Non
     """
     from qkeras import QActivation
 
-    inbound = _inbound(model)
+    inbound = inbound_of(model)
     folds = {v: k for k, v in foldable_batchnorms(model).items() if v in choice}  # layer -> its batch norm
     inputs = []
     tensors: dict = {}
@@ -339,7 +339,7 @@ def build_qmodel(model: tf.keras.Model, choice: dict, input_quantizer: str | Non
                 continue
             cls = layer.__class__.__name__
             if cls in Q_CLASS and layer.name in folds:
-                kernel, bias = _folded_weights(layer, model.get_layer(folds[layer.name]))
+                kernel, bias = folded_weights(layer, model.get_layer(folds[layer.name]))
                 getattr(new, KERNEL_ATTR.get(cls, "kernel")).assign(kernel)
                 new.bias.assign(bias)
             elif cls in Q_CLASS and layer.name in choice:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import SpaceError
-from .space import SearchSpace, _inbound, consumers_of
+from .space import SearchSpace, consumers_of, inbound_of
 
 WIDTH_CLASSES = ("Dense", "Conv1D", "Conv2D")
 CHANNELWISE = {"Activation", "ReLU", "BatchNormalization", "Dropout", "MaxPooling1D", "MaxPooling2D",
@@ -42,7 +42,7 @@ def _output_names(model) -> set:
 
 def searchable(model, candidates, exceptions=()) -> list:
     """Names among ``candidates`` whose width can change (see the module docstring)."""
-    inbound = _inbound(model)
+    inbound = inbound_of(model)
     consumers = consumers_of(inbound)
     by_name = {lay.name: lay for lay in model.layers}
     outputs = _output_names(model)
@@ -128,7 +128,7 @@ def rebuild(model, factors: dict):
 
 
 def _transfer(old, new, new_units: dict) -> None:
-    inbound = _inbound(old)
+    inbound = inbound_of(old)
     maps: dict = {}  # layer -> (kept old channels, new channel count, positions, old channel count) or None
     for layer in old.layers:
         name, cls = layer.name, layer.__class__.__name__

@@ -194,7 +194,8 @@ def _quantized_weights(layer: Any) -> tuple[np.ndarray, Any]:
     return kernel, q
 
 
-def _inbound_names(layer: Any) -> list[str]:
+def inbound_names(layer: Any) -> list[str]:
+    """Names of the layers feeding ``layer`` (its first call), [] for an input."""
     try:
         node = layer.inbound_nodes[0]
         inbound = node.inbound_layers
@@ -269,7 +270,7 @@ def estimate(
     adds_per_cycle = max(1, int(clock_period // 2.5))
     for layer in model.layers:
         cls = type(layer).__name__
-        inbound = _inbound_names(layer) or ([prev] if prev else ["<input>"])
+        inbound = inbound_names(layer) or ([prev] if prev else ["<input>"])
         if prev is None:
             kinds.setdefault(inbound[0], "InputLayer")
         x_bits = max([bits.get(n, DEFAULT_FLOAT_BITS) for n in inbound] or [DEFAULT_FLOAT_BITS])

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .estimate import inbound_names
+
 FLOAT_BITS = 32
 
 
@@ -93,23 +95,13 @@ def _macs(layer) -> int:
     return 0
 
 
-def _inbound_names(layer) -> list:
-    try:
-        node = layer._inbound_nodes[0]
-        ins = node.inbound_layers
-        ins = ins if isinstance(ins, (list, tuple)) else [ins]
-        return [l.name for l in ins]
-    except (IndexError, AttributeError):
-        return []
-
-
 def layer_costs(model) -> list:
     """Per-layer bits and BOPs (energy filled by :func:`model_cost`)."""
     out_bits: dict = {}
     rows = []
     for layer in model.layers:
         cls = layer.__class__.__name__
-        srcs = _inbound_names(layer)
+        srcs = inbound_names(layer)
         in_bits = max((out_bits.get(s, FLOAT_BITS) for s in srcs), default=FLOAT_BITS)
         if cls == "InputLayer":
             out_bits[layer.name] = FLOAT_BITS

@@ -186,7 +186,7 @@ def learned_model(float_model, space_or_slots, init_bits: int = 8, input_quantiz
     q = space_mod.build_qmodel(float_model, placeholder, iq, name=f"{float_model.name}_learned")
     by_slot = {s.layer: s for s in slots}
     act_of = {s.activation_layer: s for s in slots if s.activation_layer}
-    inbound = space_mod._inbound(q)
+    inbound = space_mod.inbound_of(q)
     tensors, inputs = {}, []
     for layer in q.layers:
         cls = layer.__class__.__name__

@@ -52,7 +52,7 @@ class Trace:
 
 def _forward(model, x, eps: dict):
     """Call ``model``'s layers in order (inference mode), adding ``eps[name]`` to the named layers' outputs."""
-    inbound = space_mod._inbound(model)
+    inbound = space_mod.inbound_of(model)
     xs = x if isinstance(x, (list, tuple)) else [x]
     tensors, k = {}, 0
     for layer in model.layers:
@@ -145,8 +145,8 @@ def weight_errors(float_model, layer_name, role, specs) -> dict:
     w = (_weight_vars(float_model, [layer_name])[(layer_name, role)]).numpy()
     if bn is None:
         return {s: float(np.sum((_quantize(s, role, w) - w) ** 2)) for s in specs}
-    kernel, bias = space_mod._folded_weights(layer, float_model.get_layer(bn))
-    gamma, _, _, var = (np.asarray(v, np.float64) for v in space_mod._bn_params(float_model.get_layer(bn)))
+    kernel, bias = space_mod.folded_weights(layer, float_model.get_layer(bn))
+    gamma, _, _, var = (np.asarray(v, np.float64) for v in space_mod.bn_params(float_model.get_layer(bn)))
     scale = (gamma / np.sqrt(var + float_model.get_layer(bn).epsilon)).astype(np.float32)
     t = kernel if role == "kernel" else bias
     if role == "kernel" and layer.__class__.__name__ == "DepthwiseConv2D":
@@ -195,7 +195,7 @@ def allocate(groups, budget: float):
 
 def _feeding_activation(float_model, sp, layer_name):
     """The slot layer whose activation quantizer feeds ``layer_name`` (None: the model input or a linear layer)."""
-    inbound = space_mod._inbound(float_model)
+    inbound = space_mod.inbound_of(float_model)
     by_layer = {s.layer: s for s in sp.slots}
     folded = space_mod.foldable_batchnorms(float_model)
     srcs = inbound[layer_name]

@@ -257,10 +257,11 @@ def _hms(sec: float) -> str:
     return f"{sec // 60}m{sec % 60:02d}s" if sec >= 60 else f"{sec}s"
 
 
-def generate_jets(n: int, seed: int = 1, workers: int = 2, settings: GenSettings | None = None,
+def generate_jets(n: int, seed: int = 1, workers: int | None = None, settings: GenSettings | None = None,
                   progress: LineProgress | None = None):
     """Generate ``n`` class-balanced jets; returns ``(X float32 [n,16], y int64 [n], class_names, stats)``."""
     import multiprocessing as mp
+    workers = available_cores() if workers is None else workers
     require_extra()
     s = settings or GenSettings()
     tasks = chunk_tasks(n, seed, s)
@@ -335,11 +336,21 @@ def _keep_aside(tmp: Path, path: Path):
                       f"kept in {keep}")
 
 
-def make_jets(n: int, seed: int = 1, output="jets_generated.npz", workers: int = 2, card: bool = True,
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity: a container's or a batch slot's share, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def make_jets(n: int, seed: int = 1, output="jets_generated.npz", workers: int | None = None, card: bool = True,
               tagger: bool = True, stream=None, settings: GenSettings | None = None, overwrite: bool = False) -> dict:
     """``autoq data make-jets``: generate, write ``output`` and (``card``) its data card ``.md`` + ``.png`` beside it
     (``tagger``: with the float tagger's test accuracy). An existing output (or card) is replaced only with
-    ``overwrite``; that is checked before generating, and again, atomically, when the file is written."""
+    ``overwrite``; that is checked before generating, and again, atomically, when the file is written. ``workers``:
+    default one per available core (the data do not depend on it)."""
+    workers = available_cores() if workers is None else workers
     out = _check_args(n, seed, output, workers, overwrite, card)
     require_extra()
     stream = stream or sys.stderr

@@ -581,10 +581,10 @@ def _check(cfg: Config, ctx):
         _regex(b["layers"], ("search", "blocks", i, "layers"), ctx)
         if not isinstance(b["max_trials"], int) or isinstance(b["max_trials"], bool) or not 1 <= b["max_trials"] <= 10**6:
             raise ctx.error(("search", "blocks", i, "max_trials"), f"must be a whole number >= 1, got {b['max_trials']!r}")
-    if cfg.space.widths and s.algorithm in SEEDING_ALGORITHMS:
-        raise ctx.error(("space", "widths"), f"search.algorithm {s.algorithm!r} learns its first trials from the float "
-                                             "model at its own width; search widths with random, bayesian, hyperband "
-                                             "or pareto")
+    if cfg.space.widths and s.algorithm in SEEDING_ALGORITHMS and 1.0 not in [float(f) for f in cfg.space.widths]:
+        raise ctx.error(("space", "widths"), f"search.algorithm {s.algorithm!r} proposes its first trials at the float "
+                                             "model's width: list 1.0 among the width factors (the trials after "
+                                             "them search the others)")
     if s.blocks:
         if cfg.space.widths:
             raise ctx.error(("space", "widths"), "the width search runs without search.blocks; drop one of them")

@@ -55,6 +55,23 @@ def test_strategy_front_resume_and_bit_exact_export(algorithm, tmp_path):
     assert exported.bit_exact and exported.max_abs_diff == 0
 
 
+@pytest.mark.parametrize("algorithm", ["hessian", "gradient"])
+def test_strategy_with_a_width_search(algorithm, tmp_path):
+    """The candidates are made at the float model's width: they are the first trials at width 1.0 (gradient's from
+    the weights it learned); the trials after them search the widths too."""
+    cfg = config(algorithm, 12)
+    cfg["space"]["widths"] = [0.5, 1.0]
+    res = autoq.search(config=cfg, output_dir=tmp_path / "out", log=lambda *a, **k: None)
+    assert all(r["status"] == "ok" for r in res.trials) and len(res.trials) == 12
+    n = len(json.loads((tmp_path / "out" / "strategy" / f"tuner-{algorithm}.json").read_text()))
+    widths = [{layer: v["width"] for layer, v in r["choice"].items() if "width" in v} for r in res.trials]
+    assert widths[0] == {"fc1": 1.0, "fc2": 1.0}
+    assert all(w == widths[0] for w in widths[:n])
+    assert any(w != widths[0] for w in widths[n:]), widths
+    if algorithm == "gradient":
+        assert all(r["warm_start"] for r in res.trials[:n])
+
+
 def test_pareto_oracle_proposes_its_seeds_first_and_keeps_them_in_its_state():
     from autoq.keras_env import keras_tuner
     kt = keras_tuner()

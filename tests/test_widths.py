@@ -119,8 +119,8 @@ def test_width_search_winner_has_its_widths_and_exports_bit_exactly(tmp_path):
     ("space: {widths_exceptions: ['fc[']}", "space.widths_exceptions[0]: invalid regular expression 'fc['"),
     ("space: {widths: [0.5]}\nsearch: {blocks: [{layers: fc1, max_trials: 2}]}",
      "space.widths: the width search runs without search.blocks; drop one of them"),
-    ("space: {widths: [0.5, 1.0]}\nsearch: {algorithm: hessian}",
-     "space.widths: search.algorithm 'hessian' learns its first trials from the float model at its own width"),
+    ("space: {widths: [0.5, 0.75]}\nsearch: {algorithm: hessian}",
+     "space.widths: search.algorithm 'hessian' proposes its first trials at the float model's width: list 1.0"),
 ])
 def test_bad_widths_are_refused(text, message):
     with pytest.raises(ConfigError) as exc:

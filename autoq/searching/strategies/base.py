@@ -26,12 +26,15 @@ class StrategyContext:
     stage: str = "tuner"  # the search stage (keras-tuner project) the oracle is for
 
     def values_of(self, choice: dict) -> dict:
-        """``{layer: {role: spec}}`` -> the hyperparameter values the space declares (``<group>/<role>``)."""
+        """``{layer: {role: spec}}`` -> the hyperparameter values the space declares (``<group>/<role>``); with a
+        width search, every ``<layer>/width`` is 1.0 (the float model's width, which the candidates were made at)."""
         out = {}
         for s in self.space.slots:
             for role in s.roles:
                 if s.layer in choice and role in choice[s.layer]:
                     out.setdefault(f"{s.group}/{role}", choice[s.layer][role])
+        for layer, factors in getattr(self.space, "widths", {}).items():
+            out[f"{layer}/width"] = next(f for f in factors if float(f) == 1.0)
         return out
 
     def train_split(self, limit: int | None = None):

@@ -56,7 +56,11 @@ def plot_features(X, y, class_names, path: Path, title: str):
     fig, axes = plt.subplots(4, 4, figsize=(16, 13))
     for k, (ax, f) in enumerate(zip(axes.ravel(), JET_FEATURES)):
         lo, hi = np.quantile(X[:, k], [0.005, 0.995])
-        bins = np.linspace(lo, hi if hi > lo else lo + 1, 60)
+        if f == "multiplicity":  # whole numbers: bins of whole widths centred on them (no comb)
+            step = max(1, int(np.ceil((hi - lo) / 60)))
+            bins = np.arange(np.floor(lo) - 0.5, hi + step, step)
+        else:
+            bins = np.linspace(lo, hi if hi > lo else lo + 1, 60)
         for i, c in enumerate(class_names):
             with np.errstate(invalid="ignore", divide="ignore"):  # a class with no jets in range draws nothing
                 ax.hist(X[y == i, k], bins=bins, histtype="step", density=True, label=_NAMES.get(c, c), lw=1.3)

@@ -93,7 +93,7 @@ class RoleChoices:
 class SpaceConfig:
     """The search space: defaults, per layer type, per layer-name regex; groups share one choice."""
 
-    input_quantizer: str | None = "quantized_bits(16,6,alpha=1)"
+    input_quantizer: str | list | None = "quantized_bits(16,6,alpha=1)"  # a list: searched, the first the reference
     default: RoleChoices = field(default_factory=RoleChoices)
     layer_types: dict = field(default_factory=dict)  # class name -> RoleChoices
     layers: dict = field(default_factory=dict)  # name regex -> RoleChoices
@@ -409,17 +409,41 @@ def _roles(data, path, ctx) -> RoleChoices:
     return out
 
 
+def _input_quantizer(value, path, ctx):
+    """One spec (fixed), None (a float input), or a list of specs with ``{a..b}`` ranges: the input is searched."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return str(quantizers.parse(value, "input"))
+        except QuantizerError as exc:
+            raise ctx.error(path, str(exc)) from None
+    if not isinstance(value, list):
+        raise ctx.error(path, f"expected a quantizer or a list of them, got {value!r}")
+    specs = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise ctx.error(path + (i,), f"expected a quantizer, got {item!r}")
+        try:
+            specs.extend(str(s) for s in quantizers.parse_list([item], "input"))
+        except QuantizerError as exc:
+            raise ctx.error(path + (i,), str(exc)) from None
+    if not specs:
+        raise ctx.error(path, "empty list of quantizers; give one, or null for a float input")
+    if len(set(specs)) < len(specs):
+        raise ctx.error(path, f"repeated quantizers in {specs}")
+    return specs[0] if len(specs) == 1 else specs
+
+
 def _space(data, path, ctx) -> SpaceConfig:
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ctx.error(path, "expected a mapping")
-    cfg = _build(SpaceConfig, data, path, ctx, skip=("default", "layer_types", "layers", "groups", "skip"))
-    if cfg.input_quantizer is not None:
-        try:
-            cfg.input_quantizer = str(quantizers.parse(cfg.input_quantizer, "input"))
-        except QuantizerError as exc:
-            raise ctx.error(path + ("input_quantizer",), str(exc)) from None
+    cfg = _build(SpaceConfig, data, path, ctx,
+                 skip=("default", "layer_types", "layers", "groups", "skip", "input_quantizer"))
+    if "input_quantizer" in data:
+        cfg.input_quantizer = _input_quantizer(data["input_quantizer"], path + ("input_quantizer",), ctx)
     cfg.default = _roles(data.get("default"), path + ("default",), ctx)
     for key in ("layer_types", "layers"):
         section = data.get(key) or {}
@@ -588,6 +612,9 @@ def _check(cfg: Config, ctx):
     if s.blocks:
         if cfg.space.widths:
             raise ctx.error(("space", "widths"), "the width search runs without search.blocks; drop one of them")
+        if isinstance(cfg.space.input_quantizer, list):
+            raise ctx.error(("space", "input_quantizer"), "a searched input (a list) runs without search.blocks; "
+                                                          "give one quantizer, or drop search.blocks")
         if s.algorithm == "hyperband":
             raise ctx.error(("search", "blocks"), "hyperband sizes its own brackets; use random, bayesian or pareto "
                                                   "with blocks")

@@ -40,13 +40,19 @@ class Slot:
     activation_layer: str | None = None  # the QActivation this slot's 'activation' role lives on
 
 
+#: a searched input quantizer: its key in a choice (``{INPUT_KEY: {"quantizer": spec}}``) and its hyperparameter
+INPUT_KEY = "<input>"
+INPUT_HP = f"{INPUT_KEY}/quantizer"
+
+
 @dataclass
 class SearchSpace:
     """The per-layer choices of one model; declares keras-tuner hyperparameters and reads them back."""
 
     slots: list
-    input_quantizer: str | None = None
+    input_quantizer: str | None = None  # the input's quantizer (searched: the first listed, the reference)
     float_layers: list = field(default_factory=list)  # layers left float on purpose (skip/allow_float)
+    input_choices: list = field(default_factory=list)  # the input quantizers searched (empty: not searched)
 
     def hp_choices(self) -> dict:
         """Hyperparameter name -> allowed spec strings (a group's layers share names)."""
@@ -54,6 +60,8 @@ class SearchSpace:
         for s in self.slots:
             for role, specs in s.roles.items():
                 out.setdefault(f"{s.group}/{role}", list(specs))
+        if len(self.input_choices) > 1:
+            out[INPUT_HP] = list(self.input_choices)
         return out
 
     def declare(self, hp) -> dict:
@@ -61,10 +69,12 @@ class SearchSpace:
         return {name: hp.Choice(name, specs) for name, specs in self.hp_choices().items()}
 
     def choice(self, values: dict) -> dict:
-        """Hyperparameter values -> ``{layer: {role: spec}}``."""
+        """Hyperparameter values -> ``{layer: {role: spec}}`` (and ``INPUT_KEY`` when the input is searched)."""
         out = {}
         for s in self.slots:
             out[s.layer] = {role: values[f"{s.group}/{role}"] for role in s.roles}
+        if len(self.input_choices) > 1:
+            out[INPUT_KEY] = {"quantizer": values.get(INPUT_HP, self.input_quantizer)}
         return out
 
     def uniform(self, kernel=None, bias=None, activation=None) -> dict:
@@ -166,7 +176,18 @@ def analyse(model: tf.keras.Model, cfg: SpaceConfig) -> SearchSpace:
                 raise SpaceError(f"space.groups.{gname}: layers {members[0].layer!r} and {s.layer!r} have different "
                                  "choices, so they cannot share one; give the group one set of choices")
             s.group = gname
-    return SearchSpace(slots, cfg.input_quantizer, float_layers)
+    choices = list(cfg.input_quantizer) if isinstance(cfg.input_quantizer, list) else []
+    if choices and INPUT_KEY in names:
+        raise SpaceError(f"a layer is named {INPUT_KEY!r}, which autoq uses for the searched input quantizer; "
+                         "rename the layer")
+    return SearchSpace(slots, choices[0] if choices else cfg.input_quantizer, float_layers, choices)
+
+
+def split_input(choice: dict, default: str | None = None) -> tuple:
+    """(the input quantizer a choice carries, else ``default``; the choice without it)."""
+    if INPUT_KEY not in choice:
+        return default, choice
+    return choice[INPUT_KEY]["quantizer"], {k: v for k, v in choice.items() if k != INPUT_KEY}
 
 
 def _check_exportable(layer) -> None:

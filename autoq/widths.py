@@ -101,7 +101,8 @@ def extend(space: SearchSpace, model, cfg) -> SearchSpace:
         raise SpaceError("space.widths: no layer's width can be searched (an output layer keeps its width, and so "
                          "does a layer feeding an Add, Concatenate, Reshape or depthwise convolution, or one listed "
                          "in space.widths_exceptions)")
-    return WidthSearchSpace(space.slots, space.input_quantizer, space.float_layers, {n: factors for n in names})
+    return WidthSearchSpace(space.slots, space.input_quantizer, space.float_layers, space.input_choices,
+                            widths={n: factors for n in names})
 
 
 def split_choice(choice: dict) -> tuple:

@@ -231,16 +231,17 @@ class Searcher:
     # ---- one trial
     def build(self, choice: dict):
         """QKeras model for a choice (float weights copied in) and its pricing model (QIL -> fixed point)."""
-        from ..space import build_qmodel
+        from ..space import build_qmodel, split_input
         from ..widths import rebuild, split_choice
+        iq, choice = split_input(choice, self.space.input_quantizer)  # space.input_quantizer as a list: searched
         widths, choice = split_choice(choice)
         base = rebuild(self.float_model, widths)  # the float model at the chosen widths (autoq.widths)
-        qmodel = build_qmodel(base, choice, self.space.input_quantizer)
+        qmodel = build_qmodel(base, choice, iq)
         pricing = None
         if any(str(s).startswith("qil(") for roles in choice.values() for s in roles.values()):
             eq = {layer: {r: str(quantizers.parse(s).equivalent()) for r, s in roles.items()}
                   for layer, roles in choice.items()}
-            pricing = build_qmodel(base, eq, self.space.input_quantizer, copy_weights=False)
+            pricing = build_qmodel(base, eq, iq, copy_weights=False)
         return qmodel, pricing
 
     def run_trial(self, trial_id: str, number: int, values: dict, epochs: int | None = None, initial_epoch=0,
@@ -300,7 +301,7 @@ class Searcher:
         values = {}
         given = {"kernel": b.kernel, "bias": b.bias, "activation": b.activation}
         for name, specs in self.space.hp_choices().items():
-            values[name] = given[name.rsplit("/", 1)[1]] or specs[0]
+            values[name] = given.get(name.rsplit("/", 1)[1]) or specs[0]  # a searched input: its first quantizer
         import tensorflow as tf
         tf.keras.backend.clear_session()
         tf.keras.utils.set_random_seed(self.cfg.seed)
@@ -313,7 +314,8 @@ class Searcher:
         atomic_save_model(qmodel, self.store.dir / "baselines" / f"{b.name}.h5")
         return {**self._metric_fields("val", acc), "val_loss": loss, "energy": c.energy, "bits": c.bits, "bops": c.bops,
                 "fpga": self._fpga(pricing or qmodel), "model": f"baselines/{b.name}.h5",
-                "choice": {"kernel": b.kernel, "bias": b.bias, "activation": b.activation}}
+                "choice": {"kernel": b.kernel, "bias": b.bias, "activation": b.activation},
+                "input_quantizer": self.space.input_quantizer}
 
     def progress(self, record: dict, max_trials: int, done: list):
         """The line a finished trial prints; ``done`` is every record on disk (read once per trial by the tuner)."""

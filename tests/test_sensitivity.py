@@ -34,6 +34,27 @@ def test_hutchinson_matches_exact_trace():
         assert t.trace == pytest.approx(exact, rel=0.05)
 
 
+def test_hutchinson_matches_exact_trace_of_the_input():
+    """A searched input quantizer is priced like an activation: the trace of the loss's Hessian in the input."""
+    tf.keras.utils.set_random_seed(0)
+    inp = tf.keras.Input((3,), name="x")
+    h1 = tf.keras.layers.Dense(4, activation="tanh", name="h")(inp)  # curved in the input (softmax of linear: too)
+    m = tf.keras.Model(inp, tf.keras.layers.Dense(2, activation="softmax", name="d")(h1))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 3)).astype("float32")
+    y = tf.keras.utils.to_categorical(rng.integers(0, 2, 16), 2)
+    est = sensitivity.hessian_traces(m, x, y, activations=[space.INPUT_KEY], n_samples=2000, batch_size=16,
+                                     seed=1)[(space.INPUT_KEY, "activation")]
+    eps = tf.Variable(tf.zeros_like(x))
+    with tf.GradientTape() as outer:
+        with tf.GradientTape() as inner:
+            loss = tf.reduce_mean(tf.keras.losses.categorical_crossentropy(y, m(x + eps)))
+        g = inner.gradient(loss, eps)
+    exact = float(np.trace(outer.jacobian(g, eps).numpy().reshape(x.size, -1)))
+    assert est.n == 3  # values per sample
+    assert abs(est.trace - exact) < 4 * est.stderr + 1e-7 and est.trace == pytest.approx(exact, rel=0.1)
+
+
 def test_allocation_equals_brute_force():
     rng = np.random.default_rng(3)
     groups = [sensitivity.Group(f"g{k}", [({("l", k): j}, float(s), float(c)) for j, (s, c) in enumerate(
@@ -80,3 +101,27 @@ def test_budget_sweep_digits():
     for c in cands:
         assert cost.model_cost(space.build_qmodel(m, c.choice, sp.input_quantizer)).bops == pytest.approx(c.cost)
     assert all(set(c.choice) == {s.layer for s in sp.slots} for c in cands)
+
+
+def test_budget_sweep_allocates_a_searched_input():
+    """With space.input_quantizer as a list, the input's bits join the first layer's group: candidates carry
+    choice['<input>'], their separable cost is still the built model's BOPs exactly, and cheap ones narrow the input."""
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    x = (d.data / 16.0).astype("float32")
+    y = tf.keras.utils.to_categorical(d.target, 10)
+    tf.keras.utils.set_random_seed(0)
+    m = models.mlp(64, (32, 16), 10)
+    m.compile("adam", "categorical_crossentropy")
+    m.fit(x, y, epochs=3, batch_size=64, verbose=0)
+    text = SPACE.replace('input_quantizer: "quantized_bits(8,0,alpha=1)"',
+                         'input_quantizer: ["quantized_bits(8,0,alpha=1)", "quantized_bits({2..6},0,alpha=1)"]')
+    sp = space.analyse(m, parse_config(text).space)
+    cands = sensitivity.budget_sweep(m, sp, x[:512], y[:512], n_budgets=8, n_samples=8)
+    inputs = [c.choice[space.INPUT_KEY]["quantizer"] for c in cands]
+    assert len(set(inputs)) >= 2, inputs
+    for c in cands:
+        iq, choice = space.split_input(c.choice)
+        assert cost.model_cost(space.build_qmodel(m, choice, iq)).bops == pytest.approx(c.cost)
+    bits = [int(i.split("(")[1].split(",")[0]) for i in inputs]
+    assert bits[0] <= bits[-1]  # the cheapest allocation's input is no wider than the dearest's

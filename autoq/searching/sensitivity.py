@@ -51,9 +51,12 @@ class Trace:
 
 
 def _forward(model, x, eps: dict):
-    """Call ``model``'s layers in order (inference mode), adding ``eps[name]`` to the named layers' outputs."""
+    """Call ``model``'s layers in order (inference mode), adding ``eps[name]`` to the named layers' outputs
+    (``eps[space.INPUT_KEY]`` to the model's input)."""
     inbound = space_mod.inbound_of(model)
-    xs = x if isinstance(x, (list, tuple)) else [x]
+    xs = list(x) if isinstance(x, (list, tuple)) else [x]
+    if space_mod.INPUT_KEY in eps:
+        xs[0] = xs[0] + eps[space_mod.INPUT_KEY]
     tensors, k = {}, 0
     for layer in model.layers:
         if layer.__class__.__name__ == "InputLayer":
@@ -84,7 +87,7 @@ def hessian_traces(model, x, y, loss="categorical_crossentropy", layers=None, ac
     """Hutchinson traces ``{(layer, 'kernel'|'bias'|'activation'): Trace}`` of the mean loss over a batch.
 
     ``layers``: weight layers (default every Dense/Conv layer); ``activations``: layers whose output's Hessian
-    to estimate. ``n_samples`` Rademacher vectors per batch, up to ``max_batches`` batches, averaged."""
+    to estimate (``space.INPUT_KEY``: the model's input). ``n_samples`` Rademacher vectors per batch, up to ``max_batches`` batches, averaged."""
     loss_fn = tf.keras.losses.get(loss)
     if layers is None:
         layers = [l.name for l in model.layers if l.__class__.__name__ in space_mod.Q_CLASS]
@@ -97,7 +100,8 @@ def hessian_traces(model, x, y, loss="categorical_crossentropy", layers=None, ac
 
     for start in range(0, min(len(x), batch_size * max_batches), batch_size):
         xb, yb = tf.constant(x[start:start + batch_size]), tf.constant(y[start:start + batch_size])
-        shapes = {a: tuple(model.get_layer(a).output_shape[1:]) for a in activations}
+        shapes = {a: tuple(xb.shape[1:]) if a == space_mod.INPUT_KEY else tuple(model.get_layer(a).output_shape[1:])
+                  for a in activations}
         eps = {a: tf.zeros((xb.shape[0],) + s) for a, s in shapes.items()}
         sizes.update({(a, "activation"): int(np.prod(s)) for a, s in shapes.items()})
 
@@ -154,6 +158,12 @@ def weight_errors(float_model, layer_name, role, specs) -> dict:
     return {s: float(np.sum(((_quantize(s, role, t) - t) / scale) ** 2)) for s in specs}
 
 
+def input_errors(specs, x) -> dict:
+    """``{spec: mean per-sample ||Q(x) - x||^2}`` of the model's input under each input quantizer."""
+    x = np.asarray(x, np.float32)
+    return {s: float(np.sum((_quantize(s, "input", x) - x) ** 2) / len(x)) for s in specs}
+
+
 def activation_errors(float_model, layer_name, specs, x, batch_size: int = 256) -> dict:
     """``{spec: mean per-sample ||Q(a) - a||^2}`` of a layer's (ReLU) output over ``x``."""
     a = tf.keras.Model(float_model.inputs, float_model.get_layer(layer_name).output).predict(
@@ -194,20 +204,24 @@ def allocate(groups, budget: float):
 
 
 def _feeding_activation(float_model, sp, layer_name):
-    """The slot layer whose activation quantizer feeds ``layer_name`` (None: the model input or a linear layer)."""
+    """The slot layer whose activation quantizer feeds ``layer_name``; ``space.INPUT_KEY`` for the model input when
+    its quantizer is searched; None for a fixed input or a linear layer."""
     inbound = space_mod.inbound_of(float_model)
     by_layer = {s.layer: s for s in sp.slots}
     folded = space_mod.foldable_batchnorms(float_model)
+    searched_input = space_mod.INPUT_KEY if len(sp.input_choices) > 1 else None
     srcs = inbound[layer_name]
     while len(srcs) == 1:
         s = by_layer.get(srcs[0])
         if s is not None:
             return srcs[0] if "activation" in s.roles else None
         layer = float_model.get_layer(srcs[0])
-        if layer.__class__.__name__ == "InputLayer" or (layer.weights and srcs[0] not in folded):
+        if layer.__class__.__name__ == "InputLayer":
+            return searched_input
+        if layer.weights and srcs[0] not in folded:
             return None
         srcs = inbound[srcs[0]]
-    return None
+    return searched_input if not srcs else None  # a Sequential model's first layer reads the input
 
 
 def groups_for(float_model, sp, traces: dict, x, kind: str = "bops", energy_coeffs=None) -> list:
@@ -217,6 +231,10 @@ def groups_for(float_model, sp, traces: dict, x, kind: str = "bops", energy_coef
     coef = {"bops": {"mult": 1.0}, "bits": {"weights": 1.0}}.get(kind) or (energy_coeffs or bitlearn.ENERGY_PJ)
     in_bits = quantizers.parse(sp.input_quantizer).bits if sp.input_quantizer else 32
     sens = {}
+    if len(sp.input_choices) > 1:  # a searched input: one more "activation", the model's input
+        tr = max(0.0, traces[(space_mod.INPUT_KEY, "activation")].per_param)
+        sens[(space_mod.INPUT_KEY, "quantizer")] = {spec: tr * e for spec, e in
+                                                    input_errors(sp.input_choices, x).items()}
     for s in sp.slots:
         for role, specs in s.roles.items():
             err = (activation_errors(float_model, s.layer, specs, x) if role == "activation" else
@@ -240,14 +258,14 @@ def groups_for(float_model, sp, traces: dict, x, kind: str = "bops", energy_coef
         macs = nk * (int(np.prod(layer.output_shape[1:-1])) if s.class_name != "Dense" else 1)
         nb = int(np.prod(layer.bias.shape)) if layer.use_bias else int(kvar.shape[-1])
         fan = math.ceil(math.log2(max(2, nk // max(1, int(kvar.shape[-1])))))
-        roles = [(s.layer, r) for r in ("kernel", "bias") if r in s.roles] + \
-                ([(feed, "activation")] if feed is not None else [])
+        fed = (feed, "quantizer" if feed == space_mod.INPUT_KEY else "activation")
+        roles = [(s.layer, r) for r in ("kernel", "bias") if r in s.roles] + ([fed] if feed is not None else [])
         g = Group(s.layer)
         for specs in product(*[list(sens[k]) for k in roles]):
             a = dict(zip(roles, specs))
             bk = quantizers.parse(a[(s.layer, "kernel")], "kernel").equivalent().bits
             bb = quantizers.parse(a[(s.layer, "bias")], "bias").equivalent().bits if (s.layer, "bias") in a else 0
-            bi = quantizers.parse(a[(feed, "activation")]).equivalent().bits if feed is not None else in_bits
+            bi = quantizers.parse(a[fed]).equivalent().bits if feed is not None else in_bits
             feats = {"mult": macs * bk * bi, "add": macs * (bk + bi + fan), "weights": nk * bk + nb * bb,
                      "acts": 0.0}
             g.options.append((a, sum(sens[k][v] for k, v in a.items()), _price(feats, coef)))
@@ -286,6 +304,8 @@ def budget_sweep(float_model, sp, x, y, loss="categorical_crossentropy", kind: s
     """Distinct candidate choices from the cheapest to the most expensive allocation (budgets spaced
     geometrically between them), each the exact sensitivity minimum at its budget; no training."""
     acts = [s.layer for s in sp.slots if "activation" in s.roles]
+    if len(sp.input_choices) > 1:
+        acts.append(space_mod.INPUT_KEY)
     if traces is None:
         traces = hessian_traces(float_model, x, y, loss, [s.layer for s in sp.slots if s.class_name in
                                                           space_mod.Q_CLASS], acts, n_samples, seed=seed)
@@ -306,5 +326,7 @@ def budget_sweep(float_model, sp, x, y, loss="categorical_crossentropy", kind: s
         key = repr(sorted((k, sorted(v.items())) for k, v in choice.items()))
         if key not in seen:
             seen.add(key)
-            out.append(Candidate({s_.layer: choice[s_.layer] for s_ in sp.slots}, s, c, float(b)))
+            out.append(Candidate({s_.layer: choice[s_.layer] for s_ in sp.slots}
+                                 | ({space_mod.INPUT_KEY: choice[space_mod.INPUT_KEY]}
+                                    if space_mod.INPUT_KEY in choice else {}), s, c, float(b)))
     return out

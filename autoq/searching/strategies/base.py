@@ -27,8 +27,8 @@ class StrategyContext:
 
     def values_of(self, choice: dict) -> dict:
         """``{layer: {role: spec}}`` -> the hyperparameter values the space declares (``<group>/<role>``); with a
-        width search, every ``<layer>/width`` is 1.0, and a searched input takes its first quantizer: the candidates
-        were made with the float model's widths and that input."""
+        width search, every ``<layer>/width`` is 1.0 (the candidates were made at the float model's widths), and a
+        searched input takes the candidate's quantizer, else the first listed."""
         out = {}
         for s in self.space.slots:
             for role in s.roles:
@@ -36,9 +36,9 @@ class StrategyContext:
                     out.setdefault(f"{s.group}/{role}", choice[s.layer][role])
         for layer, factors in getattr(self.space, "widths", {}).items():
             out[f"{layer}/width"] = next(f for f in factors if float(f) == 1.0)
-        if len(self.space.input_choices) > 1:  # a searched input: the candidates were made with the first listed
-            from ...space import INPUT_HP
-            out[INPUT_HP] = self.space.input_quantizer
+        if len(self.space.input_choices) > 1:  # a searched input: the candidate's, else the first listed
+            from ...space import INPUT_HP, INPUT_KEY
+            out[INPUT_HP] = choice.get(INPUT_KEY, {}).get("quantizer", self.space.input_quantizer)
         return out
 
     def train_split(self, limit: int | None = None):

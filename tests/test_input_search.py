@@ -1,5 +1,5 @@
 """A searched input quantizer (``space.input_quantizer`` as a list, as HGQ learns its input bits): one hyperparameter,
-the first listed the reference (baselines, the candidates of hessian/gradient); the chosen one is trained, priced,
+the first listed the reference (baselines, gradient's candidates; hessian allocates it); the chosen one is trained, priced,
 recorded and exported bit-exactly."""
 from __future__ import annotations
 
@@ -66,9 +66,16 @@ def test_the_input_is_searched_priced_recorded_and_exported(tmp_path):
     assert saved["input_precision"].startswith(f"fixed<{bits},{integer + 1},")  # the chosen input, in firmware
 
 
-def test_hessian_candidates_take_the_first_input(tmp_path):
-    cfg = config("hessian", 4)
+@pytest.mark.parametrize("algorithm", ["hessian", "gradient"])
+def test_strategy_candidates_and_the_input(algorithm, tmp_path):
+    """gradient makes its candidates with the first input; hessian allocates the input's bits with the first
+    layer's, so its candidates carry their own input quantizer, and the trials made from them use it."""
+    cfg = config(algorithm, 4)
     cfg["space"]["input_quantizer"] = INPUTS
     res = autoq.search(config=cfg, output_dir=tmp_path / "out", log=lambda *a, **k: None)
-    n = len(json.loads((tmp_path / "out" / "strategy" / "tuner-hessian.json").read_text()))
-    assert [r["choice"]["<input>"]["quantizer"] for r in res.trials[:n]] == [INPUTS[0]] * min(n, 4)
+    cands = json.loads((tmp_path / "out" / "strategy" / f"tuner-{algorithm}.json").read_text())
+    got = [r["choice"]["<input>"]["quantizer"] for r in res.trials[:len(cands)]]
+    if algorithm == "gradient":
+        assert got == [INPUTS[0]] * len(got)
+    else:
+        assert got == [c["choice"]["<input>"]["quantizer"] for c in cands][:len(got)]

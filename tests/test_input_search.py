@@ -1,6 +1,6 @@
 """A searched input quantizer (``space.input_quantizer`` as a list, as HGQ learns its input bits): one hyperparameter,
-the first listed the reference (baselines, gradient's candidates; hessian allocates it); the chosen one is trained, priced,
-recorded and exported bit-exactly."""
+the first listed the reference (baselines, gradient's candidates; hessian allocates it); the chosen one is trained,
+priced, recorded and exported bit-exactly."""
 from __future__ import annotations
 
 import csv

@@ -82,7 +82,9 @@ space:
 """
 
 
-def test_budget_sweep_digits():
+@pytest.fixture(scope="module")
+def digits_mlp():
+    """An MLP trained 3 epochs on digits (scaled to [0, 1]), and the data."""
     from sklearn.datasets import load_digits
     d = load_digits()
     x = (d.data / 16.0).astype("float32")
@@ -91,6 +93,11 @@ def test_budget_sweep_digits():
     m = models.mlp(64, (32, 16), 10)
     m.compile("adam", "categorical_crossentropy")
     m.fit(x, y, epochs=3, batch_size=64, verbose=0)
+    return m, x, y
+
+
+def test_budget_sweep_digits(digits_mlp):
+    m, x, y = digits_mlp
     sp = space.analyse(m, parse_config(SPACE).space)
     cands = sensitivity.budget_sweep(m, sp, x[:512], y[:512], n_budgets=8, n_samples=8)
     assert len(cands) >= 3
@@ -103,17 +110,10 @@ def test_budget_sweep_digits():
     assert all(set(c.choice) == {s.layer for s in sp.slots} for c in cands)
 
 
-def test_budget_sweep_allocates_a_searched_input():
+def test_budget_sweep_allocates_a_searched_input(digits_mlp):
     """With space.input_quantizer as a list, the input's bits join the first layer's group: candidates carry
     choice['<input>'], their separable cost is still the built model's BOPs exactly, and cheap ones narrow the input."""
-    from sklearn.datasets import load_digits
-    d = load_digits()
-    x = (d.data / 16.0).astype("float32")
-    y = tf.keras.utils.to_categorical(d.target, 10)
-    tf.keras.utils.set_random_seed(0)
-    m = models.mlp(64, (32, 16), 10)
-    m.compile("adam", "categorical_crossentropy")
-    m.fit(x, y, epochs=3, batch_size=64, verbose=0)
+    m, x, y = digits_mlp
     text = SPACE.replace('input_quantizer: "quantized_bits(8,0,alpha=1)"',
                          'input_quantizer: ["quantized_bits(8,0,alpha=1)", "quantized_bits({2..6},0,alpha=1)"]')
     sp = space.analyse(m, parse_config(text).space)

@@ -87,7 +87,8 @@ def hessian_traces(model, x, y, loss="categorical_crossentropy", layers=None, ac
     """Hutchinson traces ``{(layer, 'kernel'|'bias'|'activation'): Trace}`` of the mean loss over a batch.
 
     ``layers``: weight layers (default every Dense/Conv layer); ``activations``: layers whose output's Hessian
-    to estimate (``space.INPUT_KEY``: the model's input). ``n_samples`` Rademacher vectors per batch, up to ``max_batches`` batches, averaged."""
+    to estimate (``space.INPUT_KEY``: the model's input). ``n_samples`` Rademacher vectors per batch, up to
+    ``max_batches`` batches, averaged."""
     loss_fn = tf.keras.losses.get(loss)
     if layers is None:
         layers = [l.name for l in model.layers if l.__class__.__name__ in space_mod.Q_CLASS]

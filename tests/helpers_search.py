@@ -1,6 +1,8 @@
 """Shared helpers for the search tests: a tiny real config, the real CLI as a subprocess, a free local port."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import socket
@@ -51,6 +53,21 @@ def env(**extra) -> dict:
         e.pop(k, None)
     e.update(extra)
     return e
+
+
+def run_cli(*args, cwd=None) -> tuple:
+    """The real CLI in this process, run from ``cwd`` (default: here): (exit code, stdout, stderr)."""
+    from autoq.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    here = os.getcwd()
+    if cwd is not None:
+        os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([str(a) for a in args])
+    finally:
+        os.chdir(here)
+    return code, out.getvalue(), err.getvalue()
 
 
 def autoq(*args) -> list:

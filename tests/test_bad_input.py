@@ -7,9 +7,7 @@ with hypothesis: it returns a Config or raises ConfigError, never anything else.
 """
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import json
 import subprocess
 from pathlib import Path
@@ -20,9 +18,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers_search import TINY, autoq, env, merge
+from helpers_search import TINY, autoq, env, merge, run_cli
 
-from autoq.cli import main
 from autoq.config import Config, load_config, parse_config
 from autoq.errors import ConfigError
 from autoq.searching.provenance import config_digest
@@ -69,13 +66,6 @@ def _cfg(d: Path, name: str, sections: dict | None = None, text: str | None = No
     p = d / f"{name}.yaml"
     p.write_text(text if text is not None else yaml.safe_dump(merge(TINY, sections or {}), sort_keys=False))
     return p
-
-
-def run_cli(*args):
-    err, out = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-        code = main([str(a) for a in args])
-    return code, out.getvalue(), err.getvalue()
 
 
 FRESH = ("start fresh with --overwrite (deletes the earlier search's files; overwrite=True in Python) or choose "

@@ -3,15 +3,12 @@ dropout, Flatten, Dense, softmax) rebuilt as ``autoq.models:conv_block_network``
 for 2 trials and exported bit-exactly (its last ReLU feeds a Flatten: the copy keeps the ReLU's saturation)."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
 
 import numpy as np
 import yaml
 
-from autoq.cli import main
+from helpers_search import run_cli
 
 
 def test_conv_block_network_searched_on_28x28_digits_and_exported_bit_exactly(tmp_path):
@@ -29,14 +26,8 @@ def test_conv_block_network_searched_on_28x28_digits_and_exported_bit_exactly(tm
            "search": {"algorithm": "random", "max_trials": 2, "output_dir": "out"},
            "hls4ml": {"output_dir": "hls"}}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
-    buf, err = io.StringIO(), io.StringIO()
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(err):
-            assert main(["search", "c.yaml"]) == 0, err.getvalue()[-3000:]
-    finally:
-        os.chdir(cwd)
+    code, _, err = run_cli("search", "c.yaml", cwd=tmp_path)
+    assert code == 0, err[-3000:]
     s = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert s["trials"] == 2 and s["float_val_metric"] > 0.8 and s["best"]["val_metric"] > 0.5
     assert {f"conv2d_{i}" for i in range(5)} | {"dense"} <= set(s["best"]["choice"])  # every layer quantized

@@ -3,16 +3,14 @@
 bit-exactly in the C simulation (real training and hls4ml conversion at a tiny budget)."""
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import json
-import os
 
 import pytest
 import yaml
 
-from autoq.cli import main
+from helpers_search import run_cli
+
 from autoq.config import parse_config
 from autoq.errors import ConfigError
 
@@ -31,15 +29,7 @@ CFG = {
 
 def _search(folder, cfg) -> tuple:
     (folder / "c.yaml").write_text(yaml.safe_dump(cfg))
-    buf, err = io.StringIO(), io.StringIO()
-    cwd = os.getcwd()
-    os.chdir(folder)
-    try:
-        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(err):
-            code = main(["search", "c.yaml"])
-    finally:
-        os.chdir(cwd)
-    return code, buf.getvalue(), err.getvalue()
+    return run_cli("search", "c.yaml", cwd=folder)
 
 
 def test_two_head_search_scores_the_head_and_exports_both_outputs_bit_exactly(tmp_path):

@@ -2,8 +2,6 @@
 starved of disk, on real folders (issue 9)."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import shutil
@@ -15,19 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers_search import autoq, env, free_port, records, start, stop, wait_until, write_config
+from helpers_search import autoq, env, free_port, records, run_cli, start, stop, wait_until, write_config
 
-from autoq.cli import main
 from autoq.errors import ResultsError
 
 FRESH = "start fresh with --overwrite"
-
-
-def run_cli(*args):
-    err, out = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-        code = main([str(a) for a in args])
-    return code, out.getvalue(), err.getvalue()
 
 
 def one_error(stderr: str) -> str:

@@ -3,18 +3,15 @@ at the chosen widths with its strongest units' weights, quantized as usual; the 
 searched widths (real training, real hls4ml conversion and C simulation, tiny budget)."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
 
 import numpy as np
 import pytest
-import tensorflow as tf
 import yaml
 
+from helpers_search import run_cli
+
 from autoq import models
-from autoq.cli import main
 from autoq.config import parse_config
 from autoq.errors import ConfigError
 from autoq.widths import rebuild, searchable
@@ -85,14 +82,8 @@ CFG = {
 
 def test_width_search_winner_has_its_widths_and_exports_bit_exactly(tmp_path):
     (tmp_path / "w.yaml").write_text(yaml.safe_dump(CFG))
-    buf, err = io.StringIO(), io.StringIO()
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(err):
-            assert main(["search", "w.yaml"]) == 0, err.getvalue()[-3000:]
-    finally:
-        os.chdir(cwd)
+    code, out, err = run_cli("search", "w.yaml", cwd=tmp_path)
+    assert code == 0, err[-3000:]
     s = json.loads((tmp_path / "out" / "summary.json").read_text())
     best = s["best"]
     factor = best["hp"]["fc1/width"]
@@ -106,7 +97,7 @@ def test_width_search_winner_has_its_widths_and_exports_bit_exactly(tmp_path):
     fc1_params = {r["hp"]["fc1/width"]: next(l["params"] for l in r["layers"] if l["name"] == "fc1") for r in recs}
     assert all(p == 64 * int(16 * f) + int(16 * f) for f, p in fc1_params.items())  # the cost follows the width
     import re
-    assert re.search(rf"starts: fc1 k\d+ b\d+ a\d+ w{factor:g}, fc2 k", buf.getvalue())  # the trial line: width
+    assert re.search(rf"starts: fc1 k\d+ b\d+ a\d+ w{factor:g}, fc2 k", out)  # the trial line: width
     saved = json.loads((tmp_path / "hls" / "autoq_export.json").read_text())
     assert saved["bit_exact"] and saved["max_abs_diff"] == 0.0
     assert f"n_out = {int(16 * factor)}" in (tmp_path / "hls" / "firmware" / "parameters.h").read_text()

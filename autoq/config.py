@@ -396,17 +396,23 @@ def _roles(data, path, ctx) -> RoleChoices:
                             + "; allowed: kernel, bias, activation")
         if value is None:
             continue
-        items = value if isinstance(value, list) else [value]
-        specs = []
-        for i, item in enumerate(items):
-            try:
-                specs.extend(str(s) for s in quantizers.parse_list([item], key))
-            except QuantizerError as exc:
-                raise ctx.error(path + (key, i) if isinstance(value, list) else path + (key,), str(exc)) from None
+        specs = _specs(value, key, path + (key,), ctx)
         if not specs:
             raise ctx.error(path + (key,), "empty list of quantizers; remove the key to leave this type unquantized")
         setattr(out, key, specs)
     return out
+
+
+def _specs(value, role, path, ctx) -> list:
+    """The spec strings of a quantizer or a list of them (``{a..b}`` ranges expanded); an error names the item."""
+    items = value if isinstance(value, list) else [value]
+    specs = []
+    for i, item in enumerate(items):
+        try:
+            specs.extend(str(s) for s in quantizers.parse_list([item], role))
+        except QuantizerError as exc:
+            raise ctx.error(path + (i,) if isinstance(value, list) else path, str(exc)) from None
+    return specs
 
 
 def _input_quantizer(value, path, ctx):
@@ -420,14 +426,7 @@ def _input_quantizer(value, path, ctx):
             raise ctx.error(path, str(exc)) from None
     if not isinstance(value, list):
         raise ctx.error(path, f"expected a quantizer or a list of them, got {value!r}")
-    specs = []
-    for i, item in enumerate(value):
-        if not isinstance(item, str):
-            raise ctx.error(path + (i,), f"expected a quantizer, got {item!r}")
-        try:
-            specs.extend(str(s) for s in quantizers.parse_list([item], "input"))
-        except QuantizerError as exc:
-            raise ctx.error(path + (i,), str(exc)) from None
+    specs = _specs(value, "input", path, ctx)
     if not specs:
         raise ctx.error(path, "empty list of quantizers; give one, or null for a float input")
     if len(set(specs)) < len(specs):

@@ -54,13 +54,17 @@ class SearchSpace:
     float_layers: list = field(default_factory=list)  # layers left float on purpose (skip/allow_float)
     input_choices: list = field(default_factory=list)  # the input quantizers searched (empty: not searched)
 
+    @property
+    def input_searched(self) -> bool:
+        return len(self.input_choices) > 1
+
     def hp_choices(self) -> dict:
         """Hyperparameter name -> allowed spec strings (a group's layers share names)."""
         out = {}
         for s in self.slots:
             for role, specs in s.roles.items():
                 out.setdefault(f"{s.group}/{role}", list(specs))
-        if len(self.input_choices) > 1:
+        if self.input_searched:
             out[INPUT_HP] = list(self.input_choices)
         return out
 
@@ -73,7 +77,7 @@ class SearchSpace:
         out = {}
         for s in self.slots:
             out[s.layer] = {role: values[f"{s.group}/{role}"] for role in s.roles}
-        if len(self.input_choices) > 1:
+        if self.input_searched:
             out[INPUT_KEY] = {"quantizer": values.get(INPUT_HP, self.input_quantizer)}
         return out
 

@@ -19,7 +19,8 @@ INPUTS = ["quantized_bits(16,6,alpha=1)", "quantized_bits({4..8},4,alpha=1)"]
 
 @pytest.mark.parametrize("text, message", [
     ("space: {input_quantizer: []}", "space.input_quantizer: empty list of quantizers; give one, or null for a float"),
-    ("space: {input_quantizer: [\"quantized_bits(8,3)\", 8]}", "space.input_quantizer[1]: expected a quantizer, got 8"),
+    ("space: {input_quantizer: [\"quantized_bits(8,3)\", 8]}",
+     "space.input_quantizer[1]: a quantizer must be a string like 'quantized_bits(4,0,alpha=1)', got 8"),
     ("space: {input_quantizer: [\"quantized_bits(8,3)\", \"quantized_bits(8,3)\"]}",
      "space.input_quantizer: repeated quantizers"),
     ("space: {input_quantizer: [\"quantized_relu(4)\", \"quantized_bits(8,3)\"]}", "space.input_quantizer[0]"),

@@ -210,7 +210,7 @@ def _feeding_activation(float_model, sp, layer_name):
     inbound = space_mod.inbound_of(float_model)
     by_layer = {s.layer: s for s in sp.slots}
     folded = space_mod.foldable_batchnorms(float_model)
-    searched_input = space_mod.INPUT_KEY if len(sp.input_choices) > 1 else None
+    searched_input = space_mod.INPUT_KEY if sp.input_searched else None
     srcs = inbound[layer_name]
     while len(srcs) == 1:
         s = by_layer.get(srcs[0])
@@ -232,7 +232,7 @@ def groups_for(float_model, sp, traces: dict, x, kind: str = "bops", energy_coef
     coef = {"bops": {"mult": 1.0}, "bits": {"weights": 1.0}}.get(kind) or (energy_coeffs or bitlearn.ENERGY_PJ)
     in_bits = quantizers.parse(sp.input_quantizer).bits if sp.input_quantizer else 32
     sens = {}
-    if len(sp.input_choices) > 1:  # a searched input: one more "activation", the model's input
+    if sp.input_searched:  # a searched input: one more "activation", the model's input
         tr = max(0.0, traces[(space_mod.INPUT_KEY, "activation")].per_param)
         sens[(space_mod.INPUT_KEY, "quantizer")] = {spec: tr * e for spec, e in
                                                     input_errors(sp.input_choices, x).items()}
@@ -305,7 +305,7 @@ def budget_sweep(float_model, sp, x, y, loss="categorical_crossentropy", kind: s
     """Distinct candidate choices from the cheapest to the most expensive allocation (budgets spaced
     geometrically between them), each the exact sensitivity minimum at its budget; no training."""
     acts = [s.layer for s in sp.slots if "activation" in s.roles]
-    if len(sp.input_choices) > 1:
+    if sp.input_searched:
         acts.append(space_mod.INPUT_KEY)
     if traces is None:
         traces = hessian_traces(float_model, x, y, loss, [s.layer for s in sp.slots if s.class_name in
@@ -327,7 +327,6 @@ def budget_sweep(float_model, sp, x, y, loss="categorical_crossentropy", kind: s
         key = repr(sorted((k, sorted(v.items())) for k, v in choice.items()))
         if key not in seen:
             seen.add(key)
-            out.append(Candidate({s_.layer: choice[s_.layer] for s_ in sp.slots}
-                                 | ({space_mod.INPUT_KEY: choice[space_mod.INPUT_KEY]}
-                                    if space_mod.INPUT_KEY in choice else {}), s, c, float(b)))
+            keys = [s_.layer for s_ in sp.slots] + ([space_mod.INPUT_KEY] if space_mod.INPUT_KEY in choice else [])
+            out.append(Candidate({k: choice[k] for k in keys}, s, c, float(b)))
     return out

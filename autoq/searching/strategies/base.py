@@ -36,7 +36,7 @@ class StrategyContext:
                     out.setdefault(f"{s.group}/{role}", choice[s.layer][role])
         for layer, factors in getattr(self.space, "widths", {}).items():
             out[f"{layer}/width"] = next(f for f in factors if float(f) == 1.0)
-        if len(self.space.input_choices) > 1:  # a searched input: the candidate's, else the first listed
+        if self.space.input_searched:  # a searched input: the candidate's, else the first listed
             from ...space import INPUT_HP, INPUT_KEY
             out[INPUT_HP] = choice.get(INPUT_KEY, {}).get("quantizer", self.space.input_quantizer)
         return out

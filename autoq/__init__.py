@@ -15,13 +15,10 @@ import os as _os
 
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF 2.14 logs harmless CUDA-factory ERRORs on CPU
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from . import keras_env  # noqa: E402
 keras_env.settle()  # before anything imports TensorFlow: tf.keras is Keras 2 on both stacks (autoq/keras_env.py)
-
-from . import _moved  # noqa: E402
-_moved.install()  # old module paths (autoq.jets, autoq.reports, ...) keep working, with a DeprecationWarning
 
 from .config import Config, load_config  # noqa: E402
 from .errors import AutoqError, ConfigError, DataError, ExportError, QuantizerError, SpaceError  # noqa: E402
@@ -45,10 +42,3 @@ def load_result(output_dir):
     """Load a finished search's :class:`autoq.searching.result.SearchResult` from its output directory."""
     from .searching.result import load_result as _load
     return _load(output_dir)
-
-
-def __getattr__(name):  # autoq.jets and the other old module paths, without importing them at import time
-    target = _moved.resolve(name)
-    if target is None:
-        raise AttributeError(f"module 'autoq' has no attribute {name!r}")
-    return target

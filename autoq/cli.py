@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="autoq", description="Automatic heterogeneous quantization (QKeras) and "
                                 "hls4ml export for low-latency FPGA inference.")
-    p.add_argument("--version", action="version", version="autoq 0.1.0")
+    p.add_argument("--version", action="version", version="autoq 0.2.0")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("search", help="run a quantization search from a YAML config")

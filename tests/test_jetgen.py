@@ -1,4 +1,4 @@
-"""``autoq data make-jets``: generated jets through the real CLI, in the format autoq.jets loads, physically sane,
+"""``autoq data make-jets``: generated jets through the real CLI, in the format autoq.data.jets loads, physically sane,
 deterministic for a seed; bad input gives one ``error:`` line and exit code 2.
 
 Needs the optional extra ``jets`` (pythia8mc, fastjet): without it these tests FAIL (they do not skip), naming the
@@ -244,7 +244,7 @@ def test_generated_data_is_named_as_such_in_a_search(generated):
 
 
 def test_features_match_the_definitions_on_a_hand_made_jet():
-    """fastjet-contrib's ECFs and the ratios of autoq.jetfeatures against a direct evaluation of the definitions
+    """fastjet-contrib's ECFs and the ratios of autoq.data.jetfeatures against a direct evaluation of the definitions
     (Larkoski-Salam-Thaler e_n, Moult-Necib-Thaler v e_n) on four hard particles that mMDT keeps."""
     import itertools
 

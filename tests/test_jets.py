@@ -1,4 +1,4 @@
-"""Tests for autoq.jets: loaders for every format, preprocessing, synthetic stand-in."""
+"""Tests for autoq.data.jets: loaders for every format, preprocessing, synthetic stand-in."""
 import gzip
 import importlib.util
 

@@ -50,7 +50,7 @@ def test_tensorflow_imported_first():
 
 @pytest.mark.skipif(not LEGACY, reason="keras-tuner can only bind to Keras 3 on the TF 2.21 stack")
 def test_keras_tuner_bound_to_keras3_is_a_clear_error():
-    proc = _python("import keras_tuner, autoq.oracles", TF_USE_LEGACY_KERAS="1")
+    proc = _python("import keras_tuner, autoq.searching.strategies.pareto", TF_USE_LEGACY_KERAS="1")
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
     assert "KerasNamespaceError: keras_tuner was imported before autoq and is bound to Keras 3" in last, last

@@ -1,4 +1,4 @@
-"""Tests for autoq.qil: QIL forward maths, gradients, training, folding,
+"""Tests for autoq.quantizers.qil: QIL forward maths, gradients, training, folding,
 serialization and (if g++ is present) bit-exact hls4ml conversion."""
 
 import os

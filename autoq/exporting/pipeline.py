@@ -272,7 +272,7 @@ def export(
     hls_model.write()  # leave a clean (trace-free) firmware in the project
     _portable_config(out)
 
-    est = estimate(kmodel, reuse_factor=reuse_factor, clock_period=clock_period, part=part, strategy=strategy)
+    est = estimate(kmodel, reuse_factor=int(cfg["Model"].get("ReuseFactor", reuse_factor)), clock_period=clock_period, part=part, strategy=strategy)
     result = ExportResult(
         output_dir=out, hls_config=cfg, agreement=chk and chk.agreement, max_abs_diff=chk and chk.max_abs_diff,
         first_mismatch_layer=chk and chk.first_mismatch_layer, estimate=est, synth_report=None,

@@ -189,4 +189,4 @@ def test_a_loopback_chief_serves_only_holders_of_the_search_secret(tmp_path, mon
         stop(*[p for p in (chief, w) if p is not None])
     logs = (tmp_path / "chief.log").read_text() + (tmp_path / "w1.log").read_text()
     assert chief.returncode == 0 and w.returncode == 0, logs[-3000:]
-    assert "workers must present the search's token" in logs and sorted(records(out)) == ["0"]
+    assert "workers must present the token" in logs and sorted(records(out)) == ["0"]

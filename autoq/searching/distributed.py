@@ -311,7 +311,7 @@ def serve(oracle, host: str, port: int, log, max_failed: int | None = None, poll
     if not bound:
         raise AutoqError(f"the chief cannot listen on {addr} (port in use? choose another --port)")
     server.start()
-    log(f"[autoq] oracle listening on {addr}" + (" (workers must present the search's token)" if token else "")
+    log(f"[autoq] oracle listening on {addr}" + (" (workers must present the token)" if token else "")
         + f"; start workers with  autoq search CONFIG --worker --chief-address "
         f"{socket.gethostname() if host in ('0.0.0.0', '::') else host}:{port}  (same --output"
         + (f", same {ENV_TOKEN})" if token else ")"))

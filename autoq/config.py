@@ -443,7 +443,7 @@ def _baselines(data, path, ctx) -> list:
     return out
 
 
-def _shown(v) -> str:
+def number_shown(v) -> str:
     """A number as the error shows it: a 4,000-digit integer by its length."""
     big = isinstance(v, int) and abs(v) > 10**30  # str() of more than 4300 digits raises
     return f"an integer of about {round(abs(v).bit_length() * math.log10(2))} digits" if big else str(v)
@@ -460,10 +460,10 @@ def _check(cfg: Config, ctx):
             continue
         v = getattr(obj, key)
         if v is not None and not lo <= v <= hi:
-            raise ctx.error((section, key), f"must be between {lo} and {hi}, got {_shown(v)}")
+            raise ctx.error((section, key), f"must be between {lo} and {hi}, got {number_shown(v)}")
     for path, seed in ((("seed",), cfg.seed), (("data", "seed"), cfg.data.seed)):
         if not 0 <= seed <= MAX_SEED:
-            raise ctx.error(path, f"must be between 0 and {MAX_SEED}, got {_shown(seed)}")
+            raise ctx.error(path, f"must be between 0 and {MAX_SEED}, got {number_shown(seed)}")
     m = cfg.model
     if m.path and m.builder:
         raise ctx.error(("model",), "give either 'path' (a saved Keras model) or 'builder' (module:function), not both")

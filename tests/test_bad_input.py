@@ -230,9 +230,10 @@ CASES.update({
                                "hls4ml's tutorial); need at least 10 in each split"),
 })
 EXTRA_ARGS = {"zero_trials_flag": ["--max-trials", "0"], "tuner_id_escapes": ["--tuner-id", "../../x"],
-              "data_flag_ignored": ["--data", "strings.npz"]}
+              "data_flag_ignored": ["--data", "strings.npz"], "huge_seed_flag": ["--seed", "9" * 4000]}
 CASES.update({
     "zero_trials_flag": ({}, "search.max_trials (--max-trials): must be at least 1, got 0"),
+    "huge_seed_flag": ({}, "seed (--seed): must be between 0 and 2147483647, got an integer of about 4000 digits"),
     "tuner_id_escapes": ({}, "a tuner id is a name of letters, digits, '_', '.' and '-' (it names files in the output "
                              "folder), got '../../x'"),
     "data_flag_ignored": ({}, "{cfg}: data.source: --data names a file, but data.source is 'digits', which reads no "

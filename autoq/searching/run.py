@@ -67,9 +67,10 @@ def resolve_config(config, **overrides) -> Config:
                 raise ConfigError(f"must be at least 1, got {value}", key="search.max_trials (--max-trials)")
             cfg.search.max_trials = int(value)
         elif key == "seed":
-            from ..config import MAX_SEED
+            from ..config import MAX_SEED, number_shown
             if not 0 <= int(value) <= MAX_SEED:
-                raise ConfigError(f"must be between 0 and {MAX_SEED}, got {value}", key="seed (--seed)")
+                raise ConfigError(f"must be between 0 and {MAX_SEED}, got {number_shown(value)}",
+                                  key="seed (--seed)")
             cfg.seed = int(value)
         elif key == "output_dir":
             cfg.search.output_dir = str(value)

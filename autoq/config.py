@@ -1,7 +1,7 @@
 """YAML -> validated dataclasses. Every message about a bad config is produced here, before any training.
 
-Longer than autoq's other modules on purpose: the schema (dataclasses), the YAML reading (line numbers, size and
-alias caps) and every check with its message are kept in one place, so one file answers "what may a config say".
+Longer than autoq's other modules on purpose: the schema (dataclasses) and every check with its message are kept in
+one place, so one file answers "what may a config say" (reading the YAML itself is :mod:`autoq.yaml_input`).
 """
 from __future__ import annotations
 
@@ -14,15 +14,12 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from . import quantizers
 from .errors import ConfigError, QuantizerError
 from .searching import strategies
+from .yaml_input import read_yaml, read_yaml_file
 
 MAX_SEED = 2**31 - 1  # numpy takes seeds < 2**32, and trial n trains with seed + n
-MAX_YAML_NODES = 20_000  # a config is a few hundred nodes; aliases must not expand it into millions
-MAX_CONFIG_BYTES = 1_000_000
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # a search name names folders: no separators, no '..'
 RANGES = {  # inclusive bounds of numeric settings: (section, key) -> (low, high)
     ("train", "epochs"): (1, 100_000), ("train", "batch_size"): (1, 1_000_000), ("train", "patience"): (0, 100_000),
@@ -202,30 +199,6 @@ class Config:
 
 # ---------------------------------------------------------------- loading with line numbers
 
-def _line_map(text: str) -> dict:
-    """Map key paths (tuples) to 1-based line numbers in the YAML text."""
-    lines: dict = {}
-
-    def walk(node, path):
-        lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                key = k.value
-                lines[path + (key,)] = k.start_mark.line + 1
-                walk(v, path + (key,))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, v in enumerate(node.value):
-                walk(v, path + (i,))
-
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return lines
-    if root is not None:
-        walk(root, ())
-    return lines
-
-
 class _Ctx:
     """Where we are in the config, to name the key and line in every error."""
 
@@ -244,54 +217,18 @@ class _Ctx:
 
 def load_config(path) -> Config:
     """Read and validate a YAML config file."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file not found: {p}")
-    if p.stat().st_size > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{p} is {p.stat().st_size} bytes; a config is at most {MAX_CONFIG_BYTES}")
-    try:
-        text = p.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config {p}: {exc}") from None
-    return parse_config(text, source=str(p), base_dir=str(p.parent.resolve()))
-
-
-def _expanded_size(root) -> int:
-    """How many nodes the YAML tree has once its aliases are expanded (stops counting past the limit)."""
-    memo: dict = {}
-
-    def size(node):
-        if id(node) in memo:
-            return memo[id(node)]
-        memo[id(node)] = MAX_YAML_NODES + 1  # a cycle counts as too large
-        if isinstance(node, yaml.MappingNode):
-            n = 1 + sum(size(k) + size(v) for k, v in node.value)
-        elif isinstance(node, yaml.SequenceNode):
-            n = 1 + sum(size(v) for v in node.value)
-        else:
-            n = 1
-        memo[id(node)] = n = min(n, MAX_YAML_NODES + 1)
-        return n
-
-    return size(root) if root is not None else 0
+    data, lines, source = read_yaml_file(path, "config")
+    return _from_yaml(data, lines, source, str(Path(path).parent.resolve()))
 
 
 def parse_config(text: str, source: str | None = None, base_dir: str = ".") -> Config:
-    """Validate YAML text (bounded: a config that expands to more than ``MAX_YAML_NODES`` nodes is refused)."""
-    if len(text) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"the config is {len(text)} bytes; a config is at most {MAX_CONFIG_BYTES}", source=source)
-    try:
-        if _expanded_size(yaml.compose(text, Loader=yaml.SafeLoader)) > MAX_YAML_NODES:
-            raise ConfigError(f"the YAML expands to more than {MAX_YAML_NODES} values (aliases repeated inside "
-                              "aliases?); write the config out plainly", source=source)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"malformed YAML: {problem}", line=mark.line + 1 if mark else None, source=source) from None
-    if data is None:
-        data = {}
-    return config_from_dict(data, source=source, base_dir=base_dir, lines=_line_map(text))
+    """Validate YAML text (read by :func:`autoq.yaml_input.read_yaml`: bounded, each key once)."""
+    data, lines = read_yaml(text, source=source)
+    return _from_yaml(data, lines, source, base_dir)
+
+
+def _from_yaml(data, lines, source, base_dir) -> Config:
+    return config_from_dict({} if data is None else data, source=source, base_dir=base_dir, lines=lines)
 
 
 def config_from_dict(data, source=None, base_dir=".", lines=None) -> Config:
@@ -363,8 +300,7 @@ def _build(cls, data, path, ctx, skip=()):
 
 def _hls4ml(data, ctx) -> Hls4mlConfig:
     """The ``hls4ml:`` section: autoq's export options plus hls4ml's own Model/LayerName/LayerType settings."""
-    from .exporting.settings import load_settings
-    from .errors import AutoqError
+    from .exporting.settings import validate_settings
 
     own = ("Model", "LayerName", "LayerType")
     # hls4ml's keys at the top of the section (as users write them), or under ``settings`` (a Config's to_dict())
@@ -372,11 +308,8 @@ def _hls4ml(data, ctx) -> Hls4mlConfig:
     settings = {**given, **{k: v for k, v in data.items() if k in own}} if isinstance(data, dict) else {}
     cfg = _build(Hls4mlConfig, {k: v for k, v in data.items() if k not in own + ("settings",)}
                  if isinstance(data, dict) else data, ("hls4ml",), ctx)
+    validate_settings(settings, lambda path, message: ctx.error(("hls4ml",) + path, message))
     for key, value in settings.items():
-        try:
-            load_settings({key: value})
-        except AutoqError as exc:
-            raise ctx.error(("hls4ml", key), str(exc)) from None
         if not isinstance(value, dict):
             raise ctx.error(("hls4ml", key), f"expected a mapping (as in hls4ml's config), got {value!r}")
     cfg.settings = settings
@@ -510,6 +443,12 @@ def _baselines(data, path, ctx) -> list:
     return out
 
 
+def number_shown(v) -> str:
+    """A number as the error shows it: a 4,000-digit integer by its length."""
+    big = isinstance(v, int) and abs(v) > 10**30  # str() of more than 4300 digits raises
+    return f"an integer of about {round(abs(v).bit_length() * math.log10(2))} digits" if big else str(v)
+
+
 def _check(cfg: Config, ctx):
     """Cross-field and range checks."""
     if not NAME_RE.fullmatch(str(cfg.name)) or ".." in str(cfg.name):
@@ -521,10 +460,10 @@ def _check(cfg: Config, ctx):
             continue
         v = getattr(obj, key)
         if v is not None and not lo <= v <= hi:
-            raise ctx.error((section, key), f"must be between {lo} and {hi}, got {v}")
+            raise ctx.error((section, key), f"must be between {lo} and {hi}, got {number_shown(v)}")
     for path, seed in ((("seed",), cfg.seed), (("data", "seed"), cfg.data.seed)):
         if not 0 <= seed <= MAX_SEED:
-            raise ctx.error(path, f"must be between 0 and {MAX_SEED}, got {seed}")
+            raise ctx.error(path, f"must be between 0 and {MAX_SEED}, got {number_shown(seed)}")
     m = cfg.model
     if m.path and m.builder:
         raise ctx.error(("model",), "give either 'path' (a saved Keras model) or 'builder' (module:function), not both")

@@ -98,6 +98,15 @@ def code_in_config(config, known: set | None = None) -> list:
     return list(dict.fromkeys(found))
 
 
+def kind(path: Path) -> str | None:
+    """What ``path`` is when it cannot be a model (checked before opening: reading a FIFO blocks), else None."""
+    if path.is_dir():
+        return None if (path / "saved_model.pb").is_file() else "a folder without saved_model.pb"
+    if not path.is_file():
+        return "not a regular file (a FIFO, socket or device)"
+    return None
+
+
 def check_file(path, trust: bool = False) -> None:
     """Refuse a model file that carries code, unless trusted."""
     if trust:
@@ -136,6 +145,9 @@ def load(path, trust: bool = False, custom_objects: dict | None = None, error=Au
     path = Path(path)
     if not path.exists():
         raise error(f"model file not found: {path}")
+    what = kind(path)
+    if what is not None:
+        raise error(f"{path} is {what}, not a saved Keras model (.h5, .keras or a SavedModel folder)")
     try:
         check_file(path, trust)
     except UntrustedModelError as exc:

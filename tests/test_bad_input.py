@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -59,6 +60,11 @@ def files(tmp_path_factory):
     for name, arrays in BAD_NPZ.items():
         np.savez(d / f"{name}.npz", **arrays)
     (d / "badbuilders.py").write_text(BUILDERS)
+    (d / "plain_folder").mkdir()
+    os.mkfifo(d / "model.fifo")  # opening it to read would block until a writer came
+    from autoq.data.jetgen import save_jets
+    from autoq.data.jets import JET_CLASSES
+    save_jets(d / "jets12.npz", RNG.random((12, 16)).astype("float32"), np.arange(12) % 5, list(JET_CLASSES), {})
     return d
 
 
@@ -194,10 +200,40 @@ CASES = {
                             "{cfg}:1: name: a search name is letters, digits, '_', '.' and '-' (it names folders), got "
                             "'../../somewhere'"),
 }
+# issue 21: leftovers of the adversarial suite
+BIG = "9" * 4000
+CASES.update({
+    "duplicate_key": ("name: a\nseed: 1\nname: b\n", "{cfg}:3: duplicate key 'name' (first given on line 1); YAML "
+                                                     "would keep only the last: give each key once"),
+    "huge_seed": (f"seed: {BIG}\n", "{cfg}:1: an integer of 4000 digits; settings are at most 30 digits long"),
+    "starred_quantizer_args": ({"space": {"default": {"kernel": ["quantized_bits(4, **{'alpha': 1}, integer=0)"]}}},
+                               "{cfg}:21: space.default.kernel[0]: quantizer \"quantized_bits(4, **{{'alpha': 1}}, "
+                               "integer=0)\": write arguments out as values and name=value, without * or **"),
+    "huge_quantizer_arg": ({"space": {"default": {"kernel": [f"quantized_bits(4,0,alpha={BIG})"]}}},
+                           "{cfg}:21: space.default.kernel[0]: quantizer 'quantized_bits(4,0,alpha=" + "9" * 35 +
+                           "... (4026 characters)': a number above 1000000 (bits and integer bits are at most 32)"),
+    "model_path_is_a_folder": (merge(PLAIN, {"model": {"path": "plain_folder"}}),
+                               "{cfg}: model.path: {d}/plain_folder is a folder without saved_model.pb, not a saved "
+                               "Keras model (.h5, .keras or a SavedModel folder)"),
+    "model_path_is_a_fifo": (merge(PLAIN, {"model": {"path": "model.fifo"}}),
+                             "{cfg}: model.path: {d}/model.fifo is not a regular file (a FIFO, socket or device), not a "
+                             "saved Keras model (.h5, .keras or a SavedModel folder)"),
+    "hls4ml_reuse_factor_negative": ({"hls4ml": {"Model": {"ReuseFactor": -4}}},
+                                     "{cfg}:32: hls4ml.Model.ReuseFactor: must be a whole number from 1 to 1000000, "
+                                     "got -4"),
+    "hls4ml_layer_name_list": ({"hls4ml": {"LayerName": ["fc1"]}},
+                               "{cfg}:31: hls4ml.LayerName: expected a mapping (as in hls4ml's config), got ['fc1']"),
+    "presplit_few_validation": ({"data": {"source": "npz", "path": "fewval.npz"}},
+                                "fewval: 4 validation samples; need at least 10 in each split"),
+    "generated_jets_too_few": ({"data": {"source": "jets-generated", "path": "jets12.npz"}},
+                               "jets-generated: 7 training samples of 12 jets split 60/20/20 (train/val/test, as "
+                               "hls4ml's tutorial); need at least 10 in each split"),
+})
 EXTRA_ARGS = {"zero_trials_flag": ["--max-trials", "0"], "tuner_id_escapes": ["--tuner-id", "../../x"],
-              "data_flag_ignored": ["--data", "strings.npz"]}
+              "data_flag_ignored": ["--data", "strings.npz"], "huge_seed_flag": ["--seed", "9" * 4000]}
 CASES.update({
     "zero_trials_flag": ({}, "search.max_trials (--max-trials): must be at least 1, got 0"),
+    "huge_seed_flag": ({}, "seed (--seed): must be between 0 and 2147483647, got an integer of about 4000 digits"),
     "tuner_id_escapes": ({}, "a tuner id is a name of letters, digits, '_', '.' and '-' (it names files in the output "
                              "folder), got '../../x'"),
     "data_flag_ignored": ({}, "{cfg}: data.source: --data names a file, but data.source is 'digits', which reads no "
@@ -209,6 +245,8 @@ BAD_NPZ = {
     "labels3d": dict(x=X64, y=np.zeros((200, 10, 1))), "short": dict(x=X64, y=np.zeros(150)),
     "emptyval": dict(x_train=X64, y_train=np.arange(200) % 10, x_val=X64[:0], y_val=np.zeros(0),
                      x_test=X64[:20], y_test=np.arange(20) % 10),
+    "fewval": dict(x_train=X64, y_train=np.arange(200) % 10, x_val=X64[:4], y_val=np.arange(4),
+                   x_test=X64[:20], y_test=np.arange(20) % 10),
 }
 BUILDERS = """
 import tensorflow as tf

@@ -154,3 +154,39 @@ def test_chief_on_a_busy_port_is_a_clear_error():
         oracle = kt.oracles.RandomSearchOracle(objective=kt.Objective("score", "max"), max_trials=1, seed=1)
         with pytest.raises(AutoqError, match=f"the chief cannot listen on 127.0.0.1:{port}.*choose another --port"):
             serve(oracle, "127.0.0.1", port, log=lambda *a: None)
+
+
+def test_a_loopback_chief_serves_only_holders_of_the_search_secret(tmp_path, monkeypatch):
+    """No --token, no $AUTOQ_TOKEN: the chief makes the search's secret (out/chief.token, mode 0600), refuses a
+    process on this machine that does not present it, and a worker of the same user reads it from the folder."""
+    import grpc
+    import stat
+    from helpers_search import wait_until
+    from autoq.keras_env import keras_tuner
+    keras_tuner()
+    from keras_tuner.src import protos
+
+    monkeypatch.delenv("AUTOQ_TOKEN", raising=False)
+    cfg = write_config(tmp_path, search={"max_trials": 1, "output_dir": "out"})
+    port, out = free_port(), tmp_path / "out"
+    chief = start(["search", cfg, "--chief", "--host", "127.0.0.1", "--port", port], tmp_path, tmp_path / "chief.log")
+    w = None
+    try:
+        listening = lambda: "oracle listening" in (tmp_path / "chief.log").read_text()  # noqa: E731
+        assert wait_until(listening, 150, [chief]), (tmp_path / "chief.log").read_text()
+        token = out / "chief.token"
+        assert stat.S_IMODE(token.stat().st_mode) == 0o600 and len(token.read_text().strip()) >= 32
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:  # any local process, without the secret
+            with pytest.raises(grpc.RpcError) as refused:
+                protos.get_service_grpc().OracleStub(channel).GetSpace(protos.get_service().GetSpaceRequest(),
+                                                                       timeout=30)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        w = start(["search", cfg, "--worker", "--chief-address", f"127.0.0.1:{port}", "--tuner-id", "w1"],
+                  tmp_path, tmp_path / "w1.log")
+        chief.wait(timeout=200)
+        w.wait(timeout=60)
+    finally:
+        stop(*[p for p in (chief, w) if p is not None])
+    logs = (tmp_path / "chief.log").read_text() + (tmp_path / "w1.log").read_text()
+    assert chief.returncode == 0 and w.returncode == 0, logs[-3000:]
+    assert "workers must present the token" in logs and sorted(records(out)) == ["0"]

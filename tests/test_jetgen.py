@@ -121,7 +121,7 @@ def test_seeds_differ_and_repeat():
 
 
 @pytest.mark.parametrize("args, says", [
-    (["--n", "0", "--output", "x.npz"], "--n must be an integer between 10"),
+    (["--n", "0", "--output", "x.npz"], "--n must be an integer between 50"),
     (["--n", "100", "--output", "x.csv"], "must be an .npz file"),
     (["--n", "100", "--output", "no/such/folder/x.npz"], "does not exist"),
     (["--n", "100", "--output", "x.npz", "--workers", "0"], "--workers must be"),
@@ -154,24 +154,24 @@ def test_unwritable_output_folder(tmp_path):
 def test_existing_output_is_kept_unless_overwrite(tmp_path):
     """An existing file (or data card) is refused before any generation; --overwrite replaces it."""
     (tmp_path / "mine.npz").write_bytes(b"a user's own file")
-    r = make_jets(tmp_path, "--n", 10, "--output", "mine.npz", "--no-tagger")
+    r = make_jets(tmp_path, "--n", 50, "--output", "mine.npz", "--no-tagger")
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert r.stderr.startswith("error: ") and "--overwrite" in r.stderr and "mine.npz already exists" in r.stderr
     assert (tmp_path / "mine.npz").read_bytes() == b"a user's own file"
     (tmp_path / "other.md").write_text("notes")  # a card of the same name would be written over too
-    r = make_jets(tmp_path, "--n", 10, "--output", "other.npz", "--no-tagger")
+    r = make_jets(tmp_path, "--n", 50, "--output", "other.npz", "--no-tagger")
     assert r.returncode == 2 and "other.md already exists" in r.stderr, r.stderr
     assert not (tmp_path / "other.npz").exists() and (tmp_path / "other.md").read_text() == "notes"
-    r = make_jets(tmp_path, "--n", 10, "--seed", 3, "--output", "mine.npz", "--no-tagger", "--overwrite")
+    r = make_jets(tmp_path, "--n", 50, "--seed", 3, "--output", "mine.npz", "--no-tagger", "--overwrite")
     assert r.returncode == 0, r.stderr
-    assert load_jets(tmp_path / "mine.npz")[0].shape == (10, 16)
+    assert load_jets(tmp_path / "mine.npz")[0].shape == (50, 16)
 
 
 def test_two_runs_at_once_on_one_output_lose_nothing(tmp_path):
     """Both pass the early check; the first to finish writes the file, the other keeps its jets aside and says
     where (exit 2): neither result is lost or replaced."""
     from helpers_search import start
-    procs = [start(["data", "make-jets", "--n", 10, "--seed", seed, "--output", "same.npz", "--no-tagger"],
+    procs = [start(["data", "make-jets", "--n", 50, "--seed", seed, "--output", "same.npz", "--no-tagger"],
                    tmp_path, tmp_path / f"log{seed}") for seed in (1, 2)]
     codes = sorted(p.wait(timeout=300) for p in procs)
     logs = [(tmp_path / f"log{seed}").read_text() for seed in (1, 2)]
@@ -179,7 +179,7 @@ def test_two_runs_at_once_on_one_output_lose_nothing(tmp_path):
     loser = next(log for log in logs if "error: " in log)
     kept = loser.split("kept in ")[1].strip()
     a, b = load_jets(tmp_path / "same.npz"), load_jets(tmp_path / kept)
-    assert a[0].shape == b[0].shape == (10, 16) and not np.array_equal(a[0], b[0])  # two seeds, two files
+    assert a[0].shape == b[0].shape == (50, 16) and not np.array_equal(a[0], b[0])  # two seeds, two files
     assert not list(tmp_path.glob(".*tmp*"))
 
 
@@ -195,14 +195,14 @@ def test_a_full_disk_gives_one_error_and_no_partial_files(tmp_path, limit, says,
 
     def small_files():
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-    r = subprocess.run([sys.executable, "-m", "autoq.cli", "data", "make-jets", "--n", "10", "--output", "full.npz",
+    r = subprocess.run([sys.executable, "-m", "autoq.cli", "data", "make-jets", "--n", "50", "--output", "full.npz",
                         "--no-tagger"], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env(),
                        preexec_fn=small_files)
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr and r.stderr.strip().splitlines()[-1] == says, r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == kept
     if kept:
-        assert load_jets(tmp_path / "full.npz")[0].shape == (10, 16)
+        assert load_jets(tmp_path / "full.npz")[0].shape == (50, 16)
 
 
 def test_missing_extra_names_the_pip_command(tmp_path):

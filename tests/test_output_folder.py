@@ -237,7 +237,9 @@ def test_chief_listens_on_loopback_and_beyond_it_only_with_a_token(tmp_path):
     try:
         assert wait_until(log_has(tmp_path / "chief2.log", "oracle listening on"), 200, [chief]), \
             (tmp_path / "chief2.log").read_text()
-        assert f"oracle listening on 127.0.0.1:{port};" in (tmp_path / "chief2.log").read_text()
+        # ... and even there it serves only holders of the search's own secret (out2/chief.token)
+        assert f"oracle listening on 127.0.0.1:{port} (workers must present the token)" in \
+            (tmp_path / "chief2.log").read_text()
         if shutil.which("ss"):  # iproute2's ss, where the machine has it: the one local address is loopback
             listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
             local = [line.split()[3] for line in listening.splitlines()]

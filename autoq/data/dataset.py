@@ -48,6 +48,15 @@ class Dataset:
                 f"input {self.input_shape}, {what}")
 
 
+def require_split_sizes(d: Dataset, how: str = "") -> Dataset:
+    """The rule of every source: at least ``MIN_SPLIT`` samples in each of train, validation and test (a score on
+    fewer means nothing); ``how`` says how the source split them, for the message."""
+    for what, x in (("training", d.x_train), ("validation", d.x_val), ("test", d.x_test)):
+        if len(x) < MIN_SPLIT:
+            raise DataError(f"{d.name}: {len(x)} {what} samples{how}; need at least {MIN_SPLIT} in each split")
+    return d
+
+
 def check_labels(y, name: str = "data") -> np.ndarray:
     """Labels as given, checked: numbers, finite, class indices 0..K-1 of shape (N,) or (N, 1), or one-hot / class
     scores of shape (N, K) that are not negative."""
@@ -196,12 +205,12 @@ def presplit(arrays, name: str = "data", task: str = "classification") -> Datase
             raise DataError(f"{name}: {key} has inputs of shape {x.shape[1:]}, x_train {xs[0].shape[1:]}")
     if task != "classification":
         ys = xs if task == "autoencoder" else ys
-        return Dataset(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], name=name, task=task)
+        return require_split_sizes(Dataset(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], name=name, task=task))
     n = max(y.shape[1] if y.ndim == 2 and y.shape[1] > 1 else int(y.max()) + 1 for y in ys)
     onehot = []
     for key, y in zip(keys[1::2], ys):
         if y.ndim == 2 and y.shape[1] > 1 and y.shape[1] != n:
             raise DataError(f"{name}: {key} has {y.shape[1]} classes, the other splits {n}")
         onehot.append(one_hot(y, n))
-    return Dataset(xs[0], onehot[0], xs[1], onehot[1], xs[2], onehot[2], name=name,
-                   class_names=[str(i) for i in range(n)])
+    return require_split_sizes(Dataset(xs[0], onehot[0], xs[1], onehot[1], xs[2], onehot[2], name=name,
+                                       class_names=[str(i) for i in range(n)]))

@@ -28,12 +28,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AutoqError
+from .dataset import MIN_SPLIT
 from .jets import JET_CLASSES, JET_FEATURES
 
 EXTRA_HINT = 'pip install -e ".[jets]"  (or: pip install pythia8mc==8.317.2 fastjet==3.5.2.0)'
 #: jets per work unit; fixed so that a seed gives the same data for any number of workers
 CHUNK = 500
 MAX_JETS = 10_000_000
+MIN_JETS = 50  # 60/20/20 splits (autoq.data.jets.jets_splits) of 48 or more jets hold MIN_SPLIT in each
 
 #: Pythia settings per class and the truth object to match: (process settings, truth status, truth |id|s)
 PROCESSES = {
@@ -201,8 +203,9 @@ def chunk_tasks(n: int, seed: int, settings: GenSettings) -> list[tuple]:
 
 
 def _check_args(n, seed, output, workers, overwrite=False, card=True) -> Path:
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 10 <= n <= MAX_JETS:
-        raise JetGenError(f"--n must be an integer between 10 and {MAX_JETS:,} (jets to generate); got {n!r}")
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not MIN_JETS <= n <= MAX_JETS:
+        raise JetGenError(f"--n must be an integer between {MIN_JETS} and {MAX_JETS:,} (jets to generate; a search "
+                          f"needs {MIN_SPLIT} in each of its 60/20/20 splits); got {n!r}")
     if not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 63:
         raise JetGenError(f"--seed must be a non-negative integer; got {seed!r}")
     if not isinstance(workers, (int, np.integer)) or not 1 <= workers <= 256:

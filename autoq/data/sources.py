@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import DataError
 from . import jets
-from .dataset import Dataset, from_arrays, presplit
+from .dataset import Dataset, from_arrays, presplit, require_split_sizes
 
 SKLEARN = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 
@@ -59,7 +59,7 @@ def load_dataset(cfg, base_dir=".") -> Dataset:
         # the paper's preprocessing: 80/20 split (random_state=42), StandardScaler fitted on train, one-hot
         d = jets.jets_splits(x, y, class_names=names, seed=42, test_size=0.2, val_size=0.25)
         d.name = "jets-generated" if generated else "jets"  # generated data is never named as the OpenML set
-        return d
+        return require_split_sizes(d, f" of {len(x)} jets split 60/20/20 (train/val/test, as hls4ml's tutorial)")
     raise DataError(f"data source {cfg.source!r} needs arrays: pass them to autoq.search(model, (x, y), config)")
 
 

@@ -133,7 +133,7 @@ def quantize_inputs(x: np.ndarray, precision: str) -> np.ndarray:
 
 def _inputs(x: Any, data: dict | None, npz: str, kmodel: Any) -> tuple[np.ndarray, str, list[str]]:
     """(test inputs, where they come from, notes): given array or .npz, the search's validation data, or random."""
-    from .source import load_npz_inputs
+    from .source import check_inputs, load_npz_inputs
 
     notes: list[str] = []
     if isinstance(x, (str, os.PathLike)):
@@ -149,6 +149,7 @@ def _inputs(x: Any, data: dict | None, npz: str, kmodel: Any) -> tuple[np.ndarra
                      "model's real range; pass x= (--data FILE.npz) for a meaningful check")
         print(f"WARNING: {notes[-1]}", file=sys.stderr)
     x = np.asarray(x)[:MAX_CHECK_SAMPLES]
+    check_inputs(x, source)
     want = tuple(int(d) for d in kmodel.input_shape[1:])
     if x.ndim < 1 or tuple(x.shape[1:]) != want or len(x) == 0:
         raise ExportError(f"x has shape {x.shape}, the model expects (n_samples, {', '.join(map(str, want))})")
@@ -272,7 +273,7 @@ def export(
     hls_model.write()  # leave a clean (trace-free) firmware in the project
     _portable_config(out)
 
-    est = estimate(kmodel, reuse_factor=reuse_factor, clock_period=clock_period, part=part, strategy=strategy)
+    est = estimate(kmodel, reuse_factor=int(cfg["Model"].get("ReuseFactor", reuse_factor)), clock_period=clock_period, part=part, strategy=strategy)
     result = ExportResult(
         output_dir=out, hls_config=cfg, agreement=chk and chk.agreement, max_abs_diff=chk and chk.max_abs_diff,
         first_mismatch_layer=chk and chk.first_mismatch_layer, estimate=est, synth_report=None,

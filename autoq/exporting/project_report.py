@@ -60,11 +60,7 @@ def report(project_dir: str) -> ProjectReport:
     est = check = None
     meta_path = os.path.join(project_dir, "autoq_export.json")
     if os.path.isfile(meta_path):
-        with open(meta_path) as f:
-            meta = json.load(f)
-        if meta.get("estimate"):
-            est = ResourceEstimate.from_dict(meta["estimate"])
-        check = {k: meta.get(k) for k in CHECK_KEYS}
+        est, check = _read_meta(meta_path)
     else:
         notes.append("no autoq_export.json: project not written by autoq export, no estimate")
     synth = parse_synth_report(project_dir)
@@ -83,8 +79,31 @@ def report(project_dir: str) -> ProjectReport:
         notes.append("not an autoq export: report.md and report.json were not written")
     rep = ProjectReport(project_dir=project_dir, estimate=est, synth=synth, stale=stale, notes=notes, check=check)
     if ours:
-        write_report_files(rep, project_dir)
+        try:
+            write_report_files(rep, project_dir)
+        except OSError as exc:  # a read-only project (an archive, another user's): the report is still printed
+            rep.notes.append(f"report.json and report.md not written ({exc.strerror or exc}): the report above is "
+                             "the only copy")
     return rep
+
+
+def _read_meta(meta_path: str) -> tuple[ResourceEstimate | None, dict]:
+    """(estimate, check) from ``autoq_export.json``; a damaged file is named, with the remedy."""
+    fix = "export the model again (autoq export ... --force) to rewrite it"
+    try:
+        with open(meta_path) as f:
+            meta = json.load(f)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ExportError(f"cannot read {meta_path}: {str(exc)[:200]}; {fix}") from None
+    if not isinstance(meta, dict):
+        raise ExportError(f"{meta_path} holds a {type(meta).__name__}, not autoq's export record; {fix}")
+    est = None
+    if meta.get("estimate"):
+        try:
+            est = ResourceEstimate.from_dict(meta["estimate"])
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise ExportError(f"{meta_path}: its estimate is damaged ({exc}); {fix}") from None
+    return est, {k: meta.get(k) for k in CHECK_KEYS}
 
 
 def write_report_files(rep: ProjectReport, project_dir: str) -> None:

@@ -15,25 +15,59 @@ SAFE_KEYS = {"ReuseFactor", "Strategy", "ParallelizationFactor", "ConvImplementa
              "TraceOutput", "FIFO_opt"}
 
 
+MAX_REUSE_FACTOR = 1_000_000  # the hls4ml section's reuse_factor bound (autoq.config.RANGES)
+
+
 def load_settings(src: Any) -> dict:
-    """A settings mapping from a dict or a YAML file path; validated for shape."""
+    """A settings mapping from a dict or a YAML file path (read like a config: bounded, each key once), validated."""
     if src is None:
         return {}
     if isinstance(src, (str, os.PathLike)):
-        import yaml
+        from ..errors import ConfigError
+        from ..yaml_input import read_yaml_file
 
-        try:
-            with open(src) as f:
-                src = yaml.safe_load(f) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise ExportError(f"cannot read hls4ml settings {os.fspath(src)}: {e}") from e
+        data, lines, source = read_yaml_file(src, "hls4ml settings")
+
+        def error(path, message):
+            line = next((lines[path[:n]] for n in range(len(path), 0, -1) if path[:n] in lines), None)
+            return ConfigError(message, key=".".join(map(str, path)) or None, line=line, source=source)
+
+        validate_settings(data or {}, error)
+        return data or {}
+    validate_settings(src, lambda path, message: ExportError(
+        "hls4ml settings: " + (".".join(map(str, path)) + ": " if path else "") + message))
+    return src
+
+
+def validate_settings(src: Any, error) -> None:
+    """Check the shape of hls4ml settings; ``error(key path, message)`` makes the exception raised."""
     if not isinstance(src, dict):
-        raise ExportError(f"hls4ml settings must be a mapping with Model and/or LayerName, got {type(src).__name__}")
+        raise error((), f"must be a mapping with Model, LayerName and/or LayerType, got {type(src).__name__}")
     unknown = set(src) - {"Model", "LayerName", "LayerType"}
     if unknown:
-        raise ExportError(f"hls4ml settings: unknown key(s) {', '.join(sorted(map(str, unknown)))}; allowed: Model, "
-                          "LayerName, LayerType (hls4ml's config keys)")
-    return src
+        raise error((), f"unknown key(s) {', '.join(sorted(map(str, unknown)))}; allowed: Model, LayerName, "
+                        "LayerType (hls4ml's config keys)")
+    for top, value in src.items():
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise error((top,), f"expected a mapping (as in hls4ml's config), got {value!r}")
+        entries = {(top,): value} if top == "Model" else {(top, k): v for k, v in value.items()}
+        for path, entry in entries.items():
+            if not isinstance(entry, dict):
+                what = "layer name" if top == "LayerName" else "layer class name"
+                raise error(path, f"expected a mapping of settings for this {what} (ReuseFactor, Precision, ...), "
+                                  f"got {entry!r}")
+            _check_values(entry, path, error)
+
+
+def _check_values(entry: dict, path: tuple, error) -> None:
+    rf = entry.get("ReuseFactor")
+    if "ReuseFactor" in entry and (isinstance(rf, bool) or not isinstance(rf, int) or not 1 <= rf <= MAX_REUSE_FACTOR):
+        raise error(path + ("ReuseFactor",), f"must be a whole number from 1 to {MAX_REUSE_FACTOR}, got {rf!r}")
+    st = entry.get("Strategy")
+    if "Strategy" in entry and str(st).lower() not in ("latency", "resource"):
+        raise error(path + ("Strategy",), f"expected Latency or Resource, got {st!r}")
 
 
 def merge_settings(cfg: dict, settings: Any) -> tuple[dict, tuple, list[str]]:
@@ -49,6 +83,10 @@ def merge_settings(cfg: dict, settings: Any) -> tuple[dict, tuple, list[str]]:
             warnings.append(f"hls4ml settings: Model.Precision={value!r} changes the default type of every layer "
                             "autoq does not type itself; the check below says whether the export stays bit-exact")
         cfg["Model"][key] = value
+        if key in ("ReuseFactor", "Strategy"):  # autoq writes both per layer, which would override Model's
+            for entry in cfg["LayerName"].values():
+                if key in entry:
+                    entry[key] = value
     layers = settings.get("LayerName") or {}
     for name, values in layers.items():
         if name not in cfg["LayerName"]:

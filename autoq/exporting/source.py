@@ -34,8 +34,7 @@ def load_source(src: Any, trial: str | None = None, trust_model: bool = False) -
         data = None
         npz = os.path.join(path, "data_sample.npz")
         if os.path.isfile(npz):
-            with np.load(npz) as z:
-                data = {k: z[k] for k in z.files}
+            data = read_npz(npz)
         return load_h5(h5, trust_model), name, data
     if trial is not None:
         raise ExportError(f"--trial needs a search directory; {path} is not one")
@@ -66,17 +65,38 @@ def load_h5(path: str, trust_model: bool = False) -> Any:
     return model_io.load(path, trust_model, error=ExportError)
 
 
-def load_npz_inputs(path: str) -> np.ndarray:
-    """Input samples from an .npz: the array ``x_val``, ``x_test``, ``x`` or ``X`` (first found)."""
+def read_npz(path: str) -> dict:
+    """Every array of an .npz file (no pickles); a file that is not one (cut short, not a zip, a FIFO) refused."""
+    import zipfile
+
+    if not os.path.isfile(path):
+        raise ExportError(f"{path}: " + ("no such file" if not os.path.exists(path) else "not a regular file"))
     try:
         with np.load(path) as z:
-            for key in ("x_val", "x_test", "x", "X", "x_train"):
-                if key in z.files:
-                    return np.asarray(z[key])
-            keys = list(z.files)
-    except (OSError, ValueError) as e:
-        raise ExportError(f"cannot read {path}: {e}") from e
-    raise ExportError(f"{path} has no input array: expected one of x_val, x_test, x, X (found {', '.join(keys)})")
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, AttributeError) as e:
+        raise ExportError(f"cannot read {path} as an .npz file: {str(e)[:200] or type(e).__name__}") from None
+
+
+def load_npz_inputs(path: str) -> np.ndarray:
+    """Input samples from an .npz: the array ``x_val``, ``x_test``, ``x`` or ``X`` (first found)."""
+    arrays = read_npz(path)
+    for key in ("x_val", "x_test", "x", "X", "x_train"):
+        if key in arrays:
+            return np.asarray(arrays[key])
+    raise ExportError(f"{path} has no input array: expected one of x_val, x_test, x, X (found {', '.join(arrays)})")
+
+
+def check_inputs(x: np.ndarray, source: str) -> None:
+    """Test inputs are real finite numbers: a NaN would read as a firmware mismatch, a complex part be dropped."""
+    if x.dtype.kind == "c":
+        raise ExportError(f"inputs from {source} are complex ({x.dtype}); the model takes real numbers")
+    if x.dtype.kind not in "biuf":
+        raise ExportError(f"inputs from {source} must be numbers, got {x.dtype} values")
+    bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1) if x.ndim and len(x) else np.zeros(0, bool)
+    if bad.any():
+        raise ExportError(f"inputs from {source}: {int(bad.sum())} of {len(x)} samples hold NaN or infinite values "
+                          f"(the first is sample {int(np.argmax(bad))}); remove them, they are bad data")
 
 
 # --------------------------------------------------------------------------------------------------- preparing

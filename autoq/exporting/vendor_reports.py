@@ -65,7 +65,7 @@ def parse_synth_report(project_dir: str) -> SynthReport | None:
     with contextlib.redirect_stdout(io.StringIO()):
         try:
             raw = parse_vivado_report(str(project_dir)) or {}
-        except (OSError, IndexError, KeyError, UnboundLocalError):
+        except (OSError, IndexError, KeyError, UnboundLocalError, ValueError, SyntaxError):  # ParseError: damaged xml
             raw = {}
     cs = raw.get("CSynthesisReport")
     vs = raw.get("VivadoSynthReport")
@@ -95,7 +95,10 @@ def _csynth_part(project_dir: str) -> str | None:
     import xml.etree.ElementTree as ET
 
     for path in sorted(glob.glob(os.path.join(project_dir, "*_prj", "*", "syn", "report", "*_csynth.xml"))):
-        node = ET.parse(path).getroot().find("./UserAssignments/Part")
+        try:
+            node = ET.parse(path).getroot().find("./UserAssignments/Part")
+        except (OSError, ET.ParseError):
+            continue
         if node is not None:
             return node.text
     return None

@@ -83,6 +83,13 @@ class QuantizerSpec:
         return QuantizerSpec("quantized_bits", (self.bits, self.integer), (("alpha", 1),))
 
 
+MAX_ARG = 10**6  # no quantizer argument is near it; larger ones overflow floats (alpha=10**4000)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 80 else text[:60] + f"... ({len(text)} characters)"
+
+
 MAX_EXPANSION = 256  # choices one spec may expand to: a search space is tens of choices per slot
 
 
@@ -90,6 +97,8 @@ def expand(text: str) -> list[str]:
     """Expand ``{a..b}`` ranges: ``quantized_relu({3..4})`` -> ``['quantized_relu(3)', 'quantized_relu(4)']``.
 
     At most ``MAX_EXPANSION`` specs per item (checked before expanding anything)."""
+    if any(len(m.group(1)) > 12 or len(m.group(2)) > 12 for m in _RANGE.finditer(text)):
+        raise QuantizerError(f"{_short(text)!r}: a range bound of more than 12 digits")
     ranges = [(int(m.group(1)), int(m.group(2))) for m in _RANGE.finditer(text)]
     if not ranges:
         return [text]
@@ -122,7 +131,7 @@ def parse(text, role: str | None = None) -> QuantizerSpec:
         except SyntaxError:
             hint = (" (in a YAML [a, b] list, quote specs that contain commas: \"quantized_bits(4,0,alpha=1)\")"
                     if src.count("(") != src.count(")") else "")
-            raise QuantizerError(f"cannot parse quantizer {text!r}: expected name(args), "
+            raise QuantizerError(f"cannot parse quantizer {_short(text)!r}: expected name(args), "
                                  f"e.g. 'quantized_bits(4,0,alpha=1)'{hint}") from None
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
             raise QuantizerError(f"cannot parse quantizer {text!r}: expected name(args)")
@@ -131,13 +140,20 @@ def parse(text, role: str | None = None) -> QuantizerSpec:
             hint = difflib.get_close_matches(name, KNOWN, n=1)
             raise QuantizerError(f"unknown quantizer {name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
                                  + f"; known: {', '.join(sorted(KNOWN))}")
+        if any(k.arg is None for k in node.keywords) or any(isinstance(a, ast.Starred) for a in node.args):
+            raise QuantizerError(f"quantizer {_short(text)!r}: write arguments out as values and name=value, "
+                                 "without * or **")
         try:
             args = tuple(ast.literal_eval(a) for a in node.args)
             kwargs = tuple(sorted((k.arg, ast.literal_eval(k.value)) for k in node.keywords))
         except ValueError:
             raise QuantizerError(f"quantizer {text!r}: arguments must be literal numbers, strings or booleans") from None
-        if any(isinstance(v, float) and not math.isfinite(v) for v in args + tuple(v for _, v in kwargs)):
+        values = args + tuple(v for _, v in kwargs)
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
             raise QuantizerError(f"quantizer {text!r}: arguments must be finite numbers")
+        if any(isinstance(v, int) and abs(v) > MAX_ARG for v in values):
+            raise QuantizerError(f"quantizer {_short(text)!r}: a number above {MAX_ARG} (bits and integer bits are "
+                                 "at most 32)")
         allowed = KNOWN[name][2]
         if len(args) > len(allowed):
             raise QuantizerError(f"quantizer {text!r}: {name} takes at most {len(allowed)} positional arguments "

@@ -128,6 +128,48 @@ def keras_tuner_env(dist: dict | None):
                 os.environ[k] = v
 
 
+TOKEN_FILE = "chief.token"  # in the output folder: the search's own secret, readable only by its owner (0600)
+
+
+def search_token(out: Path) -> str:
+    """Chief side, when no token was given: the search's secret, made once per search (kept across a chief's
+    restart) in ``<out>/chief.token``, mode 0600, so that only processes of the same user can join."""
+    import secrets
+    path = Path(out) / TOKEN_FILE
+    if path.exists():
+        return read_token(out)
+    token = secrets.token_urlsafe(32)
+    tmp = path.with_name(f".{TOKEN_FILE}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(token + "\n")
+        os.chmod(tmp, 0o600)  # whatever the umask
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ResultsError(f"cannot write the search's secret {path}: {exc.strerror or exc}") from None
+    return token
+
+
+def read_token(out: Path) -> str | None:
+    """Worker side, when no token was given: the chief's secret from ``<out>/chief.token`` (None if there is none);
+    a file others may read, or another user's, is refused (its secret is no secret)."""
+    path = Path(out) / TOKEN_FILE
+    try:
+        st = path.stat()
+        if st.st_mode & 0o077 or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
+            raise ResultsError(f"{path} (the search's secret) must belong to you and be readable only by you "
+                               f"(mode 0600, it is {st.st_mode & 0o777:o}): delete it and restart the chief")
+        token = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"cannot read the search's secret {path}: {exc}") from None
+    if not token:
+        raise ResultsError(f"{path} (the search's secret) is empty: delete it and restart the chief")
+    return token
+
+
 def wait_for_state(out: Path, fingerprint: dict, timeout: float, log, poll: float = 1.0, config: dict | None = None
                    ) -> dict:
     """Worker side: wait until the chief has prepared the shared output directory; check it is this search (same

@@ -29,7 +29,8 @@ HEARTBEAT = 20.0  # seconds between touches of the lock file
 STALE_AFTER = 120.0  # a lock from another host with no heartbeat for this long is abandoned
 # everything autoq writes at the top of a search folder (``--overwrite`` removes these and nothing else)
 OWN_ENTRIES = frozenset({MARKER, LOCK, "state.json", "summary.json", "float_model.h5", "best_model.h5", "trials.csv",
-                         "pareto.csv", "pareto.png", "data_sample.npz", "trials", "baselines", "tuner", "strategy"})
+                         "pareto.csv", "pareto.png", "data_sample.npz", "trials", "baselines", "tuner", "strategy",
+                         "chief.token"})
 FINGERPRINT_PARTS = {"config": "config", "data": "data (content hash)", "model": "float model (weights hash)"}
 
 

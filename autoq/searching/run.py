@@ -67,9 +67,10 @@ def resolve_config(config, **overrides) -> Config:
                 raise ConfigError(f"must be at least 1, got {value}", key="search.max_trials (--max-trials)")
             cfg.search.max_trials = int(value)
         elif key == "seed":
-            from ..config import MAX_SEED
+            from ..config import MAX_SEED, number_shown
             if not 0 <= int(value) <= MAX_SEED:
-                raise ConfigError(f"must be between 0 and {MAX_SEED}, got {value}", key="seed (--seed)")
+                raise ConfigError(f"must be between 0 and {MAX_SEED}, got {number_shown(value)}",
+                                  key="seed (--seed)")
             cfg.seed = int(value)
         elif key == "output_dir":
             cfg.search.output_dir = str(value)
@@ -165,10 +166,14 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
     lock = None
     if role == "worker":
         # the chief prepares the folder (float model, reference, baselines); workers wait for it and reuse it
-        from .distributed import wait_for_state
+        from .distributed import read_token, wait_for_state
         wait_for_state(out, fp, wait_timeout, log, config=cfg.to_dict())
+        dist["token"] = dist["token"] or read_token(out)  # the chief's own secret, when none was given
     else:
         lock = outdir.take(out, fp, overwrite, role or "search", log, config=cfg.to_dict())
+        if role == "chief" and not dist["token"]:  # never serve trials to a process without the search's secret
+            from .distributed import search_token
+            dist["token"] = search_token(out)
     try:
         return _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp, connect_timeout,
                           epoch_lines=int(verbose) >= 2)

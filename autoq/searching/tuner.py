@@ -43,6 +43,31 @@ def _requeue_stranded(oracle) -> None:
             oracle._retry_queue.append(tid)
 
 
+def _requeue_lost(oracle, searcher: Searcher) -> list:
+    """A finished trial whose folder (``trials/<id>``, its record) was deleted runs again, so a resumed search
+    still ends with ``max_trials`` on record; a trial keras-tuner's lists name but whose own file is gone (the
+    ``tuner/trial_<id>`` folder) makes the state unusable: refused with the remedy."""
+    from .folder import FRESH_HINT
+
+    known = set(oracle.trials)
+    gone = sorted({t for t in oracle.end_order + oracle.start_order + list(oracle._retry_queue) if t not in known})
+    if gone:
+        raise ResultsError(f"keras-tuner's record of trial(s) {', '.join(gone)} is missing from "
+                           f"{getattr(oracle, '_project_dir', searcher.store.dir)} (folder trial_<id> deleted?): the "
+                           f"search cannot be resumed; {FRESH_HINT}")
+    queued = set(oracle._retry_queue) | {t.trial_id for t in oracle.ongoing_trials.values()}
+    notes = []
+    for tid in sorted(oracle.trials):
+        folder = searcher.store.trial_dir(searcher.trial_prefix + tid)
+        if oracle.trials[tid].status in ("COMPLETED", "FAILED", "INVALID") and tid not in queued and not (
+                folder / "record.json").is_file():
+            notes.append(f"[autoq] trial {searcher.trial_prefix + tid} had finished, but {folder / 'record.json'} is "
+                         "gone: running it again")
+            oracle.end_order = [t for t in oracle.end_order if t != tid]
+            oracle._retry_queue.append(tid)
+    return notes
+
+
 class AutoqTuner(base_tuner.BaseTuner):
     """Runs one autoq trial (:meth:`Searcher.run_trial`) per keras-tuner trial; the oracle sees ``score``, the goal
     metric as ``objective`` (higher is better) and the cost under its key. ``max_trials`` is only the total the
@@ -57,6 +82,7 @@ class AutoqTuner(base_tuner.BaseTuner):
         super().reload()
         if not self._is_worker():
             _requeue_stranded(self.oracle)
+            self.notes = _requeue_lost(self.oracle, self.searcher)  # logged by make_tuner (stdout is muted here)
 
     def save(self):
         """keras-tuner's save, with the tuner's own file written atomically too (the oracle's: AtomicState)."""
@@ -186,6 +212,8 @@ def make_tuner(searcher: Searcher, oracle, max_trials: int | None, serve_options
         from .folder import FRESH_HINT
         raise ResultsError(f"keras-tuner's state in {searcher.store.dir / project} is damaged "
                            f"({type(exc).__name__}: {exc}); {FRESH_HINT}") from None
+    for note in getattr(tuner, "notes", []):
+        searcher.log(note)
     if dist and dist["role"] == "worker":
         from .distributed import connect_worker
         connect_worker(tuner.oracle, dist)

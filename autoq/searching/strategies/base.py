@@ -92,10 +92,39 @@ def cached(ctx: StrategyContext, name: str, compute: Callable[[], list]) -> list
     if ctx.store_dir is None:
         return compute()
     path = os.path.join(str(ctx.store_dir), "strategy", f"{ctx.stage}-{name}.json")
-    if os.path.isfile(path):
-        with open(path) as f:
-            return json.load(f)
+    if os.path.exists(path):
+        try:
+            with open(path) as f:
+                value = json.load(f)
+            _check_candidates(value, str(ctx.store_dir))
+            return value
+        except (OSError, UnicodeDecodeError, ValueError) as exc:  # cut short, edited, of another version
+            ctx.log(f"[autoq] {name}: the saved candidates {path} are damaged ({str(exc)[:160]}); computing them "
+                    "again")
     value = compute()
     os.makedirs(os.path.dirname(path), exist_ok=True)
     atomic_write_text(path, json.dumps(value))
     return value
+
+
+def _check_candidates(value, store_dir: str) -> None:
+    """A cache :func:`cached` wrote: a non-empty list of candidates with the same keys, each a ``choice``
+    (``{layer: {role: spec}}``), finite numbers, and start models that exist; ValueError says what is wrong."""
+    import math
+
+    if not isinstance(value, list) or not value or not all(isinstance(c, dict) for c in value):
+        raise ValueError("not a list of candidates")
+    if any(set(c) != set(value[0]) for c in value) or "choice" not in value[0]:
+        raise ValueError("candidates with different keys, or without a choice")
+    for c in value:
+        choice = c["choice"]
+        if not isinstance(choice, dict) or not all(isinstance(v, dict) and all(
+                isinstance(k, str) and isinstance(q, str) for k, q in v.items()) for v in choice.values()):
+            raise ValueError("a choice is not {layer: {role: quantizer}}")
+        for key, v in c.items():
+            if key in ("cost", "beta", "loss", "sensitivity") and (isinstance(v, bool) or not isinstance(
+                    v, (int, float)) or not math.isfinite(v)):
+                raise ValueError(f"{key} {v!r} is not a finite number")
+        model = c.get("model")
+        if model is not None and not (isinstance(model, str) and os.path.isfile(os.path.join(store_dir, model))):
+            raise ValueError(f"start model {model!r} is missing")

@@ -155,7 +155,8 @@ def _search(args, argv) -> int:
     if args.quiet and result is not None:
         print(result)
     if result is not None and result.best is None:  # finished, but no trial meets goal.budget / goal.max_drop
-        print(f"[autoq] no winner: {result.summary['constraints']['message']} (exit code 3)", file=sys.stderr)
+        print("[autoq] no winner: no trial meets goal.budget / goal.max_drop (the constraints' lines above, and "
+              f"summary.json in {result.output_dir}); exit code 3", file=sys.stderr)
         return 3
     return 0
 

@@ -67,6 +67,19 @@ class Selection:
                f"{b[self.cost_key]:.4g})"
 
     # ---- the summary
+    def _unmet(self, name: str, entry: dict) -> str:
+        c = self.constraints
+        if name == "max_drop" or entry.get("lowest") is None:
+            return c.describe(name)
+        return f"{c.describe(name)}, the lowest {entry['lowest']:.6g}"
+
+    def _over(self, record: dict, violated: dict) -> str:
+        c = self.constraints
+        return ", ".join(f"{self.drop_points(record):.2f} points below float, max_drop {c.max_drop:g}"
+                         if k == "max_drop" else f"{k} {record.get(k, float('nan')):.6g} > {c.limits[k]:.6g}"
+                         for k in violated)
+
+
     def report(self, records: list, best: dict | None) -> dict:
         """What summary.json says about the constraints: each one, how many trials meet it, whether it binds
         (dropping it alone would pick another trial), the winner's use of it; and plainly, when none fits."""
@@ -96,12 +109,10 @@ class Selection:
             out["closest"] = {"trial": closest["trial"], "violated": {k: round(x, 4) for k, x in v.items()}}
             unmet = [n for n, e in out["constraints"].items() if e["met_by"] == 0]
             out["message"] = (f"no trial fits: none of {len(ok)} trials meets every constraint"
-                              + (f" ({'; '.join(c.describe(n) + ' is met by none' for n in unmet)})" if unmet else "")
-                              + f"; closest: trial {closest['trial']} (over by "
-                              + ", ".join(f"{k} {100 * x:.0f}%" if k != "max_drop" else
-                                          f"{self.drop_points(closest) - c.max_drop:.2f} points"
-                                          for k, x in v.items())
-                              + "). Loosen goal.budget / goal.max_drop, widen the space or run more trials")
+                              + (f"; met by none: {'; '.join(self._unmet(n, out['constraints'][n]) for n in unmet)}"
+                                 if unmet else "")
+                              + f"; closest: trial {closest['trial']} ({self._over(closest, v)}). Loosen "
+                              "goal.budget / goal.max_drop, widen the space or run more trials")
         elif best is not None:
             out["message"] = (f"winner: trial {best['trial']}, the {'best ' + self.metric.name if c.rule == 'metric' else 'cheapest'} "
                               f"of {out['feasible_trials']} trial{'s' if out['feasible_trials'] != 1 else ''} within every constraint; "

@@ -285,7 +285,7 @@ class Searcher:
                     record["warm_start"] = warm_start
             c = costs.model_cost(qmodel, pricing, self.energy)
             record.update(energy=c.energy, bits=c.bits, bops=c.bops, fpga=self._fpga(pricing or qmodel),
-                          layers=[vars(r) for r in c.layers], **self._figures(pricing or qmodel))
+                          layers=[vars(r) for r in c.layers])
             hist = self._fit(qmodel, epochs or self.cfg.train.epochs, initial_epoch, label=trial_id)
             record["epochs"] = len(hist.get("loss", []))
             losses = hist.get("loss", [])
@@ -297,6 +297,7 @@ class Searcher:
             if not math.isfinite(acc):
                 raise FloatingPointError(f"validation {self.metric.name} is NaN/inf")
             record.update(**self._metric_fields("val", acc), val_loss=loss, status="ok")
+            record.update(self._figures(pricing or qmodel))  # trained weights: zeros cost nothing, as in the export
             if self.head:  # several outputs: each one's validation loss (searching.heads)
                 record["val_output_losses"] = self.output_losses
             g = self.cfg.goal

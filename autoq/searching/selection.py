@@ -49,16 +49,17 @@ class Selection:
             return (-cost, up, n)
         return (record["score"], n)
 
-    def winner(self, records: list, constraints: Constraints | None = None) -> dict | None:
-        """The winning record among the finished ones (None when no trial finished or none fits)."""
+    def winner(self, records: list, constraints: Constraints | None = None, partial: bool = False) -> dict | None:
+        """The winning record among the finished ones (None when no trial finished or none fits); the trials of
+        search.blocks' earlier blocks (``partial``) only with ``partial=True`` (the progress line's best so far)."""
         c = self.constraints if constraints is None else constraints
-        ok = [r for r in records if r.get("status") == "ok" and not r.get("partial")
+        ok = [r for r in records if r.get("status") == "ok" and (partial or not r.get("partial"))
               and not self.violations(r, c)]
         return max(ok, key=lambda r: self._key(r, self.constraints.rule), default=None)
 
     def best_line(self, records: list) -> str:
         """The progress line's "best so far"."""
-        b = self.winner(records)
+        b = self.winner(records, partial=True)
         if b is None:
             return "best - (none fits yet)" if self.constraints.active else "best -"
         if self.constraints.rule == "score":

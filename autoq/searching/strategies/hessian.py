@@ -40,22 +40,31 @@ class Hessian(Pareto):
         return super().oracle(ctx, max_trials, seeds=[(ctx.values_of(c["choice"]), "hessian") for c in cands])
 
 
-def _within_budget(ctx, sweep, max_trials: int) -> list:
-    """The sweep's candidates (twice as many budgets), those within goal.budget's limits first (the most expensive
-    ones: the least sensitive), then the least-violating, ``n_candidates`` in all, cheapest first."""
+def budget_violation(ctx, choices: list) -> list:
+    """goal.budget's violation (0 = within every limit) of each candidate choice, priced by the FPGA estimate at the
+    export's settings on the float weights (0 for a choice the estimate cannot price: it is not ruled out)."""
     from ...cost.budget import Constraints, estimate_settings, figures
     from ...cost.estimate import estimate
     from ...space import build_qmodel, split_input
     settings = estimate_settings(ctx.cfg.hls4ml)
     limits = Constraints.of(ctx.cfg.goal, settings["part"]).without("max_drop")
-    cands = sweep(2 * n_candidates(max_trials))
-    for c in cands:
+    out = []
+    for choice in choices:
         try:
-            iq, choice = split_input(c["choice"], ctx.space.input_quantizer)
-            est = estimate(build_qmodel(ctx.float_model, choice, iq), **settings)
-            c["violation"] = sum(limits.violations(figures(est), None).values())
-        except Exception:  # noqa: BLE001 - a candidate the estimate cannot price is not ruled out
-            c["violation"] = 0.0
+            iq, choice = split_input(choice, ctx.space.input_quantizer)
+            out.append(sum(limits.violations(figures(estimate(build_qmodel(ctx.float_model, choice, iq),
+                                                              **settings)), None).values()))
+        except Exception:  # noqa: BLE001
+            out.append(0.0)
+    return out
+
+
+def _within_budget(ctx, sweep, max_trials: int) -> list:
+    """The sweep's candidates (twice as many budgets), those within goal.budget's limits first (the most expensive
+    ones: the least sensitive), then the least-violating, ``n_candidates`` in all, cheapest first."""
+    cands = sweep(2 * n_candidates(max_trials))
+    for c, v in zip(cands, budget_violation(ctx, [c["choice"] for c in cands])):
+        c["violation"] = v
     fit = [c for c in cands if c["violation"] == 0]
     over = sorted((c for c in cands if c["violation"] > 0), key=lambda c: c["violation"])
     n = n_candidates(max_trials)

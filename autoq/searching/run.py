@@ -268,7 +268,7 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
         log(f"[autoq] {cons['message']}")
     if b is None:
         log(f"[autoq] results in {out}: trials.csv, pareto.csv, pareto.png, summary.json (no best_model.h5: no "
-            "winner)" + (f"; the winner's export to hls4ml is skipped" if cfg.hls4ml is not None else ""))
+            "winner)" + ("; the winner's export to hls4ml is skipped" if cfg.hls4ml is not None else ""))
         return result
     ref = result.summary["reference_cost"]
     ftest, m = result.summary.get("float_test_metric"), searcher.metric.name

@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
 
     sh = sub.add_parser("show", help="print the summary of a finished search")
     sh.add_argument("dir", help="a search output directory")
+    sh.add_argument("--sort", choices=["id", "metric", "cost", "lut", "dsp", "ff", "latency", "feasible"],
+                    default="cost", help="order of the front's table (metric: best first; feasible: fitting first; "
+                    "the others ascending; default: cost)")
 
     e = sub.add_parser("export", help="write an hls4ml project for a search result or a saved QKeras model",
                        formatter_class=_Defaults)
@@ -73,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
                    "unknown custom layers): only for files whose author you trust")
     e.add_argument("--trial", help="export this trial of a search directory (any trial with a saved model, e.g. "
                    "the Pareto front) instead of the winner")
+    e.add_argument("--front", action="store_true", help="export every trial on the search's Pareto front, each "
+                   "into <output>/trial-<id>/ with its report (default output: hls_projects/<search>_front)")
     e.add_argument("--data", metavar="FILE.npz", help="test inputs for the check and tb_data (array x_val, x_test, x "
                    "or X); default: the search's validation data, else random inputs (said in the output)")
     e.add_argument("--hls-config", metavar="FILE.yml", help="hls4ml settings (Model / LayerName entries as in "
@@ -149,6 +154,10 @@ def _search(args, argv) -> int:
         return 130
     if args.quiet and result is not None:
         print(result)
+    if result is not None and result.best is None:  # finished, but no trial meets goal.budget / goal.max_drop
+        print("[autoq] no winner: no trial meets goal.budget / goal.max_drop (the constraints' lines above, and "
+              f"summary.json in {result.output_dir}); exit code 3", file=sys.stderr)
+        return 3
     return 0
 
 
@@ -182,7 +191,7 @@ def _run(args):
 
 
 def _show(args) -> int:
-    from .present.tables import layer_table
+    from .present.tables import front_table, layer_table
     from .searching.result import load_result
     res = load_result(args.dir)
     s = res.summary
@@ -201,7 +210,21 @@ def _show(args) -> int:
     for name, bl in s["baselines"].items():
         if name != "float":
             print(f"baseline {name}: val {m} {bl['val_metric']:.4g}, {s['cost']} {bl.get(s['cost'], 0):.6g}")
-    print(f"best: trial {b['trial']}, val {m} {b['val_metric']:.4g}, test {m} "
+    cons = s.get("constraints")
+    for entry in (cons or {}).get("constraints", {}).values():
+        print(f"constraint {entry['text']}: met by {entry['met_by']} of {cons['trials']} trials"
+              + (", binds the winner" if entry.get("binds") else ""))
+    if cons:
+        print(cons["message"])
+    front = [r for r in res.trials if r["trial"] in set(s["pareto"])]
+    if b is not None and b["trial"] not in set(s["pareto"]):
+        front.append(b)
+    print(f"\nPareto front ({len(front)} trials{', * the winner' if b is not None else ''}; estimate at the "
+          f"export's settings; feasible: {'within goal.budget and goal.max_drop' if cons else '- (no constraint given)'}):")
+    print(front_table(front, res.metric, s["cost"], args.sort, b["trial"] if b is not None else None))
+    if b is None:
+        return 0
+    print(f"\nbest: trial {b['trial']}, val {m} {b['val_metric']:.4g}, test {m} "
           f"{s['best_test_metric']:.4g}, {s['cost']} {b[s['cost']]:.6g} ({100 * b[s['cost']] / ref:.1f}% of "
           f"reference), score {b['score']:.4f}" + (" [SYNTHETIC data]" if s.get("synthetic_data") else ""))
     print(layer_table(b))
@@ -209,8 +232,26 @@ def _show(args) -> int:
 
 
 def _export(args) -> int:
-    from .exporting.pipeline import ToolNotFoundError, export
+    from .exporting.pipeline import ToolNotFoundError, export, export_front
     from .present.tables import format_result
+    if args.front:  # every Pareto point, one project each
+        from .errors import AutoqError
+        if args.trial is not None:
+            raise AutoqError("--front exports every trial of the front; drop --trial (or --front)")
+        try:
+            results = export_front(args.source, args.output, backend=args.backend, part=args.part,
+                                   clock_period=args.clock, io_type=args.io_type, reuse_factor=args.reuse,
+                                   strategy=args.strategy, project_name=args.project_name, force=args.force,
+                                   synth=args.synth, x=args.data, hls_config=args.hls_config,
+                                   allow_mismatch=args.allow_mismatch, trust_model=args.trust_model,
+                                   log=lambda r: print(format_result(r) + "\n", flush=True))
+        except KeyboardInterrupt:
+            print("\n[autoq] export interrupted; the projects written so far are complete, the last one may not be: "
+                  "run the same command with --force to write them again", file=sys.stderr, flush=True)
+            return 130
+        print(f"[autoq] exported {len(results)} Pareto trials: "
+              + ", ".join(os.path.basename(r.output_dir) for r in results))
+        return 0
     try:
         res = export(args.source, output_dir=args.output, backend=args.backend, part=args.part,
                      clock_period=args.clock, io_type=args.io_type, reuse_factor=args.reuse, strategy=args.strategy,

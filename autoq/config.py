@@ -124,6 +124,9 @@ class GoalConfig:
     # counts activations too (AutoQKeras's size, autoq.cost.bits_goal); the other then defaults to AutoQKeras's 8
     input_bits: int | None = None
     output_bits: int | None = None
+    # hard constraints (autoq.cost.budget): limits on the FPGA estimate at the hls4ml settings, and the metric drop
+    budget: dict = field(default_factory=dict)  # lut, ff, dsp, bram, latency_ns, ii, part_fraction -> limit
+    max_drop: float | None = None  # points (0.01 of the metric) below the float model's validation metric
 
 
 @dataclass
@@ -573,3 +576,31 @@ def _check(cfg: Config, ctx):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", str(h.project_name)):
             raise ctx.error(("hls4ml", "project_name"), f"must be a C identifier (letters, digits, _), got "
                                                         f"{h.project_name!r}")
+    _constraints(cfg, ctx)
+
+
+def _constraints(cfg: Config, ctx):
+    """goal.budget (limits on the FPGA estimate, autoq.cost.budget) and goal.max_drop."""
+    from .cost.budget import BUDGET_KEYS, unknown_part
+    from .cost.parts import resources
+    g = cfg.goal
+    allowed = BUDGET_KEYS + ("part_fraction",)
+    for key, value in g.budget.items():
+        path = ("goal", "budget", key)
+        if key not in allowed:
+            hint = difflib.get_close_matches(str(key), allowed, n=1)
+            raise ctx.error(path, "unknown limit" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                            + f"; allowed: {', '.join(allowed)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ctx.error(path, f"expected a number above 0, got {value!r}")
+        if key == "part_fraction" and value > 1:
+            raise ctx.error(path, f"a share of the part, above 0 and at most 1, got {value!r}")
+        if key in ("lut", "ff", "dsp", "bram", "ii") and value != int(value):
+            raise ctx.error(path, f"expected a whole number of {key.upper()}, got {value!r}")
+    if "part_fraction" in g.budget:
+        part = cfg.hls4ml.part if cfg.hls4ml is not None else Hls4mlConfig().part
+        if resources(part) is None:
+            raise ctx.error(("goal", "budget", "part_fraction"), unknown_part(part))
+    g.budget = {k: (float(v) if k in ("latency_ns", "part_fraction") else int(v)) for k, v in g.budget.items()}
+    if g.max_drop is not None and not 0 <= g.max_drop <= 100:
+        raise ctx.error(("goal", "max_drop"), f"points of the metric below float, between 0 and 100, got {g.max_drop}")

@@ -30,7 +30,7 @@ import numpy as np
 
 from .hls_config import DEFAULT_INPUT_PRECISION, hls_config_for
 from ..errors import ExportError, UnsupportedModelError  # noqa: F401
-from .source import load_source
+from .source import load_source, search_provenance
 from .vocabulary import check_model
 from ..keras_env import hls4ml_keras2
 from ..cost.estimate import DEFAULT_PART, ResourceEstimate, estimate
@@ -83,6 +83,7 @@ class ExportResult:
     layer_max_abs_diff: dict = field(default_factory=dict)
     layer_precisions: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+    provenance: dict = field(default_factory=dict)  # the search folder, trial, choice and config digest it came from
 
     @property
     def bit_exact(self) -> bool:
@@ -208,6 +209,7 @@ def export(
     part = validate_part(part)
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", project_name or ""):
         raise InvalidOptionError(f"project_name {project_name!r} must be a C identifier (letters, digits, _)")
+    provenance = search_provenance(model, trial)  # {} for a model that is not a search's
     kmodel, name, data = load_source(model, trial, trust_model)
     npz = os.path.join(os.fspath(model), "data_sample.npz") if data is not None else ""
     kmodel = source.prepare(kmodel)
@@ -281,6 +283,7 @@ def export(
         n_samples=int(len(xq)), x_source=x_source, input_precision=in_prec,
         softmax_agreement=chk and chk.softmax_agreement, softmax_max_abs_diff=chk and chk.softmax_max_abs_diff,
         layer_max_abs_diff=chk.layer_max_abs_diff if chk else {}, layer_precisions=layer_precisions, notes=notes,
+        provenance=provenance,
     )
     _write_result(result)
     if chk is not None and not result.bit_exact:  # the check's numbers are in the result (format_result prints them)
@@ -289,6 +292,23 @@ def export(
     if synth:
         synthesize(result, hls_model, backend, _write_result)
     return result
+
+
+def export_front(search_dir: Any, output_dir: str | None = None, *, log=None, **options) -> list[ExportResult]:
+    """:func:`export` every trial on a search's Pareto front, each into ``<output_dir>/trial-<id>/`` (default
+    ``hls_projects/<search>_front``) with its report and provenance; ``options`` are :func:`export`'s. Every
+    trial's model and every project folder is checked before the first export. ``log(result)`` after each."""
+    from .source import front_trials
+    path = os.fspath(search_dir)
+    trials = front_trials(path)
+    base = output_dir or os.path.join("hls_projects", os.path.basename(os.path.normpath(path)) + "_front")
+    outs = [_output_dir(os.path.join(base, f"trial-{t}"), "", options.get("force", False)) for t in trials]
+    results = []
+    for t, out in zip(trials, outs):
+        results.append(export(path, out, trial=t, **options))
+        if log is not None:
+            log(results[-1])
+    return results
 
 
 def _portable_config(out: str) -> None:

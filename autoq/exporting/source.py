@@ -26,7 +26,7 @@ def load_source(src: Any, trial: str | None = None, trust_model: bool = False) -
     path = os.fspath(src)
     if os.path.isdir(path):
         h5 = os.path.join(path, "best_model.h5")
-        if not (os.path.isfile(h5) and os.path.isfile(os.path.join(path, "summary.json"))):
+        if not ((os.path.isfile(h5) or trial is not None) and os.path.isfile(os.path.join(path, "summary.json"))):
             raise ExportError(f"{path} is not a finished search directory: it needs best_model.h5 and summary.json")
         name = os.path.basename(os.path.normpath(path))
         if trial is not None:
@@ -43,6 +43,54 @@ def load_source(src: Any, trial: str | None = None, trust_model: bool = False) -
     if not os.path.exists(path):
         raise ExportError(f"cannot export {src!r}: no such file or directory")
     raise ExportError(f"cannot export {src!r}: not a tf.keras model, an .h5 file or a search directory")
+
+
+def _summary(path: str) -> dict:
+    import json
+    try:
+        with open(os.path.join(path, "summary.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise ExportError(f"{path} is not a finished search directory: its summary.json is unreadable ({e})") from None
+
+
+def search_provenance(src: Any, trial: str | None = None) -> dict:
+    """Where an export of a search directory comes from: the folder, the trial (the winner's when ``trial`` is
+    None), its choice and the config digest; {} for anything that is not a search directory. A search whose
+    trials all break its constraints has no winner: exporting it without ``trial`` is an error that says so."""
+    import json
+    if hasattr(src, "layers") or not os.path.isdir(os.fspath(src)) or \
+            not os.path.isfile(os.path.join(os.fspath(src), "summary.json")):
+        return {}
+    path = os.path.abspath(os.fspath(src))
+    summary = _summary(path)
+    if trial is None and summary.get("best") is None:
+        why = (summary.get("constraints") or {}).get("message", "no winner")
+        raise ExportError(f"{path} has no winner ({why}); export a trial with --trial ID, or the Pareto front with "
+                          "--front")
+    tid = str(trial) if trial is not None else str(summary["best"]["trial"])
+    try:
+        with open(os.path.join(path, "trials", tid, "record.json")) as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        record = summary["best"] if trial is None else {}
+    return {"search": path, "name": summary.get("name"), "trial": tid, "winner": trial is None or (
+                summary.get("best") or {}).get("trial") == tid,
+            "choice": record.get("choice"), "config_digest": summary.get("config_digest"),
+            "val_metric": record.get("val_metric"), "metric": summary.get("metric"),
+            "feasible": record.get("feasible")}
+
+
+def front_trials(search_dir: str) -> list:
+    """The trial ids on a finished search's Pareto front, each with its saved model (else an error naming it)."""
+    if not os.path.isfile(os.path.join(search_dir, "summary.json")):
+        raise ExportError(f"--front needs a finished search directory; {search_dir} has no summary.json")
+    trials = [str(t) for t in _summary(search_dir).get("pareto", [])]
+    if not trials:
+        raise ExportError(f"{search_dir} has no trial on its Pareto front")
+    for t in trials:
+        _trial_model(search_dir, t)
+    return trials
 
 
 def _trial_model(search_dir: str, trial: str) -> str:

@@ -169,3 +169,42 @@ def format_result(result) -> str:
         lines.append(f"note: {note}")
     lines.append(format_estimate(result.estimate, result.synth_report.synth if result.synth_report else None))
     return "\n".join(lines)
+
+
+#: ``autoq show --sort`` columns -> the record key they show
+FRONT_COLUMNS = {"id": "trial", "metric": "val_metric", "cost": None, "lut": "lut", "dsp": "dsp", "ff": "ff",
+                 "latency": "latency_ns", "feasible": "feasible"}
+
+
+def front_table(rows: list, metric, cost_key: str, sort: str = "cost", winner: str | None = None) -> str:
+    """The Pareto front as a table: id, goal metric, goal cost, LUT, DSP, FF, latency (ns) and feasibility of each
+    trial record, sorted by a :data:`FRONT_COLUMNS` name (the metric best first, feasible first, the rest
+    ascending; missing values last). ``winner`` is marked with ``*``."""
+    key = FRONT_COLUMNS[sort] or cost_key
+
+    def order(r):
+        v = r.get(key)
+        if v is None:
+            return (1, 0)
+        if sort == "metric":
+            return (0, -metric.up(v))
+        if sort == "feasible":
+            return (0, not v)
+        if sort == "id":
+            return (0, r.get("number", 0), str(v))
+        return (0, v)
+
+    def num(v, fmt):
+        return "-" if v is None else format(v, fmt)
+
+    head = ["id", metric.name, cost_key, "LUT", "DSP", "FF", "latency ns", "feasible"]
+    lines = [[str(r["trial"]) + (" *" if r["trial"] == winner else ""), num(r.get("val_metric"), ".4g"),
+              num(r.get(cost_key), ".6g"), num(r.get("lut"), "d"), num(r.get("dsp"), "d"), num(r.get("ff"), "d"),
+              num(r.get("latency_ns"), "g"),
+              {True: "yes", False: "no"}.get(r.get("feasible"), "-") + (
+                  f" ({'+'.join(r['violated'])})" if r.get("violated") else "")]
+             for r in sorted(rows, key=order)]
+    widths = [max(len(h), *(len(l[i]) for l in lines)) if lines else len(h) for i, h in enumerate(head)]
+    fmt = lambda cells: "  ".join(c.rjust(w) if 0 < i < 7 else c.ljust(w)  # noqa: E731
+                                  for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    return "\n".join([fmt(head), fmt(["-" * w for w in widths])] + [fmt(l) for l in lines])

@@ -11,17 +11,30 @@ def dominates(a, b) -> bool:
     return a[0] >= b[0] and a[1] <= b[1] and (a[0] > b[0] or a[1] < b[1])
 
 
-def nondominated_sort(points) -> list:
-    """Rank (0 = Pareto front) of every (accuracy, cost) point (Deb et al.'s fast non-dominated sort)."""
+def constrained_dominates(a, b, va: float = 0.0, vb: float = 0.0) -> bool:
+    """Deb's constrained dominance (Deb et al. 2002, sec. VI): with violations ``va``/``vb`` (0 = feasible), a
+    feasible point dominates an infeasible one, the smaller violation dominates among infeasible ones, and
+    :func:`dominates` decides between feasible ones."""
+    if va <= 0 and vb <= 0:
+        return dominates(a, b)
+    if va <= 0 or vb <= 0:
+        return va <= 0
+    return va < vb
+
+
+def nondominated_sort(points, violations=None) -> list:
+    """Rank (0 = Pareto front) of every (accuracy, cost) point (Deb et al.'s fast non-dominated sort); with
+    ``violations`` (one per point, 0 = feasible), by constrained dominance."""
     n = len(points)
+    v = list(violations) if violations is not None else [0.0] * n
     dominated_by = [[] for _ in range(n)]
     count = [0] * n
     for i in range(n):
         for j in range(i + 1, n):
-            if dominates(points[i], points[j]):
+            if constrained_dominates(points[i], points[j], v[i], v[j]):
                 dominated_by[i].append(j)
                 count[j] += 1
-            elif dominates(points[j], points[i]):
+            elif constrained_dominates(points[j], points[i], v[j], v[i]):
                 dominated_by[j].append(i)
                 count[i] += 1
     rank = [None] * n

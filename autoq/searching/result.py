@@ -24,14 +24,15 @@ class SearchResult:
     _best_model: object = field(default=None, repr=False)
 
     @property
-    def best(self) -> dict:
-        """The best-scoring trial's record."""
+    def best(self) -> dict | None:
+        """The winner's record (the best score; under ``goal.budget`` / ``goal.max_drop`` the best within them);
+        None when no trial meets the constraints (``summary["constraints"]["message"]`` says why)."""
         return self.summary["best"]
 
     @property
     def best_model(self):
-        """The winner (trained weights), loaded from ``best_model.h5``."""
-        if self._best_model is None:
+        """The winner (trained weights), loaded from ``best_model.h5``; None when there is no winner."""
+        if self._best_model is None and self.best is not None:
             self._best_model = load_model(self.output_dir / "best_model.h5")
         return self._best_model
 
@@ -51,7 +52,9 @@ class SearchResult:
                            title=plot_title(self.summary), metric=self.metric)
 
     def table(self) -> str:
-        """Per-layer table of the winner."""
+        """Per-layer table of the winner (or, with no winner, why there is none)."""
+        if self.best is None:
+            return (self.summary.get("constraints") or {}).get("message", "no winner")
         return layer_table(self.best)
 
     def trials_frame(self):
@@ -61,6 +64,8 @@ class SearchResult:
 
     def __repr__(self):
         b = self.best
+        if b is None:
+            return f"SearchResult({self.output_dir}, {len(self.trials)} trials, no trial within the constraints)"
         return (f"SearchResult({self.output_dir}, {len(self.trials)} trials, best trial {b['trial']}: "
                 f"val {self.metric.name} {b['val_metric']:.4g}, {self.cost_key} {b[self.cost_key]:.4g})")
 
@@ -81,7 +86,8 @@ def load_result(output_dir) -> SearchResult:
         raise ResultsError(f"{out} has no summary.json: {state}")
     try:
         summary = json.loads(p.read_text())
-        best_id = summary["best"]["trial"]
+        best_id = summary["best"]["trial"] if summary["best"] is not None or "constraints" not in summary \
+            else None  # no trial within goal.budget / goal.max_drop
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ResultsError(f"{p} is unreadable ({type(exc).__name__}: {exc}); run the same autoq search command "
                            "again to write it anew") from None
@@ -89,8 +95,9 @@ def load_result(output_dir) -> SearchResult:
     records = store.records()
     ids = set(summary.get("pareto", []))
     have = {r["trial"] for r in records}
-    missing = [f"trials/{t}/record.json" for t in sorted(ids | {best_id}) if t not in have]
-    missing += [name for name in ("best_model.h5", "float_model.h5") if not (out / name).is_file()]
+    missing = [f"trials/{t}/record.json" for t in sorted(ids | ({best_id} - {None})) if t not in have]
+    missing += [name for name in ("best_model.h5",) * (best_id is not None) + ("float_model.h5",)
+                if not (out / name).is_file()]
     if missing:
         raise ResultsError(f"{out} is missing {', '.join(missing)} of the finished search; restore them, or run the "
                            "same autoq search command again to rebuild what can be rebuilt")

@@ -241,9 +241,6 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
     else:
         searcher.prepare(train_float)
     serve_options = {"max_failed": cfg.search.max_failed_trials, "token": dist["token"]} if role == "chief" else None
-    for r in searcher.store.records():
-        if r.get("status") == "ok" and (searcher.best_score is None or r["score"] > searcher.best_score[0]):
-            searcher.best_score = (r["score"], r["trial"])
     shown_total = None if cfg.search.algorithm == "hyperband" else cfg.search.max_trials
     stopped, tuner = None, None
     for n_trials, project in stages(searcher, cfg, log):
@@ -268,6 +265,16 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
     log(f"[autoq] done in {fmt_time(time.time() - searcher.t0)}: {len(result.trials)} trials, "
         f"{len(result.pareto)} on the Pareto front")
     b = result.best
+    cons = result.summary.get("constraints")
+    if cons:  # goal.budget / goal.max_drop: which constraint binds, or plainly that nothing fits
+        for entry in cons["constraints"].values():
+            log(f"[autoq] constraint {entry['text']}: met by {entry['met_by']} of {cons['trials']} trials"
+                + (", binds the winner" if entry.get("binds") else ""))
+        log(f"[autoq] {cons['message']}")
+    if b is None:
+        log(f"[autoq] results in {out}: trials.csv, pareto.csv, pareto.png, summary.json (no best_model.h5: no "
+            "winner)" + ("; the winner's export to hls4ml is skipped" if cfg.hls4ml is not None else ""))
+        return result
     ref = result.summary["reference_cost"]
     ftest, m = result.summary.get("float_test_metric"), searcher.metric.name
     log(f"[autoq] best: trial {b['trial']}, val {m} {b['val_metric']:.4g} (float "

@@ -18,6 +18,8 @@ from ..errors import ResultsError
 ROLE_SEP = "|"
 CSV_FIXED = ["trial", "status", "val_metric", "val_accuracy", "score", "energy", "bits", "bops", "fpga", "seconds", "epochs",
              "tuner_id"]
+# the FPGA estimate at the export's settings (what goal.budget limits) and the verdict on the constraints
+CSV_FIXED += ["lut", "ff", "dsp", "bram", "latency_ns", "ii", "feasible", "violated"]
 
 
 def _umask() -> int:
@@ -191,6 +193,10 @@ class ResultStore:
 
 
 def _fmt(v):
+    if isinstance(v, bool):  # feasible
+        return "yes" if v else "no"
+    if isinstance(v, list):  # violated: the constraints a trial breaks
+        return "+".join(map(str, v))
     if isinstance(v, float):
         return f"{v:.6g}"
     return "" if v is None else v

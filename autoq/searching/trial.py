@@ -89,8 +89,10 @@ class Searcher:
         self.store = ResultStore(output_dir)
         self.cost_key = cfg.goal.cost
         self.t0 = time.time()
-        self.best_score = None
         self.state: dict = {}
+        from ..cost.budget import Constraints, estimate_settings
+        self.estimate_settings = estimate_settings(cfg.hls4ml)  # the export's part, clock, reuse and strategy
+        self.constraints = Constraints.of(cfg.goal, self.estimate_settings["part"])
         from ..space import analyse
         self.space = analyse(float_model, cfg.space)
         from ..widths import extend
@@ -177,6 +179,22 @@ class Searcher:
         if ref is None:
             raise ConfigError(f"goal.cost {self.cost_key!r} needs autoq.cost.estimate (the FPGA estimate), not available")
         return float(ref) * self.cfg.goal.stress
+
+    @property
+    def selection(self):
+        """The winner's rule (:mod:`autoq.searching.selection`), once the float model's metric is known."""
+        from .selection import Selection
+        return Selection(self.constraints, self.metric, self.cost_key, self.state.get("float_val_metric"))
+
+    def _figures(self, model) -> dict:
+        """LUT, FF, DSP, BRAM, latency (ns) and II of the FPGA estimate at the export's settings (what
+        ``goal.budget`` limits); {} when the estimate cannot price the model (then a budget counts it as over)."""
+        from ..cost.budget import figures
+        from ..cost.estimate import estimate
+        try:
+            return figures(estimate(model, **self.estimate_settings))
+        except Exception:  # noqa: BLE001 - the estimate is informative; never fail a trial on it
+            return {}
 
     @staticmethod
     def _fpga(model):
@@ -279,11 +297,14 @@ class Searcher:
             if not math.isfinite(acc):
                 raise FloatingPointError(f"validation {self.metric.name} is NaN/inf")
             record.update(**self._metric_fields("val", acc), val_loss=loss, status="ok")
+            record.update(self._figures(pricing or qmodel))  # trained weights: zeros cost nothing, as in the export
             if self.head:  # several outputs: each one's validation loss (searching.heads)
                 record["val_output_losses"] = self.output_losses
             g = self.cfg.goal
             record["score"] = costs.score(acc, record[self.cost_key], self.state["reference_cost"], g.delta_p,
                                           g.delta_n, g.rate, maximise=self.metric.maximise)
+            if self.constraints.active:  # goal.budget / goal.max_drop: trials.csv marks the trial
+                record.update(self.selection.verdict(record))
             model_rel = f"trials/{trial_id}/model.h5"
             atomic_save_model(qmodel, self.store.dir / model_rel)
             record["model"] = model_rel
@@ -313,7 +334,7 @@ class Searcher:
                  f"{ {'energy': c.energy, 'bits': c.bits, 'bops': c.bops}.get(self.cost_key, 0):.6g}")
         atomic_save_model(qmodel, self.store.dir / "baselines" / f"{b.name}.h5")
         return {**self._metric_fields("val", acc), "val_loss": loss, "energy": c.energy, "bits": c.bits, "bops": c.bops,
-                "fpga": self._fpga(pricing or qmodel), "model": f"baselines/{b.name}.h5",
+                "fpga": self._fpga(pricing or qmodel), **self._figures(pricing or qmodel), "model": f"baselines/{b.name}.h5",
                 "choice": {"kernel": b.kernel, "bias": b.bias, "activation": b.activation},
                 "input_quantizer": self.space.input_quantizer}
 
@@ -321,16 +342,16 @@ class Searcher:
         """The line a finished trial prints; ``done`` is every record on disk (read once per trial by the tuner)."""
         ref = self.state["reference_cost"]
         if record["status"] == "ok":
-            if self.best_score is None or record["score"] > self.best_score[0]:
-                self.best_score = (record["score"], record["trial"])
             c = record[self.cost_key]
             unit = {"energy": " pJ", "bits": " bits", "bops": " BOPs"}.get(self.cost_key, "")
             name = "acc" if self.metric.name == "accuracy" else self.metric.name
             msg = (f"{name} {record['val_metric']:.4g} | {self.cost_key} {c:.4g}{unit} ({100 * c / ref:.1f}% of ref) "
                    f"| score {record['score']:.4f}")
+            if record.get("feasible") is False:
+                msg += f" | over {', '.join(record['violated'])}"
         else:
             msg = f"FAILED ({record.get('error')}), going on"
-        best = f"best {self.best_score[0]:.4f} (trial {self.best_score[1]})" if self.best_score else "best -"
+        best = self.selection.best_line(done)
         clock = f"{fmt_time(time.time() - self.t0)} elapsed"
         if max_trials:  # hyperband sizes its own brackets: no total, no estimate
             left = max(max_trials - len(done), 0)
@@ -348,22 +369,28 @@ class Searcher:
         key = self.cost_key
         front_all = front_points(ok, self.state["baselines"], key, self.metric)
         front = [r for r in front_all if "baseline" not in r]
-        best = max(ok, key=lambda r: (r["score"], -r["number"]))
-        keep = {r["trial"] for r in front} | {best["trial"]}
+        selection = self.selection
+        best = selection.winner(ok)  # None only when constraints are given and no trial meets them
+        constraints = selection.report(ok, best) if self.constraints.active else None
+        keep = {r["trial"] for r in front} | ({best["trial"]} if best else set())
         if self.cfg.search.keep == "pareto":
             for r in ok:
                 p = self.store.dir / r["model"]
                 if r["trial"] not in keep and p.is_file():
                     p.unlink()
                     r["model_deleted"] = True
-        best_path = self.store.dir / best["model"]
-        if not best_path.is_file():
-            raise ResultsError(f"the best trial's model {best_path} is missing (trial {best['trial']}); restore it, "
-                               "or delete that trial's folder to drop the trial and run the same command again")
-        atomic_copy(best_path, self.store.dir / "best_model.h5")
         self.store.write_pareto_csv(front_all, key, self.dataset_label)
-        best_model = load_model(self.store.dir / "best_model.h5", self.trust)
-        _, test_acc = self._evaluate(best_model, "test")
+        best_model, test_acc = None, None
+        if best is None:  # no winner: no best_model.h5 (an earlier run's would be taken for one)
+            (self.store.dir / "best_model.h5").unlink(missing_ok=True)
+        else:
+            best_path = self.store.dir / best["model"]
+            if not best_path.is_file():
+                raise ResultsError(f"the best trial's model {best_path} is missing (trial {best['trial']}); restore "
+                                   "it, or delete that trial's folder to drop the trial and run the same command again")
+            atomic_copy(best_path, self.store.dir / "best_model.h5")
+            best_model = load_model(self.store.dir / "best_model.h5", self.trust)
+            _, test_acc = self._evaluate(best_model, "test")
         summary = {**({"head": self.head} if self.head else {}), "metric": self.metric.name, "direction": self.metric.direction, "name": self.cfg.name, "output_dir": str(self.store.dir), "algorithm": self.cfg.search.algorithm,
                    "seed": self.cfg.seed, "cost": key, "goal": vars(self.cfg.goal), "trials": len(records),
                    "failed_trials": len(records) - len(ok), "best": best,
@@ -376,8 +403,9 @@ class Searcher:
                    "config_digest": self.state["config_digest"], "versions": versions(),
                    "dataset": self.state["dataset"], "synthetic_data": self.state["synthetic_data"],
                    "space_size": self.state["space_size"], "seconds": round(time.time() - self.t0, 1),
-                   "max_trials": self.cfg.search.max_trials, "interrupted": interrupted}
-        if fine_tune_epochs:
+                   "max_trials": self.cfg.search.max_trials, "interrupted": interrupted,
+                   **({"constraints": constraints} if constraints else {})}
+        if fine_tune_epochs and best_model is not None:
             self.log(f"[autoq] fine-tuning the winner for {fine_tune_epochs} epochs ...")
             self._fit(best_model, fine_tune_epochs)
             _, acc = self._evaluate(best_model)

@@ -163,18 +163,16 @@ class AutoqTuner(base_tuner.BaseTuner):
                     raise
                 raise kt.errors.FatalError(str(err)) from err  # keras-tuner would mark it failed and go on
         records = searcher.store.records()  # read once: best across all workers, and trials.csv
-        if not finished_before:
-            if dist_utils.has_chief_oracle():  # the best so far across all workers
-                for r in records:
-                    if r.get("status") == "ok" and (searcher.best_score is None
-                                                    or r["score"] > searcher.best_score[0]):
-                        searcher.best_score = (r["score"], r["trial"])
+        if not finished_before:  # the best so far across all workers: from every record (searching.selection)
             searcher.progress(record, self.max_trials, records)
         write_table(searcher, records)  # keep trials.csv current, so a killed search still has its table
         if record["status"] != "ok":
             raise kt.errors.FailedTrialError(record.get("error", "trial failed"))
-        return {"score": record["score"], "objective": searcher.metric.up(record["val_metric"]),
-                searcher.cost_key: float(record[searcher.cost_key])}
+        metrics = {"score": record["score"], "objective": searcher.metric.up(record["val_metric"]),
+                   searcher.cost_key: float(record[searcher.cost_key])}
+        if "violation" in record:  # goal.budget / goal.max_drop: the pareto oracle's constrained dominance
+            metrics["violation"] = min(float(record["violation"]), 1e9)
+        return metrics
 
     def on_trial_end(self, trial):
         super().on_trial_end(trial)  # oracle.end_trial + save: the oracle's state is on disk first

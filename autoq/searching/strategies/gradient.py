@@ -9,7 +9,8 @@ previous one's weights and bits, so the whole front costs ``n`` epochs. Measured
 training jets, 2 shared cores): 8 betas in 25 s, energy 1382 -> 478 pJ. Evaluated as they are, the ramp's models
 were 1-5 points below a trial of the same choice (one epoch each); as start points of a trial they are not. The
 learned choices may lie between the space's listed quantizers (any bit width and integer bits in range): they
-are QKeras quantizers all the same, priced and exported like any trial."""
+are QKeras quantizers all the same, priced and exported like any trial. Under ``goal.budget`` the learned choices
+the FPGA estimate puts within it are tried first, the others after them by smaller violation."""
 from __future__ import annotations
 
 import os
@@ -68,6 +69,11 @@ class Gradient(Pareto):
             return out
 
         cands = cached(ctx, "gradient", compute)
+        if ctx.cfg.goal.budget:  # the learned choices within goal.budget first (priced by the estimate)
+            from .hessian import budget_violation
+            v = budget_violation(ctx, [c["choice"] for c in cands])
+            cands = [c for *_, c in sorted((v_ > 0, v_, i, c) for i, (v_, c) in enumerate(zip(v, cands)))]
+            ctx.log(f"[autoq] gradient: {sum(1 for x in v if x == 0)} of {len(v)} learned choices within goal.budget")
         seeds, seen = [], set()
         for c in cands:
             values = ctx.values_of(c["choice"])

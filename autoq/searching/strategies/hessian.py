@@ -2,7 +2,11 @@
 = Hessian trace (Hutchinson's estimator on the float model) x quantization error of each candidate quantizer; a
 sweep of budgets over the goal's cost, each solved exactly (:func:`autoq.searching.sensitivity.budget_sweep`),
 gives a candidate front without training anything. The candidates are the first trials, cheapest first; the rest
-of the budget evolves from them (the pareto strategy's NSGA-II steps)."""
+of the budget evolves from them (the pareto strategy's NSGA-II steps).
+
+Under ``goal.budget`` the sweep is confined to it: twice as many budgets are swept, each candidate is priced by the
+FPGA estimate at the export's settings, and the candidates within the limits come first (the most expensive of
+them, the most accurate, kept), the least-violating others after them only to fill the count."""
 from __future__ import annotations
 
 from .base import cached
@@ -20,16 +24,50 @@ def n_candidates(max_trials: int) -> int:
 
 class Hessian(Pareto):
     def oracle(self, ctx, max_trials):
-        def compute():
+        def compute(n=None):
             ctx.log(f"[autoq] hessian: Hessian traces and a {KIND[ctx.cfg.goal.cost]} budget sweep on the float "
                     "model ...")
             from ..sensitivity import budget_sweep
             x, y = ctx.train_split(SAMPLES)
             cands = budget_sweep(ctx.float_model, ctx.space, x, y, ctx.cfg.train.loss,
-                                 kind=KIND[ctx.cfg.goal.cost], n_budgets=n_candidates(max_trials))
+                                 kind=KIND[ctx.cfg.goal.cost], n_budgets=n or n_candidates(max_trials))
             return [{"choice": c.choice, "sensitivity": float(c.sensitivity), "cost": float(c.cost)} for c in cands]
 
-        cands = cached(ctx, "hessian", compute)
+        budgeted = bool(ctx.cfg.goal.budget)  # the sweep confined to goal.budget's limits
+        cands = cached(ctx, "hessian", (lambda: _within_budget(ctx, compute, max_trials)) if budgeted else compute)
         ctx.log(f"[autoq] hessian: {len(cands)} candidates from "
                 + ", ".join(f"{c['cost']:.4g}" for c in cands) + f" {KIND[ctx.cfg.goal.cost]}")
         return super().oracle(ctx, max_trials, seeds=[(ctx.values_of(c["choice"]), "hessian") for c in cands])
+
+
+def budget_violation(ctx, choices: list) -> list:
+    """goal.budget's violation (0 = within every limit) of each candidate choice, priced by the FPGA estimate at the
+    export's settings on the float weights (0 for a choice the estimate cannot price: it is not ruled out)."""
+    from ...cost.budget import Constraints, estimate_settings, figures
+    from ...cost.estimate import estimate
+    from ...space import build_qmodel, split_input
+    settings = estimate_settings(ctx.cfg.hls4ml)
+    limits = Constraints.of(ctx.cfg.goal, settings["part"]).without("max_drop")
+    out = []
+    for choice in choices:
+        try:
+            iq, choice = split_input(choice, ctx.space.input_quantizer)
+            out.append(sum(limits.violations(figures(estimate(build_qmodel(ctx.float_model, choice, iq),
+                                                              **settings)), None).values()))
+        except Exception:  # noqa: BLE001
+            out.append(0.0)
+    return out
+
+
+def _within_budget(ctx, sweep, max_trials: int) -> list:
+    """The sweep's candidates (twice as many budgets), those within goal.budget's limits first (the most expensive
+    ones: the least sensitive), then the least-violating, ``n_candidates`` in all, cheapest first."""
+    cands = sweep(2 * n_candidates(max_trials))
+    for c, v in zip(cands, budget_violation(ctx, [c["choice"] for c in cands])):
+        c["violation"] = v
+    fit = [c for c in cands if c["violation"] == 0]
+    over = sorted((c for c in cands if c["violation"] > 0), key=lambda c: c["violation"])
+    n = n_candidates(max_trials)
+    keep = fit[-n:] + over[:max(0, n - len(fit))]
+    ctx.log(f"[autoq] hessian: {len(fit)} of {len(cands)} swept candidates within goal.budget")
+    return sorted(keep, key=lambda c: c["cost"])

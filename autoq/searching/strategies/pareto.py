@@ -106,7 +106,9 @@ class ParetoOracle(AtomicState, oracle_module.Oracle):
         max_consecutive_failed_trials: as for every keras-tuner oracle.
 
     Each trial's metrics must contain ``accuracy_key`` and ``cost_key`` (autoq's tuner reports ``score``,
-    ``val_accuracy`` and the cost). Trials without them (failed) are ignored by selection.
+    ``val_accuracy`` and the cost). Trials without them (failed) are ignored by selection. A trial's ``violation``
+    metric (autoq reports it under ``goal.budget`` / ``goal.max_drop``) ranks by Deb's constrained dominance:
+    trials within every constraint first, then the infeasible ones by smaller violation.
     """
 
     def __init__(self, objective=None, max_trials=10, cost_key="energy", accuracy_key="val_accuracy",
@@ -193,7 +195,7 @@ class ParetoOracle(AtomicState, oracle_module.Oracle):
         pool = self._completed()
         if not pool:
             return []
-        ranks = nondominated_sort([p for _, p in pool])
+        ranks = nondominated_sort([p for _, p in pool], [self._violation(t) for t, _ in pool])
         return sorted((t for (t, _), r in zip(pool, ranks) if r == 0), key=lambda t: self._point(t)[1])
 
     # ---- internals
@@ -205,6 +207,14 @@ class ParetoOracle(AtomicState, oracle_module.Oracle):
         if a is None or c is None or not (math.isfinite(a) and math.isfinite(c)):
             return None
         return float(a), float(c)
+
+    @staticmethod
+    def _violation(trial) -> float:
+        """The trial's constraint violation (autoq reports ``violation`` under goal.budget / goal.max_drop; 0 =
+        within every constraint, and for trials without the metric)."""
+        m = trial.metrics
+        v = m.get_last_value("violation") if m.exists("violation") else None
+        return float(v) if v is not None and math.isfinite(v) else 0.0
 
     def _completed(self) -> list:
         """[(trial, (acc, cost))] of the completed trials with both metrics, in start order (deterministic)."""
@@ -271,7 +281,7 @@ class ParetoOracle(AtomicState, oracle_module.Oracle):
 
     def _offspring(self, pool, rng):
         points = [p for _, p in pool]
-        ranks = nondominated_sort(points)
+        ranks = nondominated_sort(points, [self._violation(t) for t, _ in pool])  # constrained dominance
         crowd = crowding_distance(points, ranks)
         order = sorted(range(len(pool)), key=lambda i: (ranks[i], -crowd[i], i))
         parents_idx = order[: self.population_size]

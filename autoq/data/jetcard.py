@@ -80,7 +80,7 @@ def plot_features(X, y, class_names, path: Path, title: str):
                 ax.hist(X[y == i, k], bins=bins, histtype="step", density=True, label=_NAMES.get(c, c), lw=1.3)
         ax.set_xlabel(feature_label(f), fontsize=9)
         per = {"mass_mmdt": "GeV", "multiplicity": "constituent"}.get(f, "unit")
-        ax.set_ylabel(f"fraction of class's jets per {per}", fontsize=8)
+        ax.set_ylabel(f"fraction of the class's jets per {per}", fontsize=8)
         ax.tick_params(labelsize=8)
     axes[0, 0].legend(fontsize=9)
     fig.suptitle(title, fontsize=13)

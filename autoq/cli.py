@@ -100,7 +100,9 @@ def _data_parser(sub):
                         "hls4ml_lhc_jets_hlf (Pythia 8 + FastJet, particle level; needs pip install -e \".[jets]\")")
     m.add_argument("--n", type=int, required=True, help="number of jets (class-balanced over g, q, t, w, z)")
     m.add_argument("--seed", type=int, default=1, help="random seed (the same seed gives the same file; default 1)")
-    m.add_argument("--output", required=True, help="output .npz; its data card (.md, .png) is written beside it")
+    m.add_argument("--output", default="jets_generated.npz",
+                   help="output .npz (default: jets_generated.npz in the current folder, the name the README's search "
+                        "command reads); its data card (.md, .png) is written beside it")
     m.add_argument("--workers", type=int, default=None,
                    help="worker processes (default: one per available core; the jets do not depend on it)")
     m.add_argument("--no-tagger", action="store_true", help="skip training the float tagger for the data card")

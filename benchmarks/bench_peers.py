@@ -46,9 +46,12 @@ INPUT_METHOD = "autoq hessian, input searched"
 HV_ACC_WINDOW = 0.10  # hypervolume: accuracy from (float test accuracy - 0.10) up; cost up to uniform Q8's
 
 #: per budget: jets to generate when no --data is given, epochs per trial / per HGQ beta, float epochs, and the
-#: seconds every method gets on each dataset
+#: seconds every method gets on each dataset; tiny (the test suite's smoke run) also caps the trials at 4, so that
+#: the gradient strategy learns 2 betas, not 8 (its ramp took 45-50 s per dataset there, then no trial fitted in
+#: its 3-4 s)
 PEERS_BUDGET = {
-    "tiny": {"n_jets": 400, "epochs": 1, "float_epochs": 3, "seconds": {"jets": 4, "digits": 3}, "hls_check": False},
+    "tiny": {"n_jets": 400, "epochs": 1, "float_epochs": 3, "seconds": {"jets": 4, "digits": 3}, "hls_check": False,
+             "max_trials": 4},
     "ci": {"n_jets": 4000, "epochs": 3, "float_epochs": 15, "seconds": {"jets": 75, "digits": 30}, "hls_check": True},
     "full": {"n_jets": 20000, "epochs": 10, "float_epochs": 30, "seconds": {"jets": 900, "digits": 300},
              "hls_check": True},
@@ -93,7 +96,8 @@ def dataset_config(name, budget, algorithm, seed, baselines):
                          .read_text())
     cfg["data"] = {"source": "digits"} if name == "digits" else {"source": "jets-generated", "path": None}
     cfg["train"].update(epochs=budget["epochs"], float_epochs=budget["float_epochs"])
-    cfg["search"].update(algorithm=algorithm, max_trials=100000 if algorithm != "hyperband" else 400, keep="all")
+    trials = budget.get("max_trials") or (100000 if algorithm != "hyperband" else 400)
+    cfg["search"].update(algorithm=algorithm, max_trials=trials, keep="all")
     cfg["search"].pop("output_dir", None)
     cfg["seed"] = seed
     cfg["baselines"] = [uniform_baseline(name, b) for b in UNIFORM] if baselines else []

@@ -13,6 +13,10 @@ from pathlib import Path
 
 import yaml
 
+#: seconds after which a subprocess or a wait counts as hung. Tests bound their work (trials, epochs, samples), not
+#: their time: a correct run on a slow or shared machine never meets this; it only stops a hang.
+HANG = 1800
+
 TINY = {
     "name": "tiny",
     "seed": 7,
@@ -95,8 +99,10 @@ def records(out: Path) -> dict:
     return res
 
 
-def wait_until(pred, timeout: float, procs=(), poll: float = 0.2) -> bool:
-    """Poll ``pred`` until true or ``timeout``; stop early if a process in ``procs`` has exited."""
+def wait_until(pred, procs=(), timeout: float = HANG, poll: float = 0.2) -> bool:
+    """Poll ``pred`` until true; stop early if a process in ``procs`` has exited (``timeout``: only a hang)."""
+    if isinstance(procs, (int, float)):
+        raise TypeError("wait_until(pred, procs): tests limit work, not seconds; timeout= only catches a hang")
     t0 = time.time()
     while time.time() - t0 < timeout:
         if pred():

@@ -19,7 +19,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers_search import TINY, autoq, env, merge, run_cli
+from helpers_search import HANG, TINY, autoq, env, merge, run_cli
 
 from autoq.config import Config, load_config, parse_config
 from autoq.errors import ConfigError
@@ -301,7 +301,7 @@ def test_bad_input_is_one_clear_error_line(name, files, tmp_path):
 def test_real_cli_process_bad_yaml(tmp_path):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("name: x\nseed: [1,\n")
-    r = subprocess.run(autoq("search", cfg), capture_output=True, text=True, timeout=120, env=env())
+    r = subprocess.run(autoq("search", cfg), capture_output=True, text=True, timeout=HANG, env=env())
     assert r.returncode == 2
     assert r.stderr.strip().splitlines()[-1] == (f"error: {cfg}:3: malformed YAML: expected the node content, but "
                                                  f"found '<stream end>'")

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers_search import HANG
+
 from autoq.keras_env import stack
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -35,7 +37,7 @@ HEADINGS = {
 def test_benchmark_tiny(name, tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
     proc = subprocess.run([sys.executable, str(BENCH / f"{name}.py"), "--budget", "tiny", "--out", str(tmp_path)],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=HANG)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     md, png = tmp_path / f"{name}.md", tmp_path / f"{name}.png"
     assert md.is_file() and png.is_file() and png.stat().st_size > 5000
@@ -72,7 +74,7 @@ def test_stacks_side_by_side(tmp_path):
         (tmp_path / sub / "bench_throughput.json").write_text(json.dumps(
             {"stack": py, "date": "d", "command": "c", "figures": {"autoq trials per minute": tpm}}))
     proc = subprocess.run([sys.executable, str(BENCH / "stacks.py"), str(tmp_path)], capture_output=True, text=True,
-                          timeout=60)
+                          timeout=HANG)
     assert proc.returncode == 0, proc.stderr
     text = (tmp_path / "stacks.md").read_text()
     assert "| stack | Python 3.11.7, tensorflow 2.14.1 | Python 3.13.0, tensorflow 2.21.0 |" in text
@@ -84,7 +86,7 @@ def test_bench_qil_tiny(tmp_path):
     """QIL vs plain quantizers: the table, the verdict and the bit-exact export of a folded QIL model."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
     proc = subprocess.run([sys.executable, str(BENCH / "bench_qil.py"), "--budget", "tiny", "--out", str(tmp_path)],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=HANG)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     text = (tmp_path / "qil.md").read_text()
     for h in ("# QIL (learned quantization intervals) vs plain QKeras quantizers", "## Verdict",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from helpers_search import HANG
+
 from autoq import cost as costs
 from autoq.cost.bits_goal import model_size
 from autoq.config import RoleChoices, SpaceConfig, config_from_dict, parse_config
@@ -58,7 +60,7 @@ for ib, ob, ref in ((8, 8, 8), (12, 3, 16)):
     out.append([ib, ob, ref, *map(int, ff.compute_model_size(m)[:3])])
 print(json.dumps(out))
 """
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG)
     assert run.returncode == 0, run.stderr[-2000:]
     m, _ = _qmodel()
     for ib, ob, ref, total, p, a in json.loads(run.stdout.strip().splitlines()[-1]):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from helpers_search import free_port, records, start, stop, write_config
+from helpers_search import HANG, free_port, records, start, stop, write_config
 
 from autoq.searching.distributed import parse_address, resolve_role
 from autoq.errors import AutoqError
@@ -17,14 +17,14 @@ def test_chief_and_two_workers_share_one_search(tmp_path):
     port = free_port()
     out = tmp_path / "out"
     # workers first: they wait for the chief to prepare the shared output directory
-    w1 = start(["search", cfg, "--worker", "--chief-address", f"127.0.0.1:{port}", "--tuner-id", "w1", "--wait", "120"],
-               tmp_path, tmp_path / "w1.log")
-    w2 = start(["search", cfg, "--worker", "--chief-address", f"127.0.0.1:{port}", "--tuner-id", "w2", "--wait", "120"],
-               tmp_path, tmp_path / "w2.log")
+    w1 = start(["search", cfg, "--worker", "--chief-address", f"127.0.0.1:{port}", "--tuner-id", "w1", "--wait", HANG,
+               "--connect-timeout", HANG], tmp_path, tmp_path / "w1.log")
+    w2 = start(["search", cfg, "--worker", "--chief-address", f"127.0.0.1:{port}", "--tuner-id", "w2", "--wait", HANG,
+               "--connect-timeout", HANG], tmp_path, tmp_path / "w2.log")
     chief = start(["search", cfg, "--chief", "--host", "127.0.0.1", "--port", port], tmp_path, tmp_path / "chief.log")
     try:
         for p in (chief, w1, w2):
-            p.wait(timeout=200)
+            p.wait(timeout=HANG)
     finally:
         stop(chief, w1, w2)
     logs = {n: (tmp_path / f"{n}.log").read_text() for n in ("chief", "w1", "w2")}
@@ -116,17 +116,17 @@ def test_chief_killed_and_restarted_worker_carries_on(tmp_path):
     port, out = free_port(), tmp_path / "out"
     chief_args = ["search", cfg, "--chief", "--host", "127.0.0.1", "--port", port]
     chief = start(chief_args, tmp_path, tmp_path / "chief1.log")
-    w = start(["search", cfg, "--worker", "--chief-address", f"127.0.0.1:{port}", "--tuner-id", "w1", "--wait", "120"],
-              tmp_path, tmp_path / "w1.log")
+    w = start(["search", cfg, "--worker", "--chief-address", f"127.0.0.1:{port}", "--tuner-id", "w1", "--wait", HANG,
+               "--connect-timeout", HANG], tmp_path, tmp_path / "w1.log")
     chief2 = None
     try:
-        assert wait_until(lambda: len(records(out)) >= 1, 150, [chief, w]), (tmp_path / "chief1.log").read_text()
+        assert wait_until(lambda: len(records(out)) >= 1, [chief, w]), (tmp_path / "chief1.log").read_text()
         chief.send_signal(signal.SIGKILL)
         chief.wait(10)
         first = records(out)
         chief2 = start(chief_args, tmp_path, tmp_path / "chief2.log")
-        chief2.wait(timeout=200)
-        w.wait(timeout=60)
+        chief2.wait(timeout=HANG)
+        w.wait(timeout=HANG)
     finally:
         stop(*[p for p in (chief, chief2, w) if p is not None])
     log2, wlog = (tmp_path / "chief2.log").read_text(), (tmp_path / "w1.log").read_text()

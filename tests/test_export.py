@@ -15,6 +15,8 @@ import pytest
 import tensorflow as tf
 from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
+from helpers_search import HANG
+
 from autoq.errors import ExportError, UnsupportedModelError
 from autoq.exporting.pipeline import InvalidOptionError, MismatchError, OutputExistsError, export, load_source
 from autoq.exporting.synth import ToolNotFoundError
@@ -204,7 +206,7 @@ def test_load_search_dir(search_dir, tiny):
 def test_cli_export_search_dir(search_dir, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     cmd = [sys.executable, "-m", "autoq.cli", "export", str(search_dir), "--part", "xcvu9p-flga2104-2L-e"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=HANG)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = tmp_path / "hls_projects" / "jets_search"  # default output dir, named after the search dir
     assert "bit-exact" in proc.stdout and (out / "build_prj.tcl").exists()
@@ -214,7 +216,7 @@ def test_cli_export_search_dir(search_dir, tmp_path):
     saved = json.loads((out / "autoq_export.json").read_text())
     assert saved["x_source"].startswith("search validation data") and "data_sample.npz" in saved["x_source"]
     assert saved["n_samples"] == 20 and saved["max_abs_diff"] == 0.0
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=HANG)
     assert proc.returncode == 2 and "--force" in proc.stderr
     assert any(line.startswith("error:") for line in proc.stderr.splitlines())
     shutil.rmtree(out)

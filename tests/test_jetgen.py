@@ -12,7 +12,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from helpers_search import autoq, env
+from helpers_search import HANG, autoq, env
 
 from autoq.data.jetcard import mass_peaks
 from autoq.data.jets import JET_CLASSES, JET_FEATURES, load_jets
@@ -30,7 +30,7 @@ def extra_installed():
 
 
 def make_jets(tmp, *args, **extra_env):
-    return subprocess.run(autoq("data", "make-jets", *args), cwd=tmp, capture_output=True, text=True, timeout=600,
+    return subprocess.run(autoq("data", "make-jets", *args), cwd=tmp, capture_output=True, text=True, timeout=HANG,
                           env=env(**extra_env))
 
 
@@ -167,13 +167,23 @@ def test_existing_output_is_kept_unless_overwrite(tmp_path):
     assert load_jets(tmp_path / "mine.npz")[0].shape == (50, 16)
 
 
+def test_default_output_is_jets_generated_npz_in_the_current_folder(tmp_path):
+    """Without --output the file is jets_generated.npz here (the name the README's search reads); an existing one is
+    kept, as any output."""
+    (tmp_path / "jets_generated.npz").write_bytes(b"a user's own file")
+    r = make_jets(tmp_path, "--n", 50, "--no-tagger")
+    assert r.returncode == 2 and r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr
+    assert "jets_generated.npz already exists" in r.stderr and "--overwrite" in r.stderr
+    assert (tmp_path / "jets_generated.npz").read_bytes() == b"a user's own file"
+
+
 def test_two_runs_at_once_on_one_output_lose_nothing(tmp_path):
     """Both pass the early check; the first to finish writes the file, the other keeps its jets aside and says
     where (exit 2): neither result is lost or replaced."""
     from helpers_search import start
     procs = [start(["data", "make-jets", "--n", 50, "--seed", seed, "--output", "same.npz", "--no-tagger"],
                    tmp_path, tmp_path / f"log{seed}") for seed in (1, 2)]
-    codes = sorted(p.wait(timeout=300) for p in procs)
+    codes = sorted(p.wait(timeout=HANG) for p in procs)
     logs = [(tmp_path / f"log{seed}").read_text() for seed in (1, 2)]
     assert codes == [0, 2], logs
     loser = next(log for log in logs if "error: " in log)
@@ -196,7 +206,7 @@ def test_a_full_disk_gives_one_error_and_no_partial_files(tmp_path, limit, says,
     def small_files():
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
     r = subprocess.run([sys.executable, "-m", "autoq.cli", "data", "make-jets", "--n", "50", "--output", "full.npz",
-                        "--no-tagger"], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env(),
+                        "--no-tagger"], cwd=tmp_path, capture_output=True, text=True, timeout=HANG, env=env(),
                        preexec_fn=small_files)
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr and r.stderr.strip().splitlines()[-1] == says, r.stderr

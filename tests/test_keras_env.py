@@ -9,6 +9,8 @@ import pytest
 import tensorflow as tf
 from qkeras import QActivation, QDense, quantized_bits, quantized_po2, quantized_relu
 
+from helpers_search import HANG
+
 import autoq
 from autoq import AutoqError, keras_env
 from autoq.exporting.pipeline import export
@@ -19,7 +21,7 @@ LEGACY = sys.version_info >= (3, 12)  # the TF 2.21 + tf_keras stack (setup.cfg)
 def _python(code, **env):
     """Run ``code`` in a fresh interpreter whose environment has TF_USE_LEGACY_KERAS only if given here."""
     base = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG,
                           env={**base, "TF_CPP_MIN_LOG_LEVEL": "3", **env})
 
 

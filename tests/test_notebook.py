@@ -7,6 +7,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from helpers_search import HANG
+
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
 
 
@@ -46,7 +48,7 @@ def test_quickstart_notebook_executes(tmp_path, monkeypatch):
     work = tmp_path / "work"
     work.mkdir()
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    client = NotebookClient(nb, kernel_name="python3", timeout=600, allow_errors=False,
+    client = NotebookClient(nb, kernel_name="python3", timeout=HANG, allow_errors=False,
                             resources={"metadata": {"path": str(work)}})
     client.execute()  # raises CellExecutionError naming the cell if any cell fails
 

@@ -16,6 +16,8 @@ import pytest
 import tensorflow as tf
 from qkeras import QActivation, QDense, quantized_bits, quantized_po2, quantized_relu, ternary
 
+from helpers_search import HANG
+
 from autoq.errors import ExportError
 from autoq.cost.estimate import ResourceEstimate, estimate, part_family
 from autoq.present.tables import format_estimate, format_report
@@ -92,9 +94,9 @@ def test_estimate_ternary_and_po2_weights_go_to_luts():
 
 def test_estimate_is_fast_and_serializable(hand_model):
     estimate(hand_model)
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # this process's CPU time: what the estimate costs, not how busy the machine is
     est = estimate(hand_model, reuse_factor=4, clock_period=3.0)
-    assert time.perf_counter() - t0 < 1.0
+    assert time.process_time() - t0 < 1.0
     back = ResourceEstimate.from_dict(json.loads(json.dumps(est.to_dict())))
     assert back.to_dict() == est.to_dict()
     assert "fc2" in format_estimate(est)
@@ -175,9 +177,9 @@ def test_cli_report(tmp_path):
     prj = _lay_out_project(tmp_path)
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run([sys.executable, "-m", "autoq.cli", "report", str(prj)], capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=300)
+                          env=env, cwd=tmp_path, timeout=HANG)
     assert proc.returncode == 0, proc.stderr
     assert "2532" in proc.stdout and "synthesized" in proc.stdout
     proc = subprocess.run([sys.executable, "-m", "autoq.cli", "report", str(tmp_path / "missing")],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=HANG)
     assert proc.returncode == 2 and any(line.startswith("error:") for line in proc.stderr.splitlines())

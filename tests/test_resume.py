@@ -7,7 +7,7 @@ import json
 import signal
 import subprocess
 
-from helpers_search import autoq, env, records, start, stop, wait_until, write_config
+from helpers_search import HANG, autoq, env, records, start, stop, wait_until, write_config
 
 
 def _digest(path):
@@ -21,7 +21,7 @@ def test_sigkill_mid_trial_then_resume(tmp_path):
     p = start(args, tmp_path, tmp_path / "run1.log")
     try:
         # at least one trial recorded, and the next one started (its keras-tuner trial exists): kill mid-trial
-        ok = wait_until(lambda: len(records(out)) >= 1 and (out / "tuner" / "trial_1").is_dir(), 150, [p])
+        ok = wait_until(lambda: len(records(out)) >= 1 and (out / "tuner" / "trial_1").is_dir(), [p])
         assert ok, (tmp_path / "run1.log").read_text()[-3000:]
         p.send_signal(signal.SIGKILL)
         p.wait(10)
@@ -31,7 +31,7 @@ def test_sigkill_mid_trial_then_resume(tmp_path):
     assert before and not (out / "summary.json").exists()
     models = {t: _digest(out / r["model"]) for t, r in before.items() if r["status"] == "ok"}
 
-    run2 = subprocess.run(autoq(*args), cwd=tmp_path, capture_output=True, text=True, timeout=200, env=env())
+    run2 = subprocess.run(autoq(*args), cwd=tmp_path, capture_output=True, text=True, timeout=HANG, env=env())
     log = run2.stdout + run2.stderr
     assert run2.returncode == 0, log[-3000:]
     assert "Traceback" not in log and "Reloading Tuner" not in log
@@ -58,9 +58,9 @@ def test_sigint_prints_where_results_are_and_how_to_resume(tmp_path):
     p = subprocess.Popen(autoq("search", cfg, "--overwrite", "--seed", "7"), cwd=tmp_path, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=env())
     try:
-        assert wait_until(lambda: len(records(out)) >= 1, 150, [p])
+        assert wait_until(lambda: len(records(out)) >= 1, [p])
         p.send_signal(signal.SIGINT)
-        stdout, stderr = p.communicate(timeout=60)
+        stdout, stderr = p.communicate(timeout=HANG)
     finally:
         stop(p)
     assert p.returncode == 130, stdout[-2000:] + stderr[-2000:]
@@ -74,11 +74,11 @@ def test_sigint_prints_where_results_are_and_how_to_resume(tmp_path):
     summary = json.loads((out / "summary.json").read_text())  # what finished is summarised, marked interrupted
     assert summary["interrupted"] is True and summary["trials"] == len(recs) < 6 and summary["max_trials"] == 6
     assert (out / "best_model.h5").is_file() and summary["best"]["trial"] in recs
-    show = subprocess.run(autoq("show", out), capture_output=True, text=True, timeout=120, env=env())
+    show = subprocess.run(autoq("show", out), capture_output=True, text=True, timeout=HANG, env=env())
     assert show.returncode == 0 and f"interrupted after {len(recs)} of 6 trials" in show.stdout
 
     resumed = subprocess.run(autoq("search", cfg, "--seed", "7"), cwd=tmp_path, capture_output=True, text=True,
-                             timeout=200, env=env())
+                             timeout=HANG, env=env())
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["interrupted"] is False and summary["trials"] == 6

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
+from helpers_search import HANG
+
 import autoq
 from autoq.config import load_config
 from autoq.data.sources import load_dataset
@@ -39,7 +41,7 @@ def cli_run(tmp_path_factory):
     cfg.write_text(yaml.safe_dump(TINY))
     out = tmp / "out"
     proc = subprocess.run([sys.executable, "-m", "autoq.cli", "search", str(cfg), "--output", str(out)],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=HANG)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return cfg, out, proc.stdout
 
@@ -101,10 +103,27 @@ def test_best_weights_kept_without_retraining(cli_run):
     assert load_qmodel(str(out / "best_model.h5"), compile=False).count_params() == model.count_params()
 
 
+def test_front_carries_its_test_metric(cli_run):
+    """Every model on the front (trials and baselines) is scored once on the test split at the end: pareto.csv and
+    summary.json carry it, equal to the saved model's test accuracy; the sample counts behind the error bars too."""
+    cfg, out, _ = cli_run
+    summary = json.loads((out / "summary.json").read_text())
+    data = load_dataset(load_config(cfg).data)
+    assert (summary["val_samples"], summary["test_samples"]) == (len(data.x_val), len(data.x_test)) == (360, 360)
+    front = list(csv.DictReader((out / "pareto.csv").open()))
+    assert front and set(summary["test_metric"]) == {r["trial"] for r in front}
+    for r in front:
+        model = load_model(out / r["model"])
+        acc = float(np.mean(model.predict(data.x_test, verbose=0).argmax(1) == data.y_test.argmax(1)))
+        assert float(r["test_metric"]) == pytest.approx(acc, abs=1e-5)
+        assert summary["test_metric"][r["trial"]] == pytest.approx(acc, abs=1e-9)
+    assert summary["test_metric"][summary["best"]["trial"]] == summary["best_test_accuracy"]
+
+
 def test_show_prints_summary(cli_run):
     _, out, _ = cli_run
     proc = subprocess.run([sys.executable, "-m", "autoq.cli", "show", str(out)], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=HANG)
     assert proc.returncode == 0, proc.stderr
     assert "best: trial" in proc.stdout and "Pareto front" in proc.stdout and "baseline Q4" in proc.stdout
 
@@ -158,7 +177,7 @@ def test_search_with_hls4ml_section_exports_the_winner(tmp_path):
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(cfg))
     proc = subprocess.run([sys.executable, "-m", "autoq.cli", "search", str(path), "--output", str(tmp_path / "out")],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=HANG)
     assert proc.returncode == 0, proc.stderr[-3000:]
     proj = tmp_path / "proj"
     assert (proj / "firmware").is_dir() and (proj / "build_prj.tcl").is_file() and (proj / "tb_data").is_dir()
@@ -200,7 +219,7 @@ def test_synthetic_data_is_named_in_every_output(tmp_path):
                                    "search": {"algorithm": "random", "max_trials": 2}, "baselines": []}))
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "autoq.cli", "search", str(cfg), "--output", str(out)],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=HANG)
     assert proc.returncode == 0, proc.stderr[-3000:]
     best = [l for l in proc.stdout.splitlines() if l.startswith("[autoq] best:")]
     assert len(best) == 1 and "SYNTHETIC" in best[0]

@@ -43,6 +43,10 @@ def test_strategy_front_resume_and_bit_exact_export(algorithm, tmp_path):
     else:  # beta 0 first: the most expensive; the largest beta the cheapest
         assert costs[0] == max(costs) and costs[-1] == min(costs)
     assert sum(f"[autoq] {algorithm}: " in l and "..." in l for l in lines) == 1  # computed once
+    if algorithm == "hessian":  # what it budgets, in which unit
+        assert "[autoq] hessian: Hessian traces of the float model and a sweep of budgets in BOPs ..." in lines
+        said = [l for l in lines if "candidates, the allocation's estimate" in l]
+        assert len(said) == 1 and said[0].endswith(" BOPs"), said
 
     # resumed with a larger budget: the same candidates, not computed again, the earlier trials kept
     lines.clear()

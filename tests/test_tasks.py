@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from helpers_search import HANG
+
 from autoq.cli import main
 from autoq.config import parse_config
 from autoq.errors import ConfigError
@@ -101,14 +103,14 @@ def test_two_block_search_resumes_after_a_kill_in_its_second_block(tmp_path):
     out = tmp_path / "out"
     p = start(["search", cfg], tmp_path, tmp_path / "run1.log")
     try:
-        assert wait_until(lambda: "b1-0" in records(out), 300, [p]), (tmp_path / "run1.log").read_text()[-3000:]
+        assert wait_until(lambda: "b1-0" in records(out), [p]), (tmp_path / "run1.log").read_text()[-3000:]
         p.send_signal(signal.SIGKILL)
         p.wait(10)
     finally:
         stop(p)
     assert p.returncode == -signal.SIGKILL and not (out / "summary.json").exists()
     before = records(out)
-    run2 = subprocess.run(autoq_cmd("search", cfg), cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    run2 = subprocess.run(autoq_cmd("search", cfg), cwd=tmp_path, capture_output=True, text=True, timeout=HANG,
                           env=env())
     assert run2.returncode == 0, run2.stdout[-3000:] + run2.stderr[-3000:]
     recs = records(out)

@@ -2,3 +2,6 @@
 score that trades it against the goal metric. Pure functions of a model: no training."""
 from .pricing import EnergySettings, LayerCost, ModelCost, layer_costs, model_cost, qtools_energy  # noqa: F401
 from .score import forgiving_factor, score  # noqa: F401
+
+#: the unit each goal cost is counted in (axis labels, progress lines, the strategies' messages)
+UNITS = {"energy": "pJ", "bits": "bits", "bops": "BOPs", "fpga": "LUT + DSP"}

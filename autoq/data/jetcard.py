@@ -48,8 +48,22 @@ def float_tagger_accuracy(X, y, class_names, seed: int = 0, **kw) -> dict:
             "n_test": len(d.x_test), **p}
 
 
+def feature_label(name: str) -> str:
+    """A jet feature's axis label with its unit: ``mass_mmdt: groomed (mMDT) mass [GeV]``, ``multiplicity:
+    constituents [count]``, ``d2_a1_b2_mmdt: D2 (α=1, β=2), groomed [dimensionless]``."""
+    if name == "mass_mmdt":
+        return f"{name}: groomed (mMDT) mass [GeV]"
+    if name == "multiplicity":
+        return f"{name}: constituents [count]"
+    if name == "zlogz":
+        return f"{name}: Σ z ln z, ungroomed [dimensionless]"
+    ratio, *params = name[:-len("_mmdt")].split("_")
+    greek = {"a": "α", "b": "β"}
+    return f"{name}: {ratio.upper()} ({', '.join(f'{greek[p[0]]}={p[1:]}' for p in params)}), groomed [dimensionless]"
+
+
 def plot_features(X, y, class_names, path: Path, title: str):
-    """4x4 grid of per-class normalised histograms of the 16 features."""
+    """4x4 grid of per-class normalised histograms of the 16 features, each labelled with its unit."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -64,7 +78,9 @@ def plot_features(X, y, class_names, path: Path, title: str):
         for i, c in enumerate(class_names):
             with np.errstate(invalid="ignore", divide="ignore"):  # a class with no jets in range draws nothing
                 ax.hist(X[y == i, k], bins=bins, histtype="step", density=True, label=_NAMES.get(c, c), lw=1.3)
-        ax.set_title(f, fontsize=10)
+        ax.set_xlabel(feature_label(f), fontsize=9)
+        per = {"mass_mmdt": "GeV", "multiplicity": "constituent"}.get(f, "unit")
+        ax.set_ylabel(f"fraction of the class's jets per {per}", fontsize=8)
         ax.tick_params(labelsize=8)
     axes[0, 0].legend(fontsize=9)
     fig.suptitle(title, fontsize=13)

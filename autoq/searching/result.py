@@ -48,8 +48,10 @@ class SearchResult:
 
     def plot(self, cost: str | None = None, ax=None, path=None):
         """The goal metric vs cost with the Pareto front and baselines (a matplotlib Figure)."""
+        s = self.summary
         return plot_pareto(self.trials, self.baselines, cost or self.cost_key, path=path, ax=ax,
-                           title=plot_title(self.summary), metric=self.metric)
+                           title=plot_title(s), metric=self.metric, n_val=s.get("val_samples"),
+                           test=s.get("test_metric"), n_test=s.get("test_samples"))
 
     def table(self) -> str:
         """Per-layer table of the winner (or, with no winner, why there is none)."""

@@ -180,10 +180,11 @@ class ResultStore:
         return path
 
     def write_pareto_csv(self, front: list, cost_key: str, dataset: str = "") -> Path:
-        """The front of :func:`front_points`: trials and the baselines that are not dominated."""
+        """The front of :func:`front_points`: trials and the baselines that are not dominated (``test_metric``:
+        each one's saved model on the test split)."""
         buf = io.StringIO()
         w = csv.writer(buf)
-        cols = ["val_metric", "val_accuracy", "energy", "bits", "bops", "fpga", "score"]
+        cols = ["val_metric", "val_accuracy", "test_metric", "energy", "bits", "bops", "fpga", "score"]
         w.writerow(["trial"] + cols + ["front_cost", "model", "dataset"])
         for r in front:
             w.writerow([r["trial"]] + [_fmt(r.get(c)) for c in cols] + [cost_key, r.get("model", ""), dataset])

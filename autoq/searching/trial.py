@@ -16,7 +16,6 @@ from .. import quantizers
 from ..config import Config
 from ..data import Dataset
 from ..errors import AutoqError, ConfigError, ResultsError
-from ..present.plots import plot_pareto, plot_title
 from ..present.tables import fmt_time, short_choice
 from .fronts import front_points
 from .provenance import config_digest, versions
@@ -343,7 +342,7 @@ class Searcher:
         ref = self.state["reference_cost"]
         if record["status"] == "ok":
             c = record[self.cost_key]
-            unit = {"energy": " pJ", "bits": " bits", "bops": " BOPs"}.get(self.cost_key, "")
+            unit = f" {costs.UNITS[self.cost_key]}"
             name = "acc" if self.metric.name == "accuracy" else self.metric.name
             msg = (f"{name} {record['val_metric']:.4g} | {self.cost_key} {c:.4g}{unit} ({100 * c / ref:.1f}% of ref) "
                    f"| score {record['score']:.4f}")
@@ -379,7 +378,6 @@ class Searcher:
                 if r["trial"] not in keep and p.is_file():
                     p.unlink()
                     r["model_deleted"] = True
-        self.store.write_pareto_csv(front_all, key, self.dataset_label)
         best_model, test_acc = None, None
         if best is None:  # no winner: no best_model.h5 (an earlier run's would be taken for one)
             (self.store.dir / "best_model.h5").unlink(missing_ok=True)
@@ -391,6 +389,9 @@ class Searcher:
             atomic_copy(best_path, self.store.dir / "best_model.h5")
             best_model = load_model(self.store.dir / "best_model.h5", self.trust)
             _, test_acc = self._evaluate(best_model, "test")
+        front_test = self._front_test(front_all, best["trial"] if best else None, test_acc)
+        self.store.write_pareto_csv([{**r, "test_metric": front_test.get(r["trial"])} for r in front_all], key,
+                                    self.dataset_label)
         summary = {**({"head": self.head} if self.head else {}), "metric": self.metric.name, "direction": self.metric.direction, "name": self.cfg.name, "output_dir": str(self.store.dir), "algorithm": self.cfg.search.algorithm,
                    "seed": self.cfg.seed, "cost": key, "goal": vars(self.cfg.goal), "trials": len(records),
                    "failed_trials": len(records) - len(ok), "best": best,
@@ -404,6 +405,8 @@ class Searcher:
                    "dataset": self.state["dataset"], "synthetic_data": self.state["synthetic_data"],
                    "space_size": self.state["space_size"], "seconds": round(time.time() - self.t0, 1),
                    "max_trials": self.cfg.search.max_trials, "interrupted": interrupted,
+                   "test_metric": front_test, "val_samples": len(self.data.x_val),
+                   "test_samples": len(self.data.x_test),
                    **({"constraints": constraints} if constraints else {})}
         if fine_tune_epochs and best_model is not None:
             self.log(f"[autoq] fine-tuning the winner for {fine_tune_epochs} epochs ...")
@@ -414,6 +417,19 @@ class Searcher:
             summary.update(**self._metric_fields("fine_tuned_val", acc), **self._metric_fields("best_test", test_acc))
         atomic_write_json(self.store.summary_path, summary)
         result = SearchResult(self.store.dir, summary, records, front, self.state["baselines"], key, best_model)
-        plot_pareto(records, self.state["baselines"], key, path=self.store.dir / "pareto.png",
-                    title=plot_title(summary), metric=self.metric)
+        result.plot(path=self.store.dir / "pareto.png")
         return result
+
+    def _front_test(self, front: list, best_trial: str, best_test) -> dict:
+        """The test metric of every saved model on the front (trials and baselines), once, at the end: beside the
+        validation figure the front was chosen on. None where a model file is missing."""
+        out = {}
+        for r in front:
+            path = self.store.dir / r["model"] if r.get("model") else None
+            if r["trial"] == best_trial:
+                out[r["trial"]] = best_test
+            elif path is not None and path.is_file():
+                out[r["trial"]] = self._evaluate(load_model(path, self.trust), "test")[1]
+            else:
+                out[r["trial"]] = None
+        return out

@@ -9,12 +9,19 @@ FPGA estimate at the export's settings, and the candidates within the limits com
 them, the most accurate, kept), the least-violating others after them only to fill the count."""
 from __future__ import annotations
 
+from ...cost import UNITS
 from .base import cached
 from .pareto import Pareto
 
 #: the goal's cost -> the additive cost the allocation prices (the FPGA estimate is priced by its BOPs)
 KIND = {"energy": "energy", "bits": "bits", "bops": "bops", "fpga": "bops"}
 SAMPLES = 1024  # training samples the Hessian traces are estimated on
+
+
+def budgets_of(cost: str) -> str:
+    """What the sweep budgets, in words with its unit (the FPGA estimate is allocated by its BOPs)."""
+    words = {"energy": "energy budgets in pJ", "bits": "model-size budgets in bits", "bops": "budgets in BOPs"}
+    return words[KIND[cost]] + (" (standing in for the FPGA estimate)" if cost == "fpga" else "")
 
 
 def n_candidates(max_trials: int) -> int:
@@ -25,8 +32,8 @@ def n_candidates(max_trials: int) -> int:
 class Hessian(Pareto):
     def oracle(self, ctx, max_trials):
         def compute(n=None):
-            ctx.log(f"[autoq] hessian: Hessian traces and a {KIND[ctx.cfg.goal.cost]} budget sweep on the float "
-                    "model ...")
+            ctx.log(f"[autoq] hessian: Hessian traces of the float model and a sweep of "
+                    f"{budgets_of(ctx.cfg.goal.cost)} ...")
             from ..sensitivity import budget_sweep
             x, y = ctx.train_split(SAMPLES)
             cands = budget_sweep(ctx.float_model, ctx.space, x, y, ctx.cfg.train.loss,
@@ -35,8 +42,8 @@ class Hessian(Pareto):
 
         budgeted = bool(ctx.cfg.goal.budget)  # the sweep confined to goal.budget's limits
         cands = cached(ctx, "hessian", (lambda: _within_budget(ctx, compute, max_trials)) if budgeted else compute)
-        ctx.log(f"[autoq] hessian: {len(cands)} candidates from "
-                + ", ".join(f"{c['cost']:.4g}" for c in cands) + f" {KIND[ctx.cfg.goal.cost]}")
+        ctx.log(f"[autoq] hessian: {len(cands)} candidates, the allocation's estimate "
+                + ", ".join(f"{c['cost']:.4g}" for c in cands) + f" {UNITS[KIND[ctx.cfg.goal.cost]]}")
         return super().oracle(ctx, max_trials, seeds=[(ctx.values_of(c["choice"]), "hessian") for c in cands])
 
 

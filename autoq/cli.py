@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+from .searching import strategies  # the registry only: no TensorFlow
+
 # TensorFlow 2.14 logs "Unable to register cuDNN factory" at ERROR level on every CPU-only start: hide it
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -21,8 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--output", help="output directory (default: search.output_dir of the config)")
     s.add_argument("--max-trials", type=int, help="override search.max_trials")
     s.add_argument("--seed", type=int, help="override seed")
-    s.add_argument("--algorithm", choices=["random", "bayesian", "hyperband", "pareto"], help="override algorithm")
-    s.add_argument("--data", help="dataset file (e.g. the jet dataset) overriding data.path")
+    s.add_argument("--algorithm", choices=strategies.names(), help="override search.algorithm")
+    s.add_argument("--data", help="dataset file (e.g. the jet dataset) overriding data.path; relative to the "
+                   "current directory (data.path in the YAML is relative to the YAML file)")
     s.add_argument("--overwrite", action="store_true", help="replace an earlier search in the output directory")
     talk = s.add_mutually_exclusive_group()
     talk.add_argument("--quiet", action="store_true", help="print only the final summary")
@@ -138,18 +141,48 @@ def _resume_command(argv) -> str:
 
 
 def _search(args, argv) -> int:
+    where = {}  # the output folder, once the config names it
     try:
-        result = _run(args)
+        result = _run(args, where)
     except KeyboardInterrupt as exc:
-        where = getattr(exc, "output_dir", None) or args.output or "the config's search.output_dir"
-        done = " (trials.csv lists them" + (", summary.json and best_model.h5 cover them)"
-                                             if Path(str(where), "summary.json").is_file() else ")")
-        print(f"\n[autoq] interrupted. Finished trials are kept in {where}{done}. "
-              f"Resume with the same command:\n  {_resume_command(argv)}", file=sys.stderr, flush=True)
+        print("\n" + _interrupted(getattr(exc, "output_dir", None) or where.get("out"), argv), file=sys.stderr,
+              flush=True)
         return 130
     if args.quiet and result is not None:
         print(result)
     return 0
+
+
+def _interrupted(out, argv) -> str:
+    """What Ctrl-C leaves behind, naming only folders and files that exist, and the command that resumes."""
+    resume = f"Resume with the same command:\n  {_resume_command(argv)}"
+    if out is None or not Path(out).is_dir():
+        return f"[autoq] interrupted before the search wrote anything. Start it with the same command:\n  " \
+               f"{_resume_command(argv)}"
+    out = Path(out)
+    if not (out / "trials.csv").is_file():
+        return f"[autoq] interrupted before a trial finished; what was prepared is kept in {out}. {resume}"
+    covered = ", summary.json and best_model.h5 cover them" if (out / "summary.json").is_file() else ""
+    return f"[autoq] interrupted. Finished trials are kept in {out} (trials.csv lists them{covered}). {resume}"
+
+
+def _require_file(option: str, path: str) -> str:
+    """``path`` given on the command line, relative to the current directory: its absolute form, or an error."""
+    from .errors import AutoqError
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise AutoqError(f"{option} {path}: no such file (looked in {p.absolute().parent})")
+    if not p.is_file():
+        raise AutoqError(f"{option} {path}: not a file")
+    return str(p.resolve())
+
+
+def _check_search_args(args) -> None:
+    """The command line's own mistakes (missing files, numbers out of range), before TensorFlow is imported."""
+    from .searching.run import check_overrides  # the config file's own errors: autoq.config.load_config
+    if args.data is not None:
+        args.data = _require_file("--data", args.data)
+    check_overrides(max_trials=args.max_trials, seed=args.seed)
 
 
 def _distributed(args):
@@ -171,10 +204,12 @@ def _distributed(args):
     return None, None, args.tuner_id
 
 
-def _run(args):
-    from .searching.run import resolve_config, run_search
+def _run(args, where: dict):
+    _check_search_args(args)
     role, address, tuner_id = _distributed(args)
+    from .searching.run import resolve_config, run_search  # TensorFlow comes with the config's quantizers
     cfg = resolve_config(args.config, data_path=args.data)
+    where["out"] = args.output or cfg.search.output_dir
     return run_search(None, None, cfg, output_dir=args.output, max_trials=args.max_trials, seed=args.seed,
                       algorithm=args.algorithm, overwrite=args.overwrite, verbose=0 if args.quiet else 2 if args.verbose else 1, role=role,
                       chief_address=address, tuner_id=tuner_id, wait_timeout=args.wait, trust_model=args.trust_model,
@@ -209,6 +244,12 @@ def _show(args) -> int:
 
 
 def _export(args) -> int:
+    from .exporting.synth import require_tool
+    if args.synth:
+        require_tool(args.backend)
+    for option in ("data", "hls_config"):
+        if getattr(args, option) is not None:
+            _require_file("--" + option.replace("_", "-"), getattr(args, option))
     from .exporting.pipeline import ToolNotFoundError, export
     from .present.tables import format_result
     try:

@@ -195,7 +195,7 @@ CASES = {
                             "'../../somewhere'"),
 }
 EXTRA_ARGS = {"zero_trials_flag": ["--max-trials", "0"], "tuner_id_escapes": ["--tuner-id", "../../x"],
-              "data_flag_ignored": ["--data", "strings.npz"]}
+              "data_flag_ignored": ["--data", __file__]}  # a file that exists (--data is relative to the cwd)
 CASES.update({
     "zero_trials_flag": ({}, "search.max_trials (--max-trials): must be at least 1, got 0"),
     "tuner_id_escapes": ({}, "a tuner id is a name of letters, digits, '_', '.' and '-' (it names files in the output "

@@ -46,6 +46,10 @@ def load_dataset(cfg, base_dir=".") -> Dataset:
         if path is None:
             raise DataError("data source 'jets' needs the OpenML jet file (hls4ml_lhc_jets_hlf, OpenML 42468): set "
                             "data.path in the YAML or pass --data PATH.\n" + jets.GET_DATA_HINT)
+        if not path.is_file():
+            raise DataError(f"{path}: no such file" + ("" if Path(cfg.path).expanduser().is_absolute() else
+                            f" (data.path {cfg.path!r} is relative to the YAML file's folder; --data to the current "
+                            "directory)"))
         generated = jets.is_generated(path)
         if cfg.source == "jets-generated" and not generated:
             raise DataError(f"{path}: data source 'jets-generated' reads files made by `autoq data make-jets`, and "

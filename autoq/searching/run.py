@@ -14,7 +14,6 @@ from ..present.tables import fmt_time
 from .provenance import config_digest
 from .result import SearchResult
 from .store import atomic_write_json, storage_error
-from .blocks import stages
 from .strategies import make_oracle
 from .strategies.base import StrategyContext
 from .trial import Searcher
@@ -47,6 +46,15 @@ def _check_data_fits(model, data: Dataset):
         raise DataError(f"the model has {out} outputs but the dataset {data.name!r} has {data.n_classes} classes")
 
 
+def check_overrides(max_trials=None, seed=None) -> None:
+    """The command line's (or the API's) --max-trials and --seed, checked without the config (and TensorFlow)."""
+    if max_trials is not None and int(max_trials) < 1:
+        raise ConfigError(f"must be at least 1, got {max_trials}", key="search.max_trials (--max-trials)")
+    from ..config import MAX_SEED
+    if seed is not None and not 0 <= int(seed) <= MAX_SEED:
+        raise ConfigError(f"must be between 0 and {MAX_SEED}, got {seed}", key="seed (--seed)")
+
+
 def resolve_config(config, **overrides) -> Config:
     if config is None:
         cfg = config_from_dict({})
@@ -56,6 +64,7 @@ def resolve_config(config, **overrides) -> Config:
         cfg = config_from_dict(config)
     else:
         cfg = load_config(config)
+    check_overrides(max_trials=overrides.get("max_trials"), seed=overrides.get("seed"))
     for key, value in overrides.items():
         if value is None:
             continue
@@ -63,18 +72,15 @@ def resolve_config(config, **overrides) -> Config:
             if cfg.search.blocks:
                 raise ConfigError("does not apply with search.blocks: set each block's max_trials",
                                   key="search.max_trials (--max-trials)")
-            if int(value) < 1:
-                raise ConfigError(f"must be at least 1, got {value}", key="search.max_trials (--max-trials)")
             cfg.search.max_trials = int(value)
         elif key == "seed":
-            from ..config import MAX_SEED
-            if not 0 <= int(value) <= MAX_SEED:
-                raise ConfigError(f"must be between 0 and {MAX_SEED}, got {value}", key="seed (--seed)")
             cfg.seed = int(value)
         elif key == "output_dir":
             cfg.search.output_dir = str(value)
-        elif key == "algorithm":
-            cfg.search.algorithm = value
+        elif key == "algorithm":  # validated with the rest of the config (registry, widths, blocks)
+            d = cfg.to_dict()
+            d["search"]["algorithm"] = value
+            cfg = config_from_dict(d, source=cfg.source, base_dir=cfg.base_dir)
         elif key == "data_path":
             if cfg.data.source not in ("npz", "jets", "jets-generated"):
                 raise ConfigError(f"--data names a file, but data.source is {cfg.data.source!r}, which reads no "
@@ -212,6 +218,7 @@ def _hls_project_dir(cfg: Config) -> Path:
 
 def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp, connect_timeout, epoch_lines):
     """The search proper, in an output folder this process may write (locked, or a worker's shared folder)."""
+    from .blocks import stages  # imports TensorFlow (the space)
     from .tuner import TooManyFailures, make_tuner, run_stage, write_table  # imports keras-tuner
     role = dist["role"] if dist else None
     if role and cfg.search.blocks:

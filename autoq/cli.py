@@ -1,4 +1,4 @@
-"""Command line: ``autoq search | show | export | report`` over the same Python API notebooks use."""
+"""Command line: ``autoq search | show | export | report | data`` over the same Python API notebooks use."""
 from __future__ import annotations
 
 import argparse

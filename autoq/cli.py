@@ -61,10 +61,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="hls4ml backend: Vitis HLS or Vivado HLS (any case)")
     e.add_argument("--part", default="xcvu13p-flga2577-2-e",
                    help="AMD/Xilinx part with its speed grade, e.g. xcvu13p-flga2577-2-e or xc7z020clg400-1")
-    e.add_argument("--clock", type=float, default=5.0, help="clock period in ns (5 ns = 200 MHz)")
+    e.add_argument("--clock", type=_above_zero(float), default=5.0, help="clock period in ns (5 ns = 200 MHz)")
     e.add_argument("--io-type", choices=["io_parallel", "io_stream"], default="io_parallel",
                    help="hls4ml io_type: all values at once (lowest latency) or streamed through FIFOs (large CNNs)")
-    e.add_argument("--reuse", type=int, default=1,
+    e.add_argument("--reuse", type=_above_zero(int), default=1,
                    help="hls4ml reuse_factor: how many multiplications share one multiplier (1 = fully parallel)")
     e.add_argument("--strategy", type=str.lower, choices=["latency", "resource"], default="latency",
                    help="hls4ml strategy: latency (registers, lowest latency) or resource (BRAM, for reuse > 1)")
@@ -106,6 +106,8 @@ def _data_parser(sub):
 
 
 def _data(args) -> int:
+    from .keras_env import import_tensorflow_quietly
+    import_tensorflow_quietly()  # the data card's tagger
     from .data.jetgen import make_jets
     try:
         make_jets(args.n, seed=args.seed, output=args.output, workers=args.workers, tagger=not args.no_tagger,
@@ -132,6 +134,19 @@ def _backend(text: str) -> str:
     if text.lower() not in names:
         raise argparse.ArgumentTypeError(f"expected Vitis or Vivado, got {text!r}")
     return names[text.lower()]
+
+
+def _above_zero(kind):
+    """An argparse type: a number of ``kind`` above zero."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {'whole ' if kind is int else ''}number, got {text!r}")
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        return value
+    return parse
 
 
 def _resume_command(argv) -> str:
@@ -179,7 +194,10 @@ def _require_file(option: str, path: str) -> str:
 
 def _check_search_args(args) -> None:
     """The command line's own mistakes (missing files, numbers out of range), before TensorFlow is imported."""
-    from .searching.run import check_overrides  # the config file's own errors: autoq.config.load_config
+    from .searching.run import check_overrides
+    if not Path(args.config).is_file():
+        from .config import load_config
+        load_config(args.config)  # its own "config file not found"
     if args.data is not None:
         args.data = _require_file("--data", args.data)
     check_overrides(max_trials=args.max_trials, seed=args.seed)
@@ -207,7 +225,9 @@ def _distributed(args):
 def _run(args, where: dict):
     _check_search_args(args)
     role, address, tuner_id = _distributed(args)
-    from .searching.run import resolve_config, run_search  # TensorFlow comes with the config's quantizers
+    from .keras_env import import_tensorflow_quietly
+    import_tensorflow_quietly()  # the config's quantizers need it
+    from .searching.run import resolve_config, run_search
     cfg = resolve_config(args.config, data_path=args.data)
     where["out"] = args.output or cfg.search.output_dir
     return run_search(None, None, cfg, output_dir=args.output, max_trials=args.max_trials, seed=args.seed,
@@ -250,7 +270,10 @@ def _export(args) -> int:
     for option in ("data", "hls_config"):
         if getattr(args, option) is not None:
             _require_file("--" + option.replace("_", "-"), getattr(args, option))
-    from .exporting.pipeline import ToolNotFoundError, export
+    from .exporting.pipeline import ToolNotFoundError, export, validate_part
+    validate_part(args.part)
+    from .keras_env import import_tensorflow_quietly
+    import_tensorflow_quietly()
     from .present.tables import format_result
     try:
         res = export(args.source, output_dir=args.output, backend=args.backend, part=args.part,
@@ -279,8 +302,9 @@ def _report(args) -> int:
 
 def main(argv=None) -> int:
     import warnings
+    from .keras_env import KERAS_WARNINGS
     # Keras warns on every .h5 load/save and on QKeras quantizers used as constraints: noise on a terminal
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"(tf_)?keras(\..*)?$")  # tf_keras: Python 3.12+
+    warnings.filterwarnings("ignore", category=UserWarning, module=KERAS_WARNINGS)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     from .errors import AutoqError

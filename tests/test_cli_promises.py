@@ -102,3 +102,14 @@ def test_ctrl_c_before_the_output_folder_exists_names_no_folder(tmp_path):
     assert (f"[autoq] interrupted before the search wrote anything. Start it with the same command:\n"
             f"  autoq search {cfg}\n") in r.stderr
     assert "kept in" not in r.stderr
+
+
+def test_tensorflow_start_up_lines_are_kept_off_the_terminal(tmp_path):
+    """Even with TensorFlow's C++ logging fully on, a command's stderr holds autoq's line and nothing of TF's
+    start-up (CUDA-factory and driver lines, absl's block: each printed once per TensorFlow library)."""
+    cfg = write_config(tmp_path, train={"loss": "nosuchloss"})  # refused after the model is built (TF imported)
+    r = subprocess.run([sys.executable, "-m", "autoq.cli", "search", cfg], cwd=tmp_path, capture_output=True,
+                       text=True, env=env(TF_CPP_MIN_LOG_LEVEL="0"), timeout=600)
+    assert r.returncode == 2 and r.stderr.splitlines() == [
+        f"error: {cfg}: train.loss: unknown loss 'nosuchloss'; use a Keras loss name such as "
+        "categorical_crossentropy"], r.stderr

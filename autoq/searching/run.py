@@ -112,9 +112,9 @@ def run_search(model=None, data=None, config=None, *, output_dir=None, max_trial
     data and float model are the same (else an error says what changed).
     """
     import warnings
-    with warnings.catch_warnings():
-        # Keras warns on every .h5 save and on QKeras quantizers used as constraints: noise, not news.
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"keras\..*")
+    from ..keras_env import import_tensorflow_quietly, quiet_keras
+    import_tensorflow_quietly()
+    with warnings.catch_warnings(), quiet_keras():
         from sklearn.exceptions import ConvergenceWarning  # the Bayesian oracle's Gaussian process, at small budgets
         warnings.filterwarnings("ignore", category=ConvergenceWarning)
         from .distributed import keras_tuner_env, resolve_role
@@ -154,6 +154,11 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
     else:
         model_io.check_model(model)
         train_float = cfg.model.train is True
+    if data is not None and not isinstance(data, Dataset) and cfg.data.standardize is True and not train_float:
+        raise ConfigError("standardizing the arrays given to autoq.search would score the model given, trained on "
+                          "them as they are, on inputs of another scale: drop data.standardize (arrays are used as "
+                          "given), or set model.train: true to train it on the standardized data",
+                          key="data.standardize", source=cfg.source)
     dataset = as_dataset(data, cfg.data) if data is not None else load_dataset(cfg.data, cfg.base_dir)
     _check_data_fits(model, dataset)
     preflight(cfg)
@@ -209,6 +214,14 @@ def preflight(cfg: Config) -> None:
             raise ConfigError(f"the export folder {proj} exists and is not an hls4ml project; autoq would write into "
                               "it at the end of the search: choose another hls4ml.output_dir", key="hls4ml.output_dir",
                               source=cfg.source)
+
+
+def _scaler(dataset) -> dict | None:
+    """The standardization the search's inputs went through, for summary.json (None: used as given)."""
+    mean = getattr(dataset, "scaler_mean", None)
+    if mean is None:
+        return None
+    return {"mean": [float(v) for v in mean.reshape(-1)], "scale": [float(v) for v in dataset.scaler_scale.reshape(-1)]}
 
 
 def _hls_project_dir(cfg: Config) -> Path:
@@ -267,6 +280,10 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
             raise stopped
         log(f"[autoq] {stopped}")
     result = searcher.finalize(cfg.train.fine_tune_epochs)
+    scaler = _scaler(dataset)
+    if scaler is not None:  # the export applies it to inputs in the units the search was given
+        result.summary["input_scaler"] = scaler
+        atomic_write_json(out / "summary.json", result.summary)
     log(f"[autoq] done in {fmt_time(time.time() - searcher.t0)}: {len(result.trials)} trials, "
         f"{len(result.pareto)} on the Pareto front")
     b = result.best

@@ -14,6 +14,7 @@ from ..present.tables import fmt_time
 from .provenance import config_digest
 from .result import SearchResult
 from .store import atomic_write_json, storage_error
+from . import strategies
 from .strategies import make_oracle
 from .strategies.base import StrategyContext
 from .trial import Searcher
@@ -165,7 +166,8 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
     from .heads import check_losses, resolve_head
     if resolve_head(model, cfg.goal.head, cfg.source) and cfg.search.algorithm in SEEDING_ALGORITHMS:
         raise ConfigError(f"search.algorithm {cfg.search.algorithm!r} learns its first trials from one target; the "
-                          f"model {model.name!r} has several outputs: use random, bayesian, hyperband or pareto",
+                          f"model {model.name!r} has several outputs: use "
+                          + ", ".join(n for n in strategies.names() if n not in SEEDING_ALGORITHMS),
                           key="search.algorithm", source=cfg.source)
     check_losses(cfg.train.loss, model, cfg.source)
     out = Path(cfg.search.output_dir)

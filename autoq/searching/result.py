@@ -32,7 +32,9 @@ class SearchResult:
     def best_model(self):
         """The winner (trained weights), loaded from ``best_model.h5``."""
         if self._best_model is None:
-            self._best_model = load_model(self.output_dir / "best_model.h5")
+            from ..keras_env import quiet_keras
+            with quiet_keras():
+                self._best_model = load_model(self.output_dir / "best_model.h5")
         return self._best_model
 
     @property

@@ -3,9 +3,9 @@
 Python API (the CLI is a thin shell over it)::
 
     import autoq
-    result = autoq.search(model, data, "configs/digits.yaml")
+    result = autoq.search(model, (x, y), "configs/digits.yaml", output_dir="autoq_runs/mine")
     result.plot(); result.best_model
-    autoq.export(result.best_model, "hls_projects/digits", x=data.x_val)
+    autoq.export(result, "hls_projects/mine", x=x_val)
 
 The stages, one package each, data flowing one way: :mod:`autoq.config` -> :mod:`autoq.data` ->
 :mod:`autoq.quantizers` / :mod:`autoq.space` -> :mod:`autoq.cost` -> :mod:`autoq.searching` ->
@@ -32,10 +32,22 @@ def search(model=None, data=None, config=None, **kwargs):
 
 
 def export(model, output_dir=None, **kwargs):
-    """Export a QKeras model (or a search folder's winner) to a bit-exact hls4ml project; see
-    :func:`autoq.exporting.pipeline.export` for every argument."""
+    """Export a QKeras model, a search folder's winner or a :class:`SearchResult`'s winner to a bit-exact hls4ml
+    project; see :func:`autoq.exporting.pipeline.export` for every argument. With a SearchResult, ``x`` is in the
+    units the search was given: its scaler (if the search standardized) is applied."""
+    keras_env.import_tensorflow_quietly()
     from .exporting.pipeline import export as _export
-    return _export(model, output_dir, **kwargs)
+    from .searching.result import SearchResult
+    if isinstance(model, SearchResult):
+        if kwargs.get("x") is not None:
+            x = kwargs["x"]
+            if isinstance(x, (str, _os.PathLike)):
+                from .exporting.source import load_npz_inputs
+                x = load_npz_inputs(_os.fspath(x))
+            kwargs["x"] = model.scale_inputs(x)
+        model = model.output_dir
+    with keras_env.quiet_keras():
+        return _export(model, output_dir, **kwargs)
 
 
 def load_result(output_dir):

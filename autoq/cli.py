@@ -1,10 +1,12 @@
-"""Command line: ``autoq search | show | export | report`` over the same Python API notebooks use."""
+"""Command line: ``autoq search | show | export | report | data`` over the same Python API notebooks use."""
 from __future__ import annotations
 
 import argparse
 import os
 import sys
 from pathlib import Path
+
+from .searching import strategies  # the registry only: no TensorFlow
 
 # TensorFlow 2.14 logs "Unable to register cuDNN factory" at ERROR level on every CPU-only start: hide it
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -21,8 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--output", help="output directory (default: search.output_dir of the config)")
     s.add_argument("--max-trials", type=int, help="override search.max_trials")
     s.add_argument("--seed", type=int, help="override seed")
-    s.add_argument("--algorithm", choices=["random", "bayesian", "hyperband", "pareto"], help="override algorithm")
-    s.add_argument("--data", help="dataset file (e.g. the jet dataset) overriding data.path")
+    s.add_argument("--algorithm", choices=strategies.names(), help="override search.algorithm")
+    s.add_argument("--data", help="dataset file (e.g. the jet dataset) overriding data.path; relative to the "
+                   "current directory (data.path in the YAML is relative to the YAML file)")
     s.add_argument("--overwrite", action="store_true", help="replace an earlier search in the output directory")
     talk = s.add_mutually_exclusive_group()
     talk.add_argument("--quiet", action="store_true", help="print only the final summary")
@@ -61,10 +64,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="hls4ml backend: Vitis HLS or Vivado HLS (any case)")
     e.add_argument("--part", default="xcvu13p-flga2577-2-e",
                    help="AMD/Xilinx part with its speed grade, e.g. xcvu13p-flga2577-2-e or xc7z020clg400-1")
-    e.add_argument("--clock", type=float, default=5.0, help="clock period in ns (5 ns = 200 MHz)")
+    e.add_argument("--clock", type=_above_zero(float), default=5.0, help="clock period in ns (5 ns = 200 MHz)")
     e.add_argument("--io-type", choices=["io_parallel", "io_stream"], default="io_parallel",
                    help="hls4ml io_type: all values at once (lowest latency) or streamed through FIFOs (large CNNs)")
-    e.add_argument("--reuse", type=int, default=1,
+    e.add_argument("--reuse", type=_above_zero(int), default=1,
                    help="hls4ml reuse_factor: how many multiplications share one multiplier (1 = fully parallel)")
     e.add_argument("--strategy", type=str.lower, choices=["latency", "resource"], default="latency",
                    help="hls4ml strategy: latency (registers, lowest latency) or resource (BRAM, for reuse > 1)")
@@ -110,6 +113,8 @@ def _data_parser(sub):
 
 
 def _data(args) -> int:
+    from .keras_env import import_tensorflow_quietly
+    import_tensorflow_quietly()  # the data card's tagger
     from .data.jetgen import make_jets
     try:
         make_jets(args.n, seed=args.seed, output=args.output, workers=args.workers, tagger=not args.no_tagger,
@@ -138,6 +143,19 @@ def _backend(text: str) -> str:
     return names[text.lower()]
 
 
+def _above_zero(kind):
+    """An argparse type: a number of ``kind`` above zero."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {'whole ' if kind is int else ''}number, got {text!r}")
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        return value
+    return parse
+
+
 def _resume_command(argv) -> str:
     """The command that resumes: the same arguments without --overwrite (which would discard the trials)."""
     import shlex
@@ -145,14 +163,12 @@ def _resume_command(argv) -> str:
 
 
 def _search(args, argv) -> int:
+    where = {}  # the output folder, once the config names it
     try:
-        result = _run(args)
+        result = _run(args, where)
     except KeyboardInterrupt as exc:
-        where = getattr(exc, "output_dir", None) or args.output or "the config's search.output_dir"
-        done = " (trials.csv lists them" + (", summary.json and best_model.h5 cover them)"
-                                             if Path(str(where), "summary.json").is_file() else ")")
-        print(f"\n[autoq] interrupted. Finished trials are kept in {where}{done}. "
-              f"Resume with the same command:\n  {_resume_command(argv)}", file=sys.stderr, flush=True)
+        print("\n" + _interrupted(getattr(exc, "output_dir", None) or where.get("out"), argv), file=sys.stderr,
+              flush=True)
         return 130
     if args.quiet and result is not None:
         print(result)
@@ -161,6 +177,41 @@ def _search(args, argv) -> int:
               f"summary.json in {result.output_dir}); exit code 3", file=sys.stderr)
         return 3
     return 0
+
+
+def _interrupted(out, argv) -> str:
+    """What Ctrl-C leaves behind, naming only folders and files that exist, and the command that resumes."""
+    resume = f"Resume with the same command:\n  {_resume_command(argv)}"
+    if out is None or not Path(out).is_dir():
+        return f"[autoq] interrupted before the search wrote anything. Start it with the same command:\n  " \
+               f"{_resume_command(argv)}"
+    out = Path(out)
+    if not (out / "trials.csv").is_file():
+        return f"[autoq] interrupted before a trial finished; what was prepared is kept in {out}. {resume}"
+    covered = ", summary.json and best_model.h5 cover them" if (out / "summary.json").is_file() else ""
+    return f"[autoq] interrupted. Finished trials are kept in {out} (trials.csv lists them{covered}). {resume}"
+
+
+def _require_file(option: str, path: str) -> str:
+    """``path`` given on the command line, relative to the current directory: its absolute form, or an error."""
+    from .errors import AutoqError
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise AutoqError(f"{option} {path}: no such file (looked in {p.absolute().parent})")
+    if not p.is_file():
+        raise AutoqError(f"{option} {path}: not a file")
+    return str(p.resolve())
+
+
+def _check_search_args(args) -> None:
+    """The command line's own mistakes (missing files, numbers out of range), before TensorFlow is imported."""
+    from .searching.run import check_overrides
+    if not Path(args.config).is_file():
+        from .config import load_config
+        load_config(args.config)  # its own "config file not found"
+    if args.data is not None:
+        args.data = _require_file("--data", args.data)
+    check_overrides(max_trials=args.max_trials, seed=args.seed)
 
 
 def _distributed(args):
@@ -182,10 +233,14 @@ def _distributed(args):
     return None, None, args.tuner_id
 
 
-def _run(args):
-    from .searching.run import resolve_config, run_search
+def _run(args, where: dict):
+    _check_search_args(args)
     role, address, tuner_id = _distributed(args)
+    from .keras_env import import_tensorflow_quietly
+    import_tensorflow_quietly()  # the config's quantizers need it
+    from .searching.run import resolve_config, run_search
     cfg = resolve_config(args.config, data_path=args.data)
+    where["out"] = args.output or cfg.search.output_dir
     return run_search(None, None, cfg, output_dir=args.output, max_trials=args.max_trials, seed=args.seed,
                       algorithm=args.algorithm, overwrite=args.overwrite, verbose=0 if args.quiet else 2 if args.verbose else 1, role=role,
                       chief_address=address, tuner_id=tuner_id, wait_timeout=args.wait, trust_model=args.trust_model,
@@ -234,7 +289,16 @@ def _show(args) -> int:
 
 
 def _export(args) -> int:
-    from .exporting.pipeline import ToolNotFoundError, export, export_front
+    from .exporting.synth import require_tool
+    if args.synth:
+        require_tool(args.backend)
+    for option in ("data", "hls_config"):
+        if getattr(args, option) is not None:
+            _require_file("--" + option.replace("_", "-"), getattr(args, option))
+    from .exporting.pipeline import ToolNotFoundError, export, export_front, validate_part
+    validate_part(args.part)
+    from .keras_env import import_tensorflow_quietly
+    import_tensorflow_quietly()
     from .present.tables import format_result
     if args.front:  # every Pareto point, one project each
         from .errors import AutoqError
@@ -281,8 +345,9 @@ def _report(args) -> int:
 
 def main(argv=None) -> int:
     import warnings
+    from .keras_env import KERAS_WARNINGS
     # Keras warns on every .h5 load/save and on QKeras quantizers used as constraints: noise on a terminal
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"(tf_)?keras(\..*)?$")  # tf_keras: Python 3.12+
+    warnings.filterwarnings("ignore", category=UserWarning, module=KERAS_WARNINGS)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     from .errors import AutoqError

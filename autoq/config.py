@@ -55,7 +55,9 @@ class DataConfig:
     source: str = "digits"
     task: str = "classification"  # classification | regression | autoencoder (the target is the input)
     path: str | None = None
-    standardize: bool = True
+    # auto: the config's own data standardized with the training split's mean/std, arrays given to autoq.search used
+    # as given; true: those too; false: never
+    standardize: Any = "auto"
     val_fraction: float = 0.2
     test_fraction: float = 0.2
     n_samples: int = 20000  # jets-synthetic only
@@ -497,6 +499,9 @@ def _check(cfg: Config, ctx):
         raise ctx.error(("train", "loss"), f"expected a Keras loss name, or a mapping output name -> loss name, got "
                                            f"{loss!r}")
     cfg.train.loss = cfg.train.loss or DEFAULT_LOSS[d.task]
+    if d.standardize not in ("auto", "true", "false", True, False):
+        raise ctx.error(("data", "standardize"), f"expected auto, true or false, got {d.standardize!r}")
+    d.standardize = {"true": True, "false": False}.get(d.standardize, d.standardize)
     if d.source == "npz" and not d.path:
         raise ctx.error(("data", "path"), "data source 'npz' needs a path to the .npz file")
     for key in ("val_fraction", "test_fraction"):

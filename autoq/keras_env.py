@@ -112,6 +112,37 @@ def keras_tuner():
     return kt
 
 
+#: Keras's own UserWarnings on autoq's calls (every .h5 save/load, QKeras quantizers serialized as constraints)
+KERAS_WARNINGS = r"(tf_)?keras(\..*)?$"
+
+
+@contextlib.contextmanager
+def quiet_keras():
+    """Keras's UserWarnings on the calls inside (autoq's own saves, loads and conversions) are not shown."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module=KERAS_WARNINGS)
+        yield
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its C++ start-up lines kept off the terminal: the CUDA-factory and driver lines of a
+    CPU-only machine and absl's "before InitializeLog" block, which TensorFlow's two libraries each print (so twice)
+    and TF_CPP_MIN_LOG_LEVEL does not always hold back. Only file descriptor 2 is redirected, only for the import;
+    an import that fails still raises. A no-op once TensorFlow is imported."""
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
 def require_keras2_model(model) -> None:
     """Raise a clear error for a Keras 3 model: autoq, QKeras and hls4ml's QKeras path work on tf.keras models."""
     mod, version = type(model).__module__, _version("keras")  # not keras.__version__: hls4ml_keras2 swaps it

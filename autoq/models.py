@@ -1,7 +1,10 @@
 """Small float model builders referenced from YAML as ``autoq.models:<function>``."""
 from __future__ import annotations
 
-import tensorflow as tf
+from .keras_env import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # a notebook's first TensorFlow import is often this module's
+import tensorflow as tf  # noqa: E402
 
 
 def mlp(input_dim: int = 64, hidden=(32, 32), n_classes: int = 10, l1: float = 0.0, name: str = "mlp"):

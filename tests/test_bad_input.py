@@ -230,7 +230,8 @@ CASES.update({
                                "hls4ml's tutorial); need at least 10 in each split"),
 })
 EXTRA_ARGS = {"zero_trials_flag": ["--max-trials", "0"], "tuner_id_escapes": ["--tuner-id", "../../x"],
-              "data_flag_ignored": ["--data", "strings.npz"], "huge_seed_flag": ["--seed", "9" * 4000]}
+              "data_flag_ignored": ["--data", __file__],  # a file that exists (--data is relative to the cwd)
+              "huge_seed_flag": ["--seed", "9" * 4000]}
 CASES.update({
     "zero_trials_flag": ({}, "search.max_trials (--max-trials): must be at least 1, got 0"),
     "huge_seed_flag": ({}, "seed (--seed): must be between 0 and 2147483647, got an integer of about 4000 digits"),

@@ -27,6 +27,8 @@ class Dataset:
     class_names: list = field(default_factory=list)
     synthetic: bool = False
     task: str = "classification"
+    scaler_mean: np.ndarray | None = None  # standardized inputs: x = (given x - scaler_mean) / scaler_scale
+    scaler_scale: np.ndarray | None = None
 
     @property
     def n_classes(self) -> int:
@@ -103,6 +105,15 @@ def check_targets(y, name: str = "data") -> np.ndarray:
     return y.reshape(len(y), -1)
 
 
+def standardize_splits(xs: list) -> tuple:
+    """(arrays standardized with the first's (the training split's) mean and std per feature, or per channel of an
+    image; mean; std). A constant feature keeps std 1."""
+    axes = tuple(range(xs[0].ndim - 1)) if xs[0].ndim > 2 else 0
+    mean, std = xs[0].mean(axis=axes), xs[0].std(axis=axes)
+    std = np.where(std > 0, std, 1.0)
+    return [((a - mean) / std).astype("float32") for a in xs], mean.astype("float32"), std.astype("float32")
+
+
 def from_arrays(x, y, *, val_fraction=0.2, test_fraction=0.2, seed=0, standardize=True, name="arrays",
                 class_names=None, synthetic=False, task="classification") -> Dataset:
     """Split arrays into train/val/test (stratified for classes, fixed seed); standardize inputs with train
@@ -143,15 +154,13 @@ def from_arrays(x, y, *, val_fraction=0.2, test_fraction=0.2, seed=0, standardiz
     strat = l_rest if strat is not None else None
     x_train, x_val, l_train, l_val = train_test_split(x_rest, l_rest, test_size=val_fraction / (1 - test_fraction),
                                                       random_state=seed, stratify=strat)
+    mean = std = None
     if standardize:
-        axes = tuple(range(x_train.ndim - 1)) if x_train.ndim > 2 else 0
-        mean, std = x_train.mean(axis=axes), x_train.std(axis=axes)
-        std = np.where(std > 0, std, 1.0)
-        x_train, x_val, x_test = [((a - mean) / std).astype("float32") for a in (x_train, x_val, x_test)]
+        (x_train, x_val, x_test), mean, std = standardize_splits([x_train, x_val, x_test])
     return Dataset(x_train, one_hot(l_train, n_classes), x_val, one_hot(l_val, n_classes), x_test,
                    one_hot(l_test, n_classes), name=name,
                    class_names=list(class_names) if class_names is not None else [str(i) for i in range(n_classes)],
-                   synthetic=synthetic)
+                   synthetic=synthetic, scaler_mean=mean, scaler_scale=std)
 
 
 def _unlabelled(x, y, val_fraction, test_fraction, seed, standardize, name, synthetic, task) -> Dataset:
@@ -172,16 +181,17 @@ def _unlabelled(x, y, val_fraction, test_fraction, seed, standardize, name, synt
                         f"{test_fraction} leave fewer than {MIN_SPLIT} in a split")
     parts = np.split(idx, [len(x) - n_test - n_val, len(x) - n_test])
     xs = [x[p] for p in parts]
+    mean = std = None
     if standardize:
-        axes = tuple(range(xs[0].ndim - 1)) if xs[0].ndim > 2 else 0
-        mean, std = xs[0].mean(axis=axes), xs[0].std(axis=axes)
-        xs = [((a - mean) / np.where(std > 0, std, 1.0)).astype("float32") for a in xs]
+        xs, mean, std = standardize_splits(xs)
     ys = xs if task == "autoencoder" else [y[p] for p in parts]
-    return Dataset(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], name=name, synthetic=synthetic, task=task)
+    return Dataset(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], name=name, synthetic=synthetic, task=task,
+                   scaler_mean=mean, scaler_scale=std)
 
 
-def presplit(arrays, name: str = "data", task: str = "classification") -> Dataset:
-    """A Dataset from six given arrays (x_train, y_train, x_val, y_val, x_test, y_test), checked."""
+def presplit(arrays, name: str = "data", task: str = "classification", standardize: bool = False) -> Dataset:
+    """A Dataset from six given arrays (x_train, y_train, x_val, y_val, x_test, y_test), checked; inputs
+    standardized with x_train's statistics only if asked."""
     keys = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
     xs, ys = [], []
     for i, (key, a) in enumerate(zip(keys, arrays)):
@@ -203,9 +213,13 @@ def presplit(arrays, name: str = "data", task: str = "classification") -> Datase
             raise DataError(f"{name}: {key} has {len(x)} samples but its labels {len(y)}")
         if x.shape[1:] != xs[0].shape[1:]:
             raise DataError(f"{name}: {key} has inputs of shape {x.shape[1:]}, x_train {xs[0].shape[1:]}")
+    mean = std = None
+    if standardize:
+        xs, mean, std = standardize_splits(xs)
     if task != "classification":
         ys = xs if task == "autoencoder" else ys
-        return require_split_sizes(Dataset(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], name=name, task=task))
+        return require_split_sizes(Dataset(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], name=name, task=task,
+                                           scaler_mean=mean, scaler_scale=std))
     n = max(y.shape[1] if y.ndim == 2 and y.shape[1] > 1 else int(y.max()) + 1 for y in ys)
     onehot = []
     for key, y in zip(keys[1::2], ys):
@@ -213,4 +227,4 @@ def presplit(arrays, name: str = "data", task: str = "classification") -> Datase
             raise DataError(f"{name}: {key} has {y.shape[1]} classes, the other splits {n}")
         onehot.append(one_hot(y, n))
     return require_split_sizes(Dataset(xs[0], onehot[0], xs[1], onehot[1], xs[2], onehot[2], name=name,
-                                       class_names=[str(i) for i in range(n)]))
+                                       class_names=[str(i) for i in range(n)], scaler_mean=mean, scaler_scale=std))

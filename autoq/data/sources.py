@@ -14,9 +14,9 @@ SKLEARN = ("digits", "iris", "wine", "breast_cancer", "diabetes")
 
 
 def load_dataset(cfg, base_dir=".") -> Dataset:
-    """Load the dataset a :class:`autoq.config.DataConfig` names."""
+    """Load the dataset a :class:`autoq.config.DataConfig` names (standardized unless data.standardize is false)."""
     split = dict(val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction, seed=cfg.seed,
-                 standardize=cfg.standardize, task=cfg.task)
+                 standardize=cfg.standardize is not False, task=cfg.task)
     path = None
     if cfg.path:
         path = Path(cfg.path).expanduser()
@@ -28,7 +28,7 @@ def load_dataset(cfg, base_dir=".") -> Dataset:
         names = [str(n) for n in getattr(bunch, "target_names", [])] or None
         return from_arrays(bunch.data, bunch.target, name=cfg.source, class_names=names, **split)
     if cfg.source == "npz":
-        return load_npz(path, **split)
+        return load_npz(path, presplit_standardize=cfg.standardize is True, **split)
     if cfg.source == "digits-heads":  # two outputs: digit class and mean ink (autoq.data.heads)
         from .heads import digits_heads
         return digits_heads(**split)
@@ -46,6 +46,10 @@ def load_dataset(cfg, base_dir=".") -> Dataset:
         if path is None:
             raise DataError("data source 'jets' needs the OpenML jet file (hls4ml_lhc_jets_hlf, OpenML 42468): set "
                             "data.path in the YAML or pass --data PATH.\n" + jets.GET_DATA_HINT)
+        if not path.is_file():
+            raise DataError(f"{path}: no such file" + ("" if Path(cfg.path).expanduser().is_absolute() else
+                            f" (data.path {cfg.path!r} is relative to the YAML file's folder; --data to the current "
+                            "directory)"))
         generated = jets.is_generated(path)
         if cfg.source == "jets-generated" and not generated:
             raise DataError(f"{path}: data source 'jets-generated' reads files made by `autoq data make-jets`, and "
@@ -63,8 +67,9 @@ def load_dataset(cfg, base_dir=".") -> Dataset:
     raise DataError(f"data source {cfg.source!r} needs arrays: pass them to autoq.search(model, (x, y), config)")
 
 
-def load_npz(path, **split) -> Dataset:
-    """An .npz with ``x``/``y`` (or ``X``/``y``), or pre-split ``x_train, y_train, x_val, y_val, x_test, y_test``."""
+def load_npz(path, presplit_standardize: bool = False, **split) -> Dataset:
+    """An .npz with ``x``/``y`` (or ``X``/``y``), or pre-split ``x_train, y_train, x_val, y_val, x_test, y_test``
+    (standardized only with ``presplit_standardize``: data.standardize true)."""
     if path is None or not Path(path).is_file():
         raise DataError(f"npz file not found: {path}")
     try:
@@ -73,8 +78,9 @@ def load_npz(path, **split) -> Dataset:
     except Exception as exc:
         raise DataError(f"cannot read {path} as .npz: {exc}") from None
     keys = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
-    if all(k in arrays for k in keys):
-        return presplit([arrays[k] for k in keys], name=Path(path).stem, task=split.get("task", "classification"))
+    if all(k in arrays for k in keys):  # the file's own splits: standardized only when data.standardize is true
+        return presplit([arrays[k] for k in keys], name=Path(path).stem, task=split.get("task", "classification"),
+                        standardize=presplit_standardize)
     x = arrays.get("x", arrays.get("X"))
     y = arrays.get("y", arrays.get("Y"))
     if x is None or y is None:
@@ -84,13 +90,14 @@ def load_npz(path, **split) -> Dataset:
 
 
 def as_dataset(data, cfg=None) -> Dataset:
-    """Accept a Dataset, an (x, y) tuple, a 6-tuple of splits, or a dict of split arrays."""
+    """Accept a Dataset, an (x, y) tuple, a 6-tuple of splits, or a dict of split arrays. Arrays are used as given
+    (split, not rescaled) unless ``cfg.standardize`` is true."""
     if isinstance(data, Dataset):
         return data
-    split = {}
+    split = {"standardize": False}
     if cfg is not None:
         split = dict(val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction, seed=cfg.seed,
-                     standardize=cfg.standardize, task=cfg.task)
+                     standardize=cfg.standardize is True, task=cfg.task)
     if isinstance(data, dict):
         keys = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
         missing = [k for k in keys if k not in data]
@@ -101,6 +108,6 @@ def as_dataset(data, cfg=None) -> Dataset:
         if len(data) == 2:
             return from_arrays(data[0], data[1], **split)
         if len(data) == 6:
-            return presplit(data, task=split.get("task", "classification"))
+            return presplit(data, task=split.get("task", "classification"), standardize=split["standardize"])
     raise DataError("data must be a Dataset, (x, y), (x_train, y_train, x_val, y_val, x_test, y_test) or a dict "
                     f"of those arrays; got {type(data).__name__}")

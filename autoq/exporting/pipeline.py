@@ -35,7 +35,7 @@ from .vocabulary import check_model
 from ..keras_env import hls4ml_keras2
 from ..cost.estimate import DEFAULT_PART, ResourceEstimate, estimate
 from .project_report import ProjectReport, report
-from .synth import ToolNotFoundError, synthesize  # noqa: F401 - raised by export()
+from .synth import ToolNotFoundError, require_tool, synthesize  # noqa: F401 - raised by export()
 
 RANDOM_SAMPLES = 200
 MAX_CHECK_SAMPLES = 1000
@@ -207,6 +207,8 @@ def export(
 
     backend = _validate_options(backend, io_type, strategy, reuse_factor, clock_period)
     part = validate_part(part)
+    if synth:
+        require_tool(backend)  # before any work: a missing tool is known now
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", project_name or ""):
         raise InvalidOptionError(f"project_name {project_name!r} must be a C identifier (letters, digits, _)")
     provenance = search_provenance(model, trial)  # {} for a model that is not a search's

@@ -17,10 +17,24 @@ class ToolNotFoundError(ExportError):
         self.result = result
 
 
+def tool(backend: str) -> str:
+    """The HLS tool that synthesizes for ``backend``."""
+    return "vitis_hls" if backend == "Vitis" else "vivado_hls"
+
+
+def require_tool(backend: str) -> None:
+    """Raise ToolNotFoundError, before anything is exported, when the backend's HLS tool is not on PATH."""
+    exe = tool(backend)
+    if shutil.which(exe) is None:
+        raise ToolNotFoundError(f"synthesis needs `{exe}` ({backend} backend) on PATH, and it was not found; nothing "
+                                f"was exported. Export without --synth (synth=False) here, then synthesize where "
+                                f"{exe} is installed: cd PROJECT && {exe} -f build_prj.tcl")
+
+
 def synthesize(result, hls_model: Any, backend: str, write_result) -> None:
     """Run C synthesis of the exported project with the backend's tool, then put its report beside the estimate."""
     out = result.output_dir
-    exe = "vitis_hls" if backend == "Vitis" else "vivado_hls"
+    exe = tool(backend)
     if shutil.which(exe) is None:
         raise ToolNotFoundError(
             f"synthesis needs `{exe}` ({backend} backend) on PATH, and it was not found. The project at {out} is "

@@ -33,8 +33,24 @@ class SearchResult:
     def best_model(self):
         """The winner (trained weights), loaded from ``best_model.h5``; None when there is no winner."""
         if self._best_model is None and self.best is not None:
-            self._best_model = load_model(self.output_dir / "best_model.h5")
+            from ..keras_env import quiet_keras
+            with quiet_keras():
+                self._best_model = load_model(self.output_dir / "best_model.h5")
         return self._best_model
+
+    @property
+    def scaler(self):
+        """(mean, scale) the search standardized its inputs with (x_model = (x - mean) / scale), or None when the
+        inputs were used as given (``summary.json``'s ``input_scaler``)."""
+        import numpy as np
+        sc = self.summary.get("input_scaler")
+        return None if sc is None else (np.asarray(sc["mean"], "float32"), np.asarray(sc["scale"], "float32"))
+
+    def scale_inputs(self, x):
+        """``x`` in the units given to the search -> the winner's inputs (the scaler applied, if there is one)."""
+        import numpy as np
+        x = np.asarray(x, dtype="float32")
+        return x if self.scaler is None else ((x - self.scaler[0]) / self.scaler[1]).astype("float32")
 
     def pareto_models(self) -> dict:
         """Trial id -> path of the saved model of every Pareto-optimal trial."""

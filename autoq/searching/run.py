@@ -14,7 +14,7 @@ from ..present.tables import fmt_time
 from .provenance import config_digest
 from .result import SearchResult
 from .store import atomic_write_json, storage_error
-from .blocks import stages
+from . import strategies
 from .strategies import make_oracle
 from .strategies.base import StrategyContext
 from .trial import Searcher
@@ -47,6 +47,15 @@ def _check_data_fits(model, data: Dataset):
         raise DataError(f"the model has {out} outputs but the dataset {data.name!r} has {data.n_classes} classes")
 
 
+def check_overrides(max_trials=None, seed=None) -> None:
+    """The command line's (or the API's) --max-trials and --seed, checked without the config (and TensorFlow)."""
+    if max_trials is not None and int(max_trials) < 1:
+        raise ConfigError(f"must be at least 1, got {max_trials}", key="search.max_trials (--max-trials)")
+    from ..config import MAX_SEED, number_shown
+    if seed is not None and not 0 <= int(seed) <= MAX_SEED:
+        raise ConfigError(f"must be between 0 and {MAX_SEED}, got {number_shown(seed)}", key="seed (--seed)")
+
+
 def resolve_config(config, **overrides) -> Config:
     if config is None:
         cfg = config_from_dict({})
@@ -56,6 +65,7 @@ def resolve_config(config, **overrides) -> Config:
         cfg = config_from_dict(config)
     else:
         cfg = load_config(config)
+    check_overrides(max_trials=overrides.get("max_trials"), seed=overrides.get("seed"))
     for key, value in overrides.items():
         if value is None:
             continue
@@ -63,19 +73,15 @@ def resolve_config(config, **overrides) -> Config:
             if cfg.search.blocks:
                 raise ConfigError("does not apply with search.blocks: set each block's max_trials",
                                   key="search.max_trials (--max-trials)")
-            if int(value) < 1:
-                raise ConfigError(f"must be at least 1, got {value}", key="search.max_trials (--max-trials)")
             cfg.search.max_trials = int(value)
         elif key == "seed":
-            from ..config import MAX_SEED, number_shown
-            if not 0 <= int(value) <= MAX_SEED:
-                raise ConfigError(f"must be between 0 and {MAX_SEED}, got {number_shown(value)}",
-                                  key="seed (--seed)")
             cfg.seed = int(value)
         elif key == "output_dir":
             cfg.search.output_dir = str(value)
-        elif key == "algorithm":
-            cfg.search.algorithm = value
+        elif key == "algorithm":  # validated with the rest of the config (registry, widths, blocks)
+            d = cfg.to_dict()
+            d["search"]["algorithm"] = value
+            cfg = config_from_dict(d, source=cfg.source, base_dir=cfg.base_dir)
         elif key == "data_path":
             if cfg.data.source not in ("npz", "jets", "jets-generated"):
                 raise ConfigError(f"--data names a file, but data.source is {cfg.data.source!r}, which reads no "
@@ -107,9 +113,9 @@ def run_search(model=None, data=None, config=None, *, output_dir=None, max_trial
     data and float model are the same (else an error says what changed).
     """
     import warnings
-    with warnings.catch_warnings():
-        # Keras warns on every .h5 save and on QKeras quantizers used as constraints: noise, not news.
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"keras\..*")
+    from ..keras_env import import_tensorflow_quietly, quiet_keras
+    import_tensorflow_quietly()
+    with warnings.catch_warnings(), quiet_keras():
         from sklearn.exceptions import ConvergenceWarning  # the Bayesian oracle's Gaussian process, at small budgets
         warnings.filterwarnings("ignore", category=ConvergenceWarning)
         from .distributed import keras_tuner_env, resolve_role
@@ -149,13 +155,19 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
     else:
         model_io.check_model(model)
         train_float = cfg.model.train is True
+    if data is not None and not isinstance(data, Dataset) and cfg.data.standardize is True and not train_float:
+        raise ConfigError("standardizing the arrays given to autoq.search would score the model given, trained on "
+                          "them as they are, on inputs of another scale: drop data.standardize (arrays are used as "
+                          "given), or set model.train: true to train it on the standardized data",
+                          key="data.standardize", source=cfg.source)
     dataset = as_dataset(data, cfg.data) if data is not None else load_dataset(cfg.data, cfg.base_dir)
     _check_data_fits(model, dataset)
     preflight(cfg)
     from .heads import check_losses, resolve_head
     if resolve_head(model, cfg.goal.head, cfg.source) and cfg.search.algorithm in SEEDING_ALGORITHMS:
         raise ConfigError(f"search.algorithm {cfg.search.algorithm!r} learns its first trials from one target; the "
-                          f"model {model.name!r} has several outputs: use random, bayesian, hyperband or pareto",
+                          f"model {model.name!r} has several outputs: use "
+                          + ", ".join(n for n in strategies.names() if n not in SEEDING_ALGORITHMS),
                           key="search.algorithm", source=cfg.source)
     check_losses(cfg.train.loss, model, cfg.source)
     out = Path(cfg.search.output_dir)
@@ -210,6 +222,14 @@ def preflight(cfg: Config) -> None:
                               source=cfg.source)
 
 
+def _scaler(dataset) -> dict | None:
+    """The standardization the search's inputs went through, for summary.json (None: used as given)."""
+    mean = getattr(dataset, "scaler_mean", None)
+    if mean is None:
+        return None
+    return {"mean": [float(v) for v in mean.reshape(-1)], "scale": [float(v) for v in dataset.scaler_scale.reshape(-1)]}
+
+
 def _hls_project_dir(cfg: Config) -> Path:
     h = cfg.hls4ml
     return Path(h.output_dir) if h.output_dir else Path("hls_projects") / cfg.name
@@ -217,6 +237,7 @@ def _hls_project_dir(cfg: Config) -> Path:
 
 def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp, connect_timeout, epoch_lines):
     """The search proper, in an output folder this process may write (locked, or a worker's shared folder)."""
+    from .blocks import stages  # imports TensorFlow (the space)
     from .tuner import TooManyFailures, make_tuner, run_stage, write_table  # imports keras-tuner
     role = dist["role"] if dist else None
     if role and cfg.search.blocks:
@@ -262,6 +283,10 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
             raise stopped
         log(f"[autoq] {stopped}")
     result = searcher.finalize(cfg.train.fine_tune_epochs)
+    scaler = _scaler(dataset)
+    if scaler is not None:  # the export applies it to inputs in the units the search was given
+        result.summary["input_scaler"] = scaler
+        atomic_write_json(out / "summary.json", result.summary)
     log(f"[autoq] done in {fmt_time(time.time() - searcher.t0)}: {len(result.trials)} trials, "
         f"{len(result.pareto)} on the Pareto front")
     b = result.best

@@ -57,6 +57,7 @@ class FineBits(tf.keras.layers.Layer):
         if self.granularity == "channel":
             shape = [1] * (len(shape) - self.channel_axes) + shape[len(shape) - self.channel_axes:]
         self.f = self.add_weight(name="f", shape=shape, initializer=tf.keras.initializers.Constant(self.f_init))
+        self.keep = self.add_weight(name="keep", shape=list(input_shape), initializer="ones", trainable=False)
         super().build(input_shape)
 
     def _parts(self, x):
@@ -66,7 +67,7 @@ class FineBits(tf.keras.layers.Layer):
         F = tf.stop_gradient(fr)
         mag = tf.abs(x)
         iw = tf.where(mag > 0, tf.floor(tf.math.log(tf.maximum(mag, 1e-30)) / math.log(2.0)) + 1.0, -1e4)
-        iw = tf.stop_gradient(iw)
+        iw = tf.stop_gradient(tf.where(self.keep > 0, iw, -1e4))  # a weight pruned for good: 0 bits
         return fr, F, iw, tf.nn.relu(iw + fr)
 
     def call(self, x, training=None):
@@ -138,7 +139,7 @@ class Candidate:
     ebops: float  # the surrogate at this state: sum of per-weight widths x input bits (x positions)
     pruned: float  # fraction of kernel weights at 0 bits
     loss: float  # the training task loss of the epoch
-    history: list = field(default_factory=list)
+    state: list = field(default_factory=list, repr=False)  # every variable of the fine model (to tune it)
 
 
 def read(model, epoch=0, beta=0.0, val_score=float("nan"), loss=float("nan")) -> Candidate:
@@ -160,7 +161,7 @@ def read(model, epoch=0, beta=0.0, val_score=float("nan"), loss=float("nan")) ->
             weights[layer.name] = layer.get_weights()
     ebops = float(learned.cost_terms(model)["bops"])
     return Candidate(int(epoch), float(beta), choice, weights, float(val_score), ebops, zeros / max(1, total),
-                     float(loss))
+                     float(loss), [np.array(v) for v in model.get_weights()])
 
 
 def fold(float_model, cand: Candidate, input_quantizer: str | None = None):
@@ -219,3 +220,42 @@ def learn(float_model, space, x_train, y_train, x_val, y_val, score, granularity
         pred = model.predict(np.asarray(x_val, np.float32), batch_size=1024, verbose=0)
         out.append(read(model, epoch + 1, ramp[min(k, len(ramp)) - 1], score(y_val, pred), float(np.mean(losses))))
     return out
+
+
+def tune(float_model, space, cand: Candidate, x_train, y_train, x_val, y_val, score, granularity: str = "weight",
+         epochs: int = 2, batch_size: int = 64, learning_rate: float = 1e-3, loss="categorical_crossentropy",
+         input_quantizer: str | None = None, seed: int = 0) -> Candidate:
+    """``cand`` trained ``epochs`` more with every width fixed (kernel, bias and activation ``f``, activation
+    ranges) and its pruned weights held at 0: only the weights move, on their own grids. -> the epoch with the best
+    validation score (the candidate itself when none is better)."""
+    loss_fn = tf.keras.losses.get(loss)
+    x_train, y_train = np.asarray(x_train, np.float32), np.asarray(y_train, np.float32)
+    tf.keras.utils.set_random_seed(seed)
+    model = fine_model(float_model, space, granularity, input_quantizer=input_quantizer)
+    model.set_weights(cand.state)
+    wq = [l for l in model.layers if isinstance(l, learned.LearnedQLayer)]
+    for layer in wq:
+        layer.kq.keep.assign(tf.cast(layer.kq.widths() > 0, tf.float32))
+    ws = [v for v in model.trainable_variables if not v.name.split("/")[-1].startswith("f:")]
+    opt = tf.keras.optimizers.Adam(learning_rate)
+
+    @tf.function(reduce_retracing=True)
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            task = tf.reduce_mean(loss_fn(y, model(x, training=True)))
+        opt.apply_gradients([(g, v) for g, v in zip(tape.gradient(task, ws), ws) if g is not None])
+        return task
+
+    rng, best = np.random.default_rng(seed), cand
+    for _ in range(epochs):
+        order, losses = rng.permutation(len(x_train)), []
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            losses.append(float(step(tf.constant(x_train[idx]), tf.constant(y_train[idx]))))
+            for layer in wq:
+                layer.project()
+        pred = model.predict(np.asarray(x_val, np.float32), batch_size=1024, verbose=0)
+        now = read(model, cand.epoch, cand.beta, score(y_val, pred), float(np.mean(losses)))
+        if now.val_score > best.val_score or (now.val_score == best.val_score and now.ebops < best.ebops):
+            best = now
+    return best

@@ -1,9 +1,11 @@
 """The candidates of ``algorithm: gradient`` at ``space.granularity: channel | weight``: one training of per-channel
 or per-weight bits with 0-bit pruning and a log-ramped beta (:func:`autoq.quantizers.learned_fine.learn`); every
 epoch's state is a candidate, those on the validation front of (goal metric, EBOPs surrogate) are kept (as HGQ2's
-ParetoFront callback keeps them), at most ``n`` spread along it, each folded into a plain QKeras model saved in the
-output folder. A candidate's trial evaluates that model as learned (training it further would take its weights off
-their own grids and bring pruned weights back)."""
+ParetoFront callback keeps them), at most ``n`` spread along it, each then trained ``train.epochs`` more with its
+widths fixed and its pruned weights held at 0 (:func:`autoq.quantizers.learned_fine.tune`: the ramp's states have
+bits still moving), folded into a plain QKeras model saved in the output folder. A candidate's trial evaluates that
+model as learned (training it as a QKeras model would take its weights off their own grids and bring pruned weights
+back)."""
 from __future__ import annotations
 
 import os
@@ -46,7 +48,10 @@ def candidates(ctx, n: int, bits_lr) -> list:
     front = sorted((c for c, r in zip(cands, ranks) if r == 0), key=lambda c: c.ebops)
     out = []
     for i in spread(front, n):
-        c = front[i]
+        c = learned_fine.tune(ctx.float_model, ctx.space, front[i], x, y, ctx.data.x_val, ctx.data.y_val,
+                              lambda yt, p: metric.up(metric(yt, p)), granularity=cfg.space.granularity,
+                              epochs=t.epochs, batch_size=t.batch_size, learning_rate=t.learning_rate, loss=t.loss,
+                              input_quantizer=ctx.space.input_quantizer, seed=cfg.seed)
         rel = None
         if ctx.store_dir is not None:
             rel = os.path.join("strategy", f"{ctx.stage}-gradient-{cfg.space.granularity}-{c.epoch}.h5")

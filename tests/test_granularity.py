@@ -155,7 +155,7 @@ def search(tmp_path, name, **over) -> tuple:
     cfg = merge(TINY, {"name": name, "seed": 3, "model": {"kwargs": {"hidden": [32]}},
                        "train": {"epochs": 3, "float_epochs": 20}, "goal": {"cost": "bops"},
                        "space": {"default": {"bias": ["quantized_bits({4..8},2,alpha=1)"]}},
-                       "search": {"algorithm": "gradient", "max_trials": 6, "output_dir": name, "keep": "all"}})
+                       "search": {"algorithm": "gradient", "max_trials": 4, "output_dir": name, "keep": "all"}})
     cfg = merge(cfg, over)
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
@@ -163,7 +163,7 @@ def search(tmp_path, name, **over) -> tuple:
                           capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = tmp_path / name
-    records = [json.loads((out / "trials" / str(i) / "record.json").read_text()) for i in range(6)]
+    records = [json.loads((out / "trials" / str(i) / "record.json").read_text()) for i in range(4)]
     return out, records, proc.stdout
 
 
@@ -192,9 +192,9 @@ def test_weight_granularity_search_cli_cheaper_than_layer_and_exports_its_zeros(
         return [(r["val_accuracy"], effective_bops(load_model(out / r["model"])), r["trial"]) for r in recs
                 if r["status"] == "ok"]
     w, l = priced(out_w, rec_w[:len(cands)]), priced(out_l, rec_l)
-    near = lambda pts: min((p for p in pts if p[0] >= float_acc - 0.02), key=lambda p: p[1], default=None)
+    near = lambda pts: min((p for p in pts if p[0] >= float_acc - 0.03), key=lambda p: p[1], default=None)
     best_w, best_l = near(w), near(l)
-    print(f"\nfloat val {float_acc:.4f}; cheapest within 2 points, EBOPs: weight {best_w}, layer {best_l}")
+    print(f"\nfloat val {float_acc:.4f}; cheapest within 3 points, EBOPs: weight {best_w}, layer {best_l}")
     print("weight candidates:", w, "\nlayer trials:", l)
     assert best_w is not None and best_l is not None and best_w[1] < best_l[1]
 

@@ -170,13 +170,13 @@ def fold(float_model, cand: Candidate, input_quantizer: str | None = None):
                                                      cand.loss), input_quantizer)
 
 
-def beta_ramp(steps: int, beta_range=(1e-2, 3.0)) -> np.ndarray:
+def beta_ramp(steps: int, beta_range=(0.1, 100.0)) -> np.ndarray:
     """The cost weight of each step: geometric from ``beta_range[0]`` to ``[1]`` (HGQ's log ramp)."""
     return np.geomspace(beta_range[0], beta_range[1], max(1, steps))
 
 
 def learn(float_model, space, x_train, y_train, x_val, y_val, score, granularity: str = "weight", epochs: int = 8,
-          beta_range=(1e-2, 3.0), batch_size: int = 64, learning_rate: float = 1e-3, bits_learning_rate: float = 0.1,
+          beta_range=(0.1, 100.0), batch_size: int = 64, learning_rate: float = 1e-3, bits_learning_rate: float = 0.1,
           loss="categorical_crossentropy", init_bits: int = 8, input_quantizer: str | None = None,
           seed: int = 0) -> list:
     """One training of per-``granularity`` bits on loss + beta x EBOPs / EBOPs at start, beta ramped over the

@@ -215,3 +215,25 @@ def test_weight_granularity_search_cli_cheaper_than_layer_and_exports_its_zeros(
     fw = np.array([float(v) for v in files[wq.shape].read_text().replace("\n", "").split(",") if v.strip()])
     assert np.sum(wq == 0) > 0.2 * wq.size
     np.testing.assert_array_equal(fw == 0, wq.reshape(-1) == 0)  # the zeros, exactly where they were pruned
+
+
+@pytest.mark.parametrize("granularity", ["weight", "channel"])
+def test_fold_exact_for_convolutions(granularity):
+    tf.keras.utils.set_random_seed(5)
+    inp = tf.keras.Input((6, 6, 2), name="x")
+    h = tf.keras.layers.Conv2D(3, 3, activation="relu", name="c1")(inp)
+    h = tf.keras.layers.DepthwiseConv2D(2, name="dw", activation="relu")(h)
+    out = tf.keras.layers.Dense(2, name="out")(tf.keras.layers.Flatten(name="fl")(h))
+    m = tf.keras.Model(inp, out)
+    sp = space.analyse(m, parse_config(SPACE).space)
+    model = learned_fine.fine_model(m, sp, granularity, input_quantizer=sp.input_quantizer)
+    x = np.random.default_rng(1).normal(size=(64, 6, 6, 2)).astype("float32")
+    learned.calibrate(model, x)
+    rng = np.random.default_rng(2)
+    for layer in model.layers:
+        if isinstance(layer, learned.LearnedQLayer):
+            layer.kq.f.assign(rng.integers(-1, 6, size=layer.kq.f.shape).astype("float32"))
+    assert tuple(model.get_layer("dw").kq.f.shape) == ((1, 1, 3, 1) if granularity == "channel" else (2, 2, 3, 1))
+    c = learned_fine.read(model)
+    np.testing.assert_array_equal(model.predict(x, verbose=0),
+                                  learned_fine.fold(m, c, sp.input_quantizer).predict(x, verbose=0))

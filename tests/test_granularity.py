@@ -151,11 +151,11 @@ def test_bad_granularity_is_one_error_line(tmp_path):
         assert code == 2 and err.startswith("error: ") and words in err and len(err.strip().splitlines()) == 1, err
 
 
-def search(tmp_path, name, **over) -> tuple:
+def search(tmp_path, name, trials=4, **over) -> tuple:
     cfg = merge(TINY, {"name": name, "seed": 3, "model": {"kwargs": {"hidden": [32]}},
                        "train": {"epochs": 3, "float_epochs": 20}, "goal": {"cost": "bops"},
                        "space": {"default": {"bias": ["quantized_bits({4..8},2,alpha=1)"]}},
-                       "search": {"algorithm": "gradient", "max_trials": 4, "output_dir": name, "keep": "all"}})
+                       "search": {"algorithm": "gradient", "max_trials": trials, "output_dir": name, "keep": "all"}})
     cfg = merge(cfg, over)
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
@@ -163,13 +163,13 @@ def search(tmp_path, name, **over) -> tuple:
                           capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = tmp_path / name
-    records = [json.loads((out / "trials" / str(i) / "record.json").read_text()) for i in range(4)]
+    records = [json.loads((out / "trials" / str(i) / "record.json").read_text()) for i in range(trials)]
     return out, records, proc.stdout
 
 
 def test_weight_granularity_search_cli_cheaper_than_layer_and_exports_its_zeros(tmp_path):
     from autoq.searching.result import load_model
-    out_w, rec_w, log_w = search(tmp_path, "w", space={"granularity": "weight"})
+    out_w, rec_w, log_w = search(tmp_path, "w", 6, space={"granularity": "weight"})  # 3 candidates
     cands = json.loads((out_w / "strategy" / "tuner-gradient-weight.json").read_text())
     assert "weight-granularity candidates on the validation front" in log_w
     assert "evolve per-layer quantizers" in log_w  # what the evolution after them does is said
@@ -178,15 +178,18 @@ def test_weight_granularity_search_cli_cheaper_than_layer_and_exports_its_zeros(
         assert r["as_learned"] and r["epochs"] == 0 and r["warm_start"] == c["model"]
         assert r["val_accuracy"] == pytest.approx(c["val"], abs=1e-12)
     assert any(c["pruned"] > 0.2 for c in cands)
-    out_l, rec_l, log_l = search(tmp_path, "l")
-    assert "snapped to the nearest listed quantizers" in log_l and "outside the listed" not in log_l
-    sp = yaml.safe_load((tmp_path / "l.yaml").read_text())["space"]["default"]
-    from autoq.quantizers import expand
-    listed = {r: [s for v in specs for s in expand(v)] for r, specs in sp.items()}
-    for r in rec_l:  # item 7: learned layer choices stay inside the listed space by default
-        for layer, roles in r["choice"].items():
-            for role, spec in roles.items():
-                assert spec in listed[role], (layer, role, spec)
+    # run again: it resumes, the candidates are not learned again and the trials stay as they were
+    proc = subprocess.run([sys.executable, "-m", "autoq.cli", "search", str(tmp_path / "w.yaml"), "--output",
+                           str(out_w)], cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0 and "resuming" in proc.stdout and "learning weight bit widths" not in proc.stdout
+    assert [json.loads((out_w / "trials" / str(i) / "record.json").read_text()) for i in range(6)] == rec_w
+
+    # item 7: layer granularity's learned choices are snapped into the listed space by default (test_strategies);
+    # search.leave_space: true keeps them, and the log says which left it
+    out_l, rec_l, log_l = search(tmp_path, "l", search={"leave_space": True})
+    raw = json.loads((out_l / "strategy" / "tuner-gradient.json").read_text())
+    assert "snapped" not in log_l and "learned quantizer(s) outside the listed space" in log_l
+    assert rec_l[0]["choice"] == raw[0]["choice"]
 
     def priced(out, recs):
         return [(r["val_accuracy"], effective_bops(load_model(out / r["model"])), r["trial"]) for r in recs

@@ -101,11 +101,13 @@ class Gradient(Pareto):
         """Per-channel / per-weight candidates (:mod:`.gradient_fine`), evaluated as learned; then evolution."""
         from . import gradient_fine
         n = n_betas(max_trials)
-        ctx.log(f"[autoq] gradient: learning {granularity} bit widths with pruning in one training of "
-                f"{gradient_fine.epochs_for(n)} epochs (beta ramped {gradient_fine.BETA_RANGE[0]:g} -> "
-                f"{gradient_fine.BETA_RANGE[1]:g}, cost EBOPs) ...")
-        cands = cached(ctx, f"gradient-{granularity}",
-                       lambda: gradient_fine.candidates(ctx, n, bits_learning_rate))
+
+        def compute():
+            ctx.log(f"[autoq] gradient: learning {granularity} bit widths with pruning in one training of "
+                    f"{gradient_fine.epochs_for(n)} epochs (beta ramped {gradient_fine.BETA_RANGE[0]:g} -> "
+                    f"{gradient_fine.BETA_RANGE[1]:g}, cost EBOPs) ...")
+            return gradient_fine.candidates(ctx, n, bits_learning_rate)
+        cands = cached(ctx, f"gradient-{granularity}", compute)
         seeds = []
         for c in cands:
             extra = {START_KEY: c["model"], AS_LEARNED_KEY: True} if c.get("model") else {}

@@ -142,6 +142,7 @@ class SearchConfig:
     max_failed_trials: int = 10
     blocks: list = field(default_factory=list)  # [{layers: regex, max_trials: n}, ...] searched in order
     leave_space: bool = False  # learned choices may leave the listed quantizers (else snapped to the nearest)
+    target_ebops: float | None = None  # granularity channel/weight: steer beta to this EBOPs (HGQ2's BetaPID)
 
 
 @dataclass
@@ -442,7 +443,13 @@ def _granularity(cfg, ctx) -> None:
     g = cfg.space.granularity
     if g not in GRANULARITIES:
         raise ctx.error(("space", "granularity"), f"expected one of {', '.join(GRANULARITIES)}, got {g!r}")
+    t = cfg.search.target_ebops
+    if t is not None and not (math.isfinite(t) and t > 0):
+        raise ctx.error(("search", "target_ebops"), f"expected a positive number of EBOPs, got {t!r}")
     if g == "layer":
+        if t is not None:
+            raise ctx.error(("search", "target_ebops"), "steers the per-weight training of space.granularity "
+                                                        "channel or weight; set one, or drop target_ebops")
         return
     if cfg.search.algorithm != "gradient":
         raise ctx.error(("space", "granularity"), f"{g} granularity is learned by search.algorithm 'gradient' "

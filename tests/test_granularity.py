@@ -145,7 +145,11 @@ def test_snap_to_the_listed_space():
 def test_bad_granularity_is_one_error_line(tmp_path):
     from helpers_search import write_config
     for over, words in (({"space": {"granularity": "neuron"}}, "space.granularity: expected one of layer"),
-                        ({"space": {"granularity": "weight"}}, "learned by search.algorithm 'gradient' only")):
+                        ({"space": {"granularity": "weight"}}, "learned by search.algorithm 'gradient' only"),
+                        ({"search": {"algorithm": "gradient", "target_ebops": 1000}},
+                         "search.target_ebops: steers the per-weight training"),
+                        ({"space": {"granularity": "weight"}, "search": {"algorithm": "gradient", "target_ebops": -1}},
+                         "search.target_ebops: expected a positive number")):
         cfg = write_config(tmp_path, **over)
         code, out, err = run_cli("search", str(cfg), cwd=tmp_path)
         assert code == 2 and err.startswith("error: ") and words in err and len(err.strip().splitlines()) == 1, err
@@ -240,3 +244,22 @@ def test_fold_exact_for_convolutions(granularity):
     c = learned_fine.read(model)
     np.testing.assert_array_equal(model.predict(x, verbose=0),
                                   learned_fine.fold(m, c, sp.input_quantizer).predict(x, verbose=0))
+
+
+def test_beta_steered_to_a_target():
+    """search.target_ebops: after each epoch beta is multiplied by EBOPs / target (HGQ2's BetaPID, integral on log
+    beta), so it rises while the model is above the target and the model comes down to it."""
+    m = mlp()
+    sp = space.analyse(m, parse_config(SPACE).space)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 8)).astype("float32") * 2
+    y = tf.keras.utils.to_categorical(rng.integers(0, 3, 256), 3)
+    acc = lambda yt, p: float(np.mean(np.argmax(p, 1) == np.argmax(yt, 1)))
+    start = learned_fine.read(learned_fine.fine_model(m, sp, "weight", input_quantizer=sp.input_quantizer)).ebops
+    target = start / 4
+    cands = learned_fine.learn(m, sp, x, y, x[:64], y[:64], acc, epochs=4, batch_size=32, beta_range=(0.1, 100.0),
+                               bits_learning_rate=0.3, target=target)
+    assert cands[0].beta == pytest.approx(0.1)
+    for a, b in zip(cands, cands[1:]):
+        assert b.beta == pytest.approx(float(np.clip(a.beta * a.ebops / target, 1e-3, 1e4)), rel=1e-6)
+    assert cands[-1].ebops < start / 2

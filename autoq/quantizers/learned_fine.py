@@ -178,9 +178,13 @@ def beta_ramp(steps: int, beta_range=(0.1, 100.0)) -> np.ndarray:
 def learn(float_model, space, x_train, y_train, x_val, y_val, score, granularity: str = "weight", epochs: int = 8,
           beta_range=(0.1, 100.0), batch_size: int = 64, learning_rate: float = 1e-3, bits_learning_rate: float = 0.1,
           loss="categorical_crossentropy", init_bits: int = 8, input_quantizer: str | None = None,
-          seed: int = 0) -> list:
+          seed: int = 0, target: float | None = None) -> list:
     """One training of per-``granularity`` bits on loss + beta x EBOPs / EBOPs at start, beta ramped over the
-    steps; -> one :class:`Candidate` per epoch (``score(y_val, prediction)``, higher is better)."""
+    steps; -> one :class:`Candidate` per epoch (``score(y_val, prediction)``, higher is better).
+
+    ``target`` (EBOPs): beta is steered instead, as HGQ2's BetaPID steers it: it starts at ``beta_range[0]`` and
+    after each epoch is multiplied by EBOPs / target (an integral controller on log beta), so the training settles
+    where the surrogate meets the target; beta stays within 1/100 of ``beta_range[0]`` and 100x ``beta_range[1]``."""
     loss_fn = tf.keras.losses.get(loss)
     x_train, y_train = np.asarray(x_train, np.float32), np.asarray(y_train, np.float32)
     tf.keras.utils.set_random_seed(seed)
@@ -189,6 +193,7 @@ def learn(float_model, space, x_train, y_train, x_val, y_val, score, granularity
     ref = float(learned.cost_terms(model)["bops"]) or 1.0
     per_epoch = -(-len(x_train) // batch_size)
     ramp = beta_ramp(epochs * per_epoch, beta_range)
+    steered = float(beta_range[0])
     opt, opt_f = tf.keras.optimizers.Adam(learning_rate), tf.keras.optimizers.Adam(bits_learning_rate)
     wq = [l for l in model.layers if isinstance(l, learned.LearnedQLayer)]
     fs = [v for v in model.trainable_variables if v.name.split("/")[-1].startswith("f:")]
@@ -211,14 +216,16 @@ def learn(float_model, space, x_train, y_train, x_val, y_val, score, granularity
         order, losses = rng.permutation(len(x_train)), []
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            losses.append(float(step(tf.constant(x_train[idx]), tf.constant(y_train[idx]),
-                                     tf.constant(float(ramp[min(k, len(ramp) - 1)])))))
+            beta = steered if target else float(ramp[min(k, len(ramp) - 1)])
+            losses.append(float(step(tf.constant(x_train[idx]), tf.constant(y_train[idx]), tf.constant(beta))))
             k += 1
             for layer in wq:
                 layer.project()
         learned.calibrate(model, x_train)
         pred = model.predict(np.asarray(x_val, np.float32), batch_size=1024, verbose=0)
-        out.append(read(model, epoch + 1, ramp[min(k, len(ramp)) - 1], score(y_val, pred), float(np.mean(losses))))
+        out.append(read(model, epoch + 1, beta, score(y_val, pred), float(np.mean(losses))))
+        if target:
+            steered = float(np.clip(steered * out[-1].ebops / target, beta_range[0] / 100, beta_range[1] * 100))
     return out
 
 

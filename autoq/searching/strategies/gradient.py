@@ -103,9 +103,11 @@ class Gradient(Pareto):
         n = n_betas(max_trials)
 
         def compute():
+            target = ctx.cfg.search.target_ebops
+            how = (f"beta steered to {target:g} EBOPs" if target else
+                   f"beta ramped {gradient_fine.BETA_RANGE[0]:g} -> {gradient_fine.BETA_RANGE[1]:g}, cost EBOPs")
             ctx.log(f"[autoq] gradient: learning {granularity} bit widths with pruning in one training of "
-                    f"{gradient_fine.epochs_for(n)} epochs (beta ramped {gradient_fine.BETA_RANGE[0]:g} -> "
-                    f"{gradient_fine.BETA_RANGE[1]:g}, cost EBOPs) ...")
+                    f"{gradient_fine.epochs_for(n)} epochs ({how}) ...")
             return gradient_fine.candidates(ctx, n, bits_learning_rate)
         cands = cached(ctx, f"gradient-{granularity}", compute)
         seeds = []

@@ -42,7 +42,8 @@ def candidates(ctx, n: int, bits_lr) -> list:
                                lambda yt, p: metric.up(metric(yt, p)), granularity=cfg.space.granularity,
                                epochs=epochs, beta_range=BETA_RANGE, batch_size=t.batch_size,
                                learning_rate=t.learning_rate, bits_learning_rate=bits_lr(len(x), t.batch_size, epochs),
-                               loss=t.loss, input_quantizer=ctx.space.input_quantizer, seed=cfg.seed)
+                               loss=t.loss, input_quantizer=ctx.space.input_quantizer, seed=cfg.seed,
+                               target=cfg.search.target_ebops)
     points = [(c.val_score, c.ebops) for c in cands]
     ranks = nondominated_sort(points)
     front = sorted((c for c, r in zip(cands, ranks) if r == 0), key=lambda c: c.ebops)

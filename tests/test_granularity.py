@@ -247,8 +247,8 @@ def test_fold_exact_for_convolutions(granularity):
 
 
 def test_beta_steered_to_a_target():
-    """search.target_ebops: after each epoch beta is multiplied by EBOPs / target (HGQ2's BetaPID, integral on log
-    beta), so it rises while the model is above the target and the model comes down to it."""
+    """search.target_ebops: after each epoch beta is multiplied by sqrt(EBOPs / target) (HGQ2's BetaPID, integral on
+    log beta), so it rises while the model is above the target and the model comes down to it."""
     m = mlp()
     sp = space.analyse(m, parse_config(SPACE).space)
     rng = np.random.default_rng(0)
@@ -261,5 +261,5 @@ def test_beta_steered_to_a_target():
                                bits_learning_rate=0.3, target=target)
     assert cands[0].beta == pytest.approx(0.1)
     for a, b in zip(cands, cands[1:]):
-        assert b.beta == pytest.approx(float(np.clip(a.beta * a.ebops / target, 1e-3, 1e4)), rel=1e-6)
+        assert b.beta == pytest.approx(float(np.clip(a.beta * math.sqrt(a.ebops / target), 1e-3, 1e4)), rel=1e-6)
     assert cands[-1].ebops < start / 2

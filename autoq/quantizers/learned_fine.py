@@ -183,8 +183,9 @@ def learn(float_model, space, x_train, y_train, x_val, y_val, score, granularity
     steps; -> one :class:`Candidate` per epoch (``score(y_val, prediction)``, higher is better).
 
     ``target`` (EBOPs): beta is steered instead, as HGQ2's BetaPID steers it: it starts at ``beta_range[0]`` and
-    after each epoch is multiplied by EBOPs / target (an integral controller on log beta), so the training settles
-    where the surrogate meets the target; beta stays within 1/100 of ``beta_range[0]`` and 100x ``beta_range[1]``."""
+    after each epoch is multiplied by sqrt(EBOPs / target) (an integral controller on log beta, gain 1/2: gain 1
+    overshot on digits), so the training settles where the surrogate meets the target; beta stays within 1/100 of
+    ``beta_range[0]`` and 100x ``beta_range[1]``."""
     loss_fn = tf.keras.losses.get(loss)
     x_train, y_train = np.asarray(x_train, np.float32), np.asarray(y_train, np.float32)
     tf.keras.utils.set_random_seed(seed)
@@ -225,7 +226,8 @@ def learn(float_model, space, x_train, y_train, x_val, y_val, score, granularity
         pred = model.predict(np.asarray(x_val, np.float32), batch_size=1024, verbose=0)
         out.append(read(model, epoch + 1, beta, score(y_val, pred), float(np.mean(losses))))
         if target:
-            steered = float(np.clip(steered * out[-1].ebops / target, beta_range[0] / 100, beta_range[1] * 100))
+            steered = float(np.clip(steered * math.sqrt(out[-1].ebops / target), beta_range[0] / 100,
+                                    beta_range[1] * 100))
     return out
 
 

@@ -25,7 +25,7 @@ point) and ``[1, 16]`` for activations (or the range of the space's specs for th
 (pruned) state: ``f`` is projected back into the range after each step, so the clamp is part of the forward
 pass and the fold stays exact. Integer bits are ``max(0, ceil(log2 max|x|))`` (QKeras refuses negative
 ``integer``): for weights recomputed after every step, for activations from the training data before training
-and after each epoch. Per-channel bits are not supported (one ``quantized_bits`` per layer could not express them).
+and after each epoch. Per-channel and per-weight bits, with pruning, are :mod:`autoq.quantizers.learned_fine`'s.
 
 The cost added to the loss is ``beta x cost / cost_at_start`` (scale free), the cost one of
 ``bops`` (MACs x kernel bits x input bits, as :mod:`autoq.cost`), ``bits`` (weight bits) or ``energy``, a linear

@@ -15,10 +15,14 @@ output channel, broadcast over the weights of the channel); bias and activations
 The training cost is HGQ's EBOPs surrogate, ``sum over weights of b_w x the bits of the activation that feeds it``
 (x output positions for a convolution): :func:`FineBits.bits` is the mean width of the kernel, so
 :func:`autoq.quantizers.learned.cost_terms` counts ``MACs x mean width x input bits`` = that sum; with every weight
-at ``b`` bits it is the project's BOPs at ``b + 1`` kernel bits less the sign bit's share.
+at ``b`` bits it is the project's BOPs at ``b + 1`` kernel bits less the sign bit's share. ``b_w`` bounds the exact
+bit span of the quantized value from above (it counts trailing zero bits). Per channel, a channel shares one grid
+``2^-F`` but each weight's width still follows its own magnitude, so small weights of a channel are pruned too.
 
-One training (:func:`learn`), the cost weight ``beta`` ramped geometrically step by step (HGQ's log ramp), and the
-state after every epoch is a candidate (HGQ2's ParetoFront callback keeps each epoch on the validation front).
+One training (:func:`learn`), the cost weight ``beta`` ramped geometrically step by step (HGQ's log ramp) or steered
+to a target EBOPs (HGQ2's BetaPID), and the state after every epoch is a candidate (HGQ2's ParetoFront callback
+keeps each epoch on the validation front). :func:`tune` trains a candidate further with its widths fixed and its
+pruned weights held at 0 (the ramp's states have bits still moving).
 
 Fold (:func:`fold`): each layer becomes ``quantized_bits(1 + i + F, i, alpha=1)`` with ``F`` the largest grid
 exponent of its kept weights and ``i`` the integer bits of its largest weight, its kernel the already-rounded

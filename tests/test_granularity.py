@@ -182,6 +182,12 @@ def test_weight_granularity_search_cli_cheaper_than_layer_and_exports_its_zeros(
         assert r["as_learned"] and r["epochs"] == 0 and r["warm_start"] == c["model"]
         assert r["val_accuracy"] == pytest.approx(c["val"], abs=1e-12)
     assert any(c["pruned"] > 0.2 for c in cands)
+    from autoq.quantizers import expand
+    sp = yaml.safe_load((tmp_path / "w.yaml").read_text())["space"]["default"]
+    listed = {r: [s for v in specs for s in expand(v)] for r, specs in sp.items()}
+    for r in rec_w[len(cands):]:  # the evolution after them: per-layer choices, within the listed quantizers
+        assert not r.get("as_learned") and r["epochs"] > 0
+        assert all(spec in listed[role] for roles in r["choice"].values() for role, spec in roles.items()), r
     # run again: it resumes, the candidates are not learned again and the trials stay as they were
     proc = subprocess.run([sys.executable, "-m", "autoq.cli", "search", str(tmp_path / "w.yaml"), "--output",
                            str(out_w)], cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=1800)

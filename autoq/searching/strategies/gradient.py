@@ -95,7 +95,7 @@ class Gradient(Pareto):
             ctx.log(f"[autoq] gradient: search.leave_space: {len(left)} learned quantizer(s) outside the listed "
                     "space, e.g. " + ", ".join(f"{layer}.{role} {spec}" for layer, role, spec in
                                                sorted(set(left))[:4]))
-        return super().oracle(ctx, max_trials, seeds=seeds)
+        return super().oracle(ctx, max_trials, seeds=seeds, inside=not leave)
 
     def _fine(self, ctx, max_trials, granularity):
         """Per-channel / per-weight candidates (:mod:`.gradient_fine`), evaluated as learned; then evolution."""
@@ -119,6 +119,8 @@ class Gradient(Pareto):
                 ", ".join(f"epoch {c['epoch']}: val {c['val']:.4g}, EBOPs {c['ebops']:.4g}, "
                           f"{100 * c['pruned']:.0f}% pruned" for c in cands) + "); each is evaluated as learned, "
                 "its per-weight grids and pruned weights outside the listed per-layer quantizers")
+        leave = ctx.cfg.search.leave_space
         ctx.log(f"[autoq] gradient: the {max(0, max_trials - len(seeds))} trial(s) after them evolve per-layer "
-                "quantizers trained from the float weights (the per-weight candidates stay as they are)")
-        return super().oracle(ctx, max_trials, seeds=seeds)
+                "quantizers trained from the float weights (the per-weight candidates stay as they are)" +
+                ("" if leave else ", within the listed quantizers"))
+        return super().oracle(ctx, max_trials, seeds=seeds, inside=not leave)

@@ -33,6 +33,7 @@ COSTS = ("energy", "bits", "bops", "fpga")
 # strategies whose first trials are learned from the float model and one training target (searching/strategies/):
 # they know neither the width search's widths nor a multi-output model's targets
 SEEDING_ALGORITHMS = ("gradient", "hessian")
+GRANULARITIES = ("layer", "channel", "weight")  # space.granularity (autoq.quantizers.learned_fine)
 QTOOLS_PROCESSES = ("horowitz",)  # the energy tables qkeras.qtools.config_public ships
 DATA_SOURCES = ("digits", "iris", "wine", "breast_cancer", "diabetes", "npz", "jets", "jets-synthetic", "jets-generated",
                 "arrays", "digits-heads")
@@ -101,6 +102,7 @@ class SpaceConfig:
     allow_float: bool = False  # leave layers autoq cannot quantize as float instead of failing
     widths: list = field(default_factory=list)  # width factors searched per layer (AutoQKeras's tune_filters: layer)
     widths_exceptions: list = field(default_factory=list)  # name regexes of layers whose width stays
+    granularity: str = "layer"  # layer | channel | weight: what one learned kernel width covers (algorithm gradient)
 
 
 @dataclass
@@ -141,6 +143,8 @@ class SearchConfig:
     keep: str = "pareto"  # which trial models to keep on disk: all | pareto
     max_failed_trials: int = 10
     blocks: list = field(default_factory=list)  # [{layers: regex, max_trials: n}, ...] searched in order
+    leave_space: bool = False  # learned choices may leave the listed quantizers (else snapped to the nearest)
+    target_ebops: float | None = None  # granularity channel/weight: steer beta to this EBOPs (HGQ2's BetaPID)
 
 
 @dataclass
@@ -372,6 +376,30 @@ def _input_quantizer(value, path, ctx):
     return specs[0] if len(specs) == 1 else specs
 
 
+def _granularity(cfg, ctx) -> None:
+    """``space.granularity``: one of :data:`GRANULARITIES`; finer than a layer only for what learns it."""
+    g = cfg.space.granularity
+    if g not in GRANULARITIES:
+        raise ctx.error(("space", "granularity"), f"expected one of {', '.join(GRANULARITIES)}, got {g!r}")
+    t = cfg.search.target_ebops
+    if t is not None and not (math.isfinite(t) and t > 0):
+        raise ctx.error(("search", "target_ebops"), f"expected a positive number of EBOPs, got {t!r}")
+    if g == "layer":
+        if t is not None:
+            raise ctx.error(("search", "target_ebops"), "steers the per-weight training of space.granularity "
+                                                        "channel or weight; set one, or drop target_ebops")
+        return
+    if cfg.search.algorithm != "gradient":
+        raise ctx.error(("space", "granularity"), f"{g} granularity is learned by search.algorithm 'gradient' "
+                                                  f"only, not {cfg.search.algorithm!r}")
+    if cfg.space.groups:
+        raise ctx.error(("space", "groups"), f"granularity {g} learns each layer's own widths; groups tie layers' "
+                                             "choices together: drop one of them")
+    if cfg.search.blocks:
+        raise ctx.error(("search", "blocks"), f"granularity {g} learns every layer in one training; drop "
+                                              "search.blocks")
+
+
 def _space(data, path, ctx) -> SpaceConfig:
     if data is None:
         data = {}
@@ -567,6 +595,7 @@ def _check(cfg: Config, ctx):
         s.max_trials = sum(b["max_trials"] for b in s.blocks)  # the blocks' budgets are the search's budget
     if s.keep not in ("all", "pareto"):
         raise ctx.error(("search", "keep"), "expected 'all' or 'pareto'")
+    _granularity(cfg, ctx)
     if cfg.hls4ml is not None:
         h = cfg.hls4ml
         if h.backend not in ("Vitis", "Vivado"):

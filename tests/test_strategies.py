@@ -32,6 +32,13 @@ def test_strategy_front_resume_and_bit_exact_export(algorithm, tmp_path):
     ok = [r for r in res.trials if r["status"] == "ok"]
     assert len(ok) == 3
     seeded = min(len(cands), 3)
+    if algorithm == "gradient":  # learned choices come snapped to the listed quantizers (search.leave_space false)
+        from autoq import space
+        from autoq.config import parse_config
+        from autoq.searching.result import load_model
+        from autoq.searching.strategies import snap
+        sp = space.analyse(load_model(out / "float_model.h5"), parse_config(yaml.safe_dump(config(algorithm, 3))).space)
+        cands = [dict(c, choice=snap.snap(sp, c["choice"])) for c in cands]
     for r, c in zip(res.trials[:seeded], cands):  # the candidates are the first trials, in order
         assert r["choice"] == c["choice"]
         if algorithm == "gradient":  # ... each trained from the weights it learned

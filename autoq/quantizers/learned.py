@@ -25,7 +25,7 @@ point) and ``[1, 16]`` for activations (or the range of the space's specs for th
 (pruned) state: ``f`` is projected back into the range after each step, so the clamp is part of the forward
 pass and the fold stays exact. Integer bits are ``max(0, ceil(log2 max|x|))`` (QKeras refuses negative
 ``integer``): for weights recomputed after every step, for activations from the training data before training
-and after each epoch. Per-channel bits are not supported (one ``quantized_bits`` per layer could not express them).
+and after each epoch. Per-channel and per-weight bits, with pruning, are :mod:`autoq.quantizers.learned_fine`'s.
 
 The cost added to the loss is ``beta x cost / cost_at_start`` (scale free), the cost one of
 ``bops`` (MACs x kernel bits x input bits, as :mod:`autoq.cost`), ``bits`` (weight bits) or ``energy``, a linear
@@ -175,10 +175,12 @@ def _bits_range(slot, role):
     return max(lo, default[0]), min(hi, default[1])
 
 
-def learned_model(float_model, space_or_slots, init_bits: int = 8, input_quantizer: str | None = None):
+def learned_model(float_model, space_or_slots, init_bits: int = 8, input_quantizer: str | None = None,
+                  kernel_quantizer=None):
     """The trainable learned-bit model of ``float_model``: every slot's kernel, bias and activation get a
     :class:`LearnedBits`; batch norms are folded as in :func:`autoq.space.build_qmodel`; layer names are those
-    of the QKeras model, so :func:`fold` can copy weights by name."""
+    of the QKeras model, so :func:`fold` can copy weights by name. ``kernel_quantizer(slot, name)``, if given,
+    makes the kernels' quantizers instead (per-channel / per-weight bits: :mod:`autoq.quantizers.learned_fine`)."""
     slots, iq = _slots(space_or_slots)
     iq = input_quantizer if input_quantizer is not None else iq
     placeholder = {s.layer: {r: ("quantized_relu(8,0)" if r == "activation" else "quantized_bits(8,0,alpha=1)")
@@ -205,8 +207,10 @@ def learned_model(float_model, space_or_slots, init_bits: int = 8, input_quantiz
                 lo, hi = _bits_range(s, role)
                 return LearnedBits(signed, f_init=min(init_bits, hi) - 1, bits_range=(lo, hi),
                                    name=f"{layer.name}_{role}_bits")
+            kq = (kernel_quantizer(s, f"{layer.name}_kernel_bits") if kernel_quantizer is not None
+                  else lb("kernel", True))
             new = LearnedQLayer(s.class_name, float_model.get_layer(layer.name).get_config() | {
-                "use_bias": bool(layer.use_bias)}, lb("kernel", True), lb("bias", True) if "bias" in s.roles
+                "use_bias": bool(layer.use_bias)}, kq, lb("bias", True) if "bias" in s.roles
                 else None, name=layer.name)
             y = new(x)
             new.inner.set_weights(layer.get_weights())

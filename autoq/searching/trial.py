@@ -285,11 +285,14 @@ class Searcher:
             c = costs.model_cost(qmodel, pricing, self.energy)
             record.update(energy=c.energy, bits=c.bits, bops=c.bops, fpga=self._fpga(pricing or qmodel),
                           layers=[vars(r) for r in c.layers])
-            hist = self._fit(qmodel, epochs or self.cfg.train.epochs, initial_epoch, label=trial_id)
-            record["epochs"] = len(hist.get("loss", []))
-            losses = hist.get("loss", [])
-            if not losses or not all(math.isfinite(v) for v in losses):
-                raise FloatingPointError(f"training loss became NaN/inf at epoch {len(losses)}")
+            if epochs == 0 and record.get("warm_start"):  # a learned candidate, evaluated as learned
+                record.update(epochs=0, as_learned=True)
+            else:
+                hist = self._fit(qmodel, epochs or self.cfg.train.epochs, initial_epoch, label=trial_id)
+                record["epochs"] = len(hist.get("loss", []))
+                losses = hist.get("loss", [])
+                if not losses or not all(math.isfinite(v) for v in losses):
+                    raise FloatingPointError(f"training loss became NaN/inf at epoch {len(losses)}")
             loss, acc = self._evaluate(qmodel)
             if not math.isfinite(loss):
                 raise FloatingPointError("validation loss is NaN/inf")

@@ -12,7 +12,7 @@ from .. import keras_env
 from ..errors import AutoqError, ResultsError
 from .distributed import consecutive_failures
 from .store import atomic_write_text, storage_error
-from .strategies.base import START_KEY
+from .strategies.base import AS_LEARNED_KEY, START_KEY
 from .trial import Searcher
 
 kt = keras_env.keras_tuner()
@@ -141,6 +141,8 @@ class AutoqTuner(base_tuner.BaseTuner):
         initial = values.get("tuner/initial_epoch", 0)
         warm = values.get("tuner/trial_id")  # hyperband: continue the trial this one was promoted from
         start = values.get(START_KEY)  # a strategy's candidate: start from the weights it learned
+        if start and values.get(AS_LEARNED_KEY):  # per-weight precision: training would leave its weights' grids
+            epochs = 0
         try:
             number = searcher.number_offset + int(trial.trial_id)
         except ValueError:  # a custom oracle's non-numeric ids: number trials in the order they start

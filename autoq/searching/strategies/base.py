@@ -9,6 +9,7 @@ from typing import Any, Callable
 from ..store import atomic_write_text
 
 START_KEY = "autoq/start"  # a proposed trial's start weights (a model file in the output folder), not a choice
+AS_LEARNED_KEY = "autoq/as_learned"  # True: the trial evaluates its start weights untrained (per-weight precision)
 KT_SEED_FOR_ZERO = 1_000_003  # keras-tuner reads seed 0 as "no seed" (``seed or random.randint``)
 
 

@@ -8,16 +8,21 @@ The sweep is a ramp within one training (HGQ's schedule): one epoch per beta, ea
 previous one's weights and bits, so the whole front costs ``n`` epochs. Measured on the 100k generated jets (60k
 training jets, 2 shared cores): 8 betas in 25 s, energy 1382 -> 478 pJ. Evaluated as they are, the ramp's models
 were 1-5 points below a trial of the same choice (one epoch each); as start points of a trial they are not. The
-learned choices may lie between the space's listed quantizers (any bit width and integer bits in range): they
-are QKeras quantizers all the same, priced and exported like any trial. Under ``goal.budget`` the learned choices
-the FPGA estimate puts within it are tried first, the others after them by smaller violation."""
+learned choices may lie between the space's listed quantizers (any bit width and integer bits in range): each is
+snapped to the nearest listed quantizer of its slot (:mod:`.snap`) unless ``search.leave_space: true``, which keeps
+them (the log names those outside the list). Under ``goal.budget`` the learned choices the FPGA estimate puts within
+it are tried first, the others after them by smaller violation.
+
+``space.granularity: channel | weight`` learns a width per output channel or per weight instead, with pruning
+(:mod:`.gradient_fine`); those candidates are evaluated as learned, and the evolution after them is per layer."""
 from __future__ import annotations
 
 import os
 
 import numpy as np
 
-from .base import START_KEY, cached
+from . import snap
+from .base import AS_LEARNED_KEY, START_KEY, cached
 from .hessian import KIND
 from .pareto import Pareto
 
@@ -44,6 +49,10 @@ def n_betas(max_trials: int) -> int:
 class Gradient(Pareto):
     def oracle(self, ctx, max_trials):
         kind = KIND[ctx.cfg.goal.cost]
+        granularity = getattr(ctx.cfg.space, "granularity", "layer")
+        leave = getattr(ctx.cfg.search, "leave_space", False)
+        if granularity != "layer":
+            return self._fine(ctx, max_trials, granularity)
 
         def compute():
             ctx.log(f"[autoq] gradient: learning bit widths at {n_betas(max_trials)} values of beta ({kind}) ...")
@@ -74,9 +83,11 @@ class Gradient(Pareto):
             v = budget_violation(ctx, [c["choice"] for c in cands])
             cands = [c for *_, c in sorted((v_ > 0, v_, i, c) for i, (v_, c) in enumerate(zip(v, cands)))]
             ctx.log(f"[autoq] gradient: {sum(1 for x in v if x == 0)} of {len(v)} learned choices within goal.budget")
-        seeds, seen = [], set()
+        seeds, seen, left = [], set(), []
         for c in cands:
-            values = ctx.values_of(c["choice"])
+            choice = c["choice"] if leave else snap.snap(ctx.space, c["choice"])
+            left += snap.outside(ctx.space, choice)
+            values = ctx.values_of(choice)
             key = tuple(sorted(values.items()))
             if key in seen:
                 continue
@@ -84,5 +95,38 @@ class Gradient(Pareto):
             start = {START_KEY: c["model"]} if c.get("model") else {}
             seeds.append(({**values, **start}, f"gradient beta={c['beta']:.3g}"))
         ctx.log(f"[autoq] gradient: {len(seeds)} distinct learned choices (" +
-                ", ".join(f"beta {c['beta']:.3g}: loss {c['loss']:.3g}, {kind} {c['cost']:.4g}" for c in cands) + ")")
-        return super().oracle(ctx, max_trials, seeds=seeds)
+                ", ".join(f"beta {c['beta']:.3g}: loss {c['loss']:.3g}, {kind} {c['cost']:.4g}" for c in cands) + ")"
+                + ("" if leave else ", each snapped to the nearest listed quantizers"))
+        if left:
+            ctx.log(f"[autoq] gradient: search.leave_space: {len(left)} learned quantizer(s) outside the listed "
+                    "space, e.g. " + ", ".join(f"{layer}.{role} {spec}" for layer, role, spec in
+                                               sorted(set(left))[:4]))
+        return super().oracle(ctx, max_trials, seeds=seeds, inside=not leave)
+
+    def _fine(self, ctx, max_trials, granularity):
+        """Per-channel / per-weight candidates (:mod:`.gradient_fine`), evaluated as learned; then evolution."""
+        from . import gradient_fine
+        n = n_betas(max_trials)
+
+        def compute():
+            target = ctx.cfg.search.target_ebops
+            how = (f"beta steered to {target:g} EBOPs" if target else
+                   f"beta ramped {gradient_fine.BETA_RANGE[0]:g} -> {gradient_fine.BETA_RANGE[1]:g}, cost EBOPs")
+            ctx.log(f"[autoq] gradient: learning {granularity} bit widths with pruning in one training of "
+                    f"{gradient_fine.epochs_for(n)} epochs ({how}) ...")
+            return gradient_fine.candidates(ctx, n, bits_learning_rate)
+        cands = cached(ctx, f"gradient-{granularity}", compute)
+        seeds = []
+        for c in cands:
+            extra = {START_KEY: c["model"], AS_LEARNED_KEY: True} if c.get("model") else {}
+            seeds.append(({**ctx.values_of(c["choice"]), **extra},
+                          f"gradient {granularity} epoch {c['epoch']} (beta {c['beta']:.3g})"))
+        ctx.log(f"[autoq] gradient: {len(cands)} {granularity}-granularity candidates on the validation front (" +
+                ", ".join(f"epoch {c['epoch']}: val {c['val']:.4g}, EBOPs {c['ebops']:.4g}, "
+                          f"{100 * c['pruned']:.0f}% pruned" for c in cands) + "); each is evaluated as learned, "
+                "its per-weight grids and pruned weights outside the listed per-layer quantizers")
+        leave = ctx.cfg.search.leave_space
+        ctx.log(f"[autoq] gradient: the {max(0, max_trials - len(seeds))} trial(s) after them evolve per-layer "
+                "quantizers trained from the float weights (the per-weight candidates stay as they are)" +
+                ("" if leave else ", within the listed quantizers"))
+        return super().oracle(ctx, max_trials, seeds=seeds, inside=not leave)

@@ -102,6 +102,8 @@ class ParetoOracle(AtomicState, oracle_module.Oracle):
         order: ``'bits'`` (order quantizer choices by bit width) or ``'declared'``.
         seeds: ``[(values, origin)]`` proposed first, in order (e.g. the candidates of a sensitivity or
             learned-bit strategy, which need not be in the declared choices); evolution starts after them.
+        inside: children take the declared choice nearest to a gene a seed brought from outside the declared
+            choices (:func:`autoq.searching.strategies.snap.nearest`), so the evolution stays in the listed space.
         seed, hyperparameters, allow_new_entries, tune_new_entries, max_retries_per_trial,
         max_consecutive_failed_trials: as for every keras-tuner oracle.
 
@@ -114,7 +116,8 @@ class ParetoOracle(AtomicState, oracle_module.Oracle):
     def __init__(self, objective=None, max_trials=10, cost_key="energy", accuracy_key="val_accuracy",
                  population_size=None, num_initial_points=None, seed_extremes=True, mutation_rate=None,
                  crossover_rate=0.9, order="bits", seed=None, hyperparameters=None, allow_new_entries=True,
-                 tune_new_entries=True, max_retries_per_trial=0, max_consecutive_failed_trials=3, seeds=()):
+                 tune_new_entries=True, max_retries_per_trial=0, max_consecutive_failed_trials=3, seeds=(),
+                 inside=False):
         if objective is None:
             kt = keras_env.keras_tuner()
             objective = kt.Objective(accuracy_key, direction="max")
@@ -137,6 +140,7 @@ class ParetoOracle(AtomicState, oracle_module.Oracle):
         self.order = order
         self.origins: dict = {}  # trial_id -> "extreme-max" | "extreme-min" | "random" | "offspring" | ...
         self.seeds = [(dict(v), str(o)) for v, o in seeds]
+        self.inside = bool(inside)
 
     # ---- keras-tuner API
     def populate_space(self, trial_id):
@@ -175,7 +179,7 @@ class ParetoOracle(AtomicState, oracle_module.Oracle):
                              "num_initial_points": self.num_initial_points, "seed_extremes": self.seed_extremes,
                              "mutation_rate": self.mutation_rate, "crossover_rate": self.crossover_rate,
                              "order": self.order, "origins": dict(self.origins),
-                             "seeds": [[v, o] for v, o in self.seeds]})
+                             "seeds": [[v, o] for v, o in self.seeds], "inside": self.inside})
         return state
 
     def set_state(self, state):
@@ -188,6 +192,7 @@ class ParetoOracle(AtomicState, oracle_module.Oracle):
             self.crossover_rate, self.order = p["crossover_rate"], p["order"]
             self.origins = dict(p.get("origins", {}))
             self.seeds = [(dict(v), o) for v, o in p.get("seeds", [])]
+            self.inside = bool(p.get("inside", False))
 
     # ---- public helpers
     def front(self) -> list:
@@ -298,6 +303,11 @@ class ParetoOracle(AtomicState, oracle_module.Oracle):
                 return v
 
             child = self._active_space(gene)
+            if self.inside:
+                from .snap import nearest
+                for hp in tunable:
+                    if isinstance(hp, hp_module.Choice) and isinstance(child.get(hp.name), str):
+                        child[hp.name] = nearest(child[hp.name], list(hp.values))
             # mutation: each gene with prob. rate; more steps after each collision; at least one when a clone
             names = [hp for hp in tunable if hp.name in child]
             for hp in names:
@@ -314,8 +324,9 @@ class ParetoOracle(AtomicState, oracle_module.Oracle):
 
 
 class Pareto(Strategy):
-    def oracle(self, ctx, max_trials, seeds=()):
+    def oracle(self, ctx, max_trials, seeds=(), inside=False):
         """The Pareto oracle on (objective, ``goal.cost``); ``seeds`` ``[(values, note)]`` are tried first (the
-        strategies that propose candidates, ``hessian`` and ``gradient``, build on this)."""
+        strategies that propose candidates, ``hessian`` and ``gradient``, build on this); ``inside``: children
+        snapped to the declared choices."""
         return ParetoOracle(max_trials=max_trials, cost_key=ctx.cfg.goal.cost, accuracy_key="objective",
-                            seeds=list(seeds)[:max_trials], **self.common(ctx))
+                            seeds=list(seeds)[:max_trials], inside=inside, **self.common(ctx))

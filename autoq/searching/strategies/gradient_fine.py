@@ -1,0 +1,63 @@
+"""The candidates of ``algorithm: gradient`` at ``space.granularity: channel | weight``: one training of per-channel
+or per-weight bits with 0-bit pruning and a log-ramped beta (:func:`autoq.quantizers.learned_fine.learn`); every
+epoch's state is a candidate, those on the validation front of (goal metric, EBOPs surrogate) are kept (as HGQ2's
+ParetoFront callback keeps them), at most ``n`` spread along it, each then trained ``train.epochs`` more with its
+widths fixed and its pruned weights held at 0 (:func:`autoq.quantizers.learned_fine.tune`: the ramp's states have
+bits still moving), folded into a plain QKeras model saved in the output folder. A candidate's trial evaluates that
+model as learned (training it as a QKeras model would take its weights off their own grids and bring pruned weights
+back)."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..fronts import nondominated_sort
+
+BETA_RANGE = (0.1, 100.0)  # x the cost relative to its 8-bit start: HGQ's 1e-6 -> 1e-3 x EBOPs on a ~1e5-EBOPs model
+
+
+def epochs_for(n: int) -> int:
+    """Epochs of the one training: two per candidate wanted (an epoch is a candidate), at least 8."""
+    return max(8, 2 * n)
+
+
+def spread(points: list, n: int) -> list:
+    """Indices of at most ``n`` of ``points`` (cheapest first), evenly spread, the cheapest and the best kept."""
+    if len(points) <= n:
+        return list(range(len(points)))
+    return sorted({int(round(k)) for k in np.linspace(0, len(points) - 1, n)})
+
+
+def candidates(ctx, n: int, bits_lr) -> list:
+    """Learn, keep the validation front, fold and save: ``[{choice, beta, epoch, val, ebops, pruned, model}]``."""
+    from ...metrics import Metric
+    from ...quantizers import learned_fine
+    from ..store import atomic_save_model
+    cfg, t = ctx.cfg, ctx.cfg.train
+    metric = Metric(cfg.goal.metric, cfg.goal.direction)
+    x, y = ctx.train_split()
+    epochs = epochs_for(n)
+    cands = learned_fine.learn(ctx.float_model, ctx.space, x, y, ctx.data.x_val, ctx.data.y_val,
+                               lambda yt, p: metric.up(metric(yt, p)), granularity=cfg.space.granularity,
+                               epochs=epochs, beta_range=BETA_RANGE, batch_size=t.batch_size,
+                               learning_rate=t.learning_rate, bits_learning_rate=bits_lr(len(x), t.batch_size, epochs),
+                               loss=t.loss, input_quantizer=ctx.space.input_quantizer, seed=cfg.seed,
+                               target=cfg.search.target_ebops)
+    points = [(c.val_score, c.ebops) for c in cands]
+    ranks = nondominated_sort(points)
+    front = sorted((c for c, r in zip(cands, ranks) if r == 0), key=lambda c: c.ebops)
+    out = []
+    for i in spread(front, n):
+        c = learned_fine.tune(ctx.float_model, ctx.space, front[i], x, y, ctx.data.x_val, ctx.data.y_val,
+                              lambda yt, p: metric.up(metric(yt, p)), granularity=cfg.space.granularity,
+                              epochs=t.epochs, batch_size=t.batch_size, learning_rate=t.learning_rate, loss=t.loss,
+                              input_quantizer=ctx.space.input_quantizer, seed=cfg.seed)
+        rel = None
+        if ctx.store_dir is not None:
+            rel = os.path.join("strategy", f"{ctx.stage}-gradient-{cfg.space.granularity}-{c.epoch}.h5")
+            atomic_save_model(learned_fine.fold(ctx.float_model, c, ctx.space.input_quantizer),
+                              os.path.join(str(ctx.store_dir), rel))
+        out.append({"choice": c.choice, "beta": c.beta, "epoch": c.epoch, "val": metric.up(c.val_score),
+                    "ebops": c.ebops, "pruned": c.pruned, "loss": c.loss, "cost": c.ebops, "model": rel})
+    return out

@@ -1,0 +1,271 @@
+"""Per-weight and per-channel learned bits with pruning (``space.granularity``, ``algorithm: gradient``): the
+quantizer by hand, the exact fold into plain QKeras, a digits search from the CLI whose pruned candidates export
+bit-exactly with their zeros in the firmware's weights, and learned layer choices snapped into the listed space
+(``search.leave_space``)."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import yaml
+
+from autoq import cost, space
+from autoq.config import parse_config
+from autoq.quantizers import learned, learned_fine
+from autoq.searching.strategies import snap
+
+from helpers_search import TINY, env, merge, run_cli
+
+LN2 = math.log(2.0)
+SPACE = """
+space:
+  input_quantizer: "quantized_bits(8,3,alpha=1)"
+  default:
+    kernel: ["quantized_bits({2..8},0,alpha=1)"]
+    bias: ["quantized_bits({4..8},2,alpha=1)"]
+    activation: ["quantized_relu({2..8},2)"]
+"""
+
+
+def effective_bops(model) -> float:
+    """Sum over the kernels' weights of the bit span of the quantized value (0 for a zero, sign not counted) x the
+    bits of the layer's input x output positions: HGQ's EBOPs with the inputs at their quantizers' widths."""
+    rows = {r.name: r for r in cost.layer_costs(model)}
+    total = 0.0
+    for layer in model.layers:
+        q = getattr(layer, "kernel_quantizer_internal", None)
+        if q is None:
+            continue
+        wq = np.abs(q(layer.kernel).numpy().astype(np.float64))
+        frac = int(q.bits) - 1 - int(q.integer)
+        k = np.round(wq * 2.0 ** frac).astype(np.int64)
+        assert np.array_equal(k / 2.0 ** frac, wq)  # every value on the layer's grid
+        span = np.zeros(k.shape)
+        nz = k > 0
+        lsb = np.log2(k[nz] & -k[nz])  # the lowest set bit
+        span[nz] = np.floor(np.log2(k[nz])) + 1 - lsb
+        r = rows[layer.name]
+        total += span.sum() * (r.macs // max(1, k.size)) * r.input_bits
+    return float(total)
+
+
+def test_fine_quantizer_by_hand():
+    q = learned_fine.FineBits("weight")
+    x = tf.Variable([0.3, -0.7, 0.02, 0.0, 1.5], dtype=tf.float32)
+    q.build(x.shape)
+    q.f.assign([2.3, 1.0, 3.0, 5.0, -1.2])  # F = 2, 1, 3, 5, -1
+    with tf.GradientTape() as tape:
+        y = q(x, training=True)
+        s = tf.reduce_sum(y)
+    gx, gf = tape.gradient(s, [x, q.f])
+    # 0.3 -> 0.25 (grid 1/4); -0.7 -> -0.5 (grid 1/2); 0.02: 2^-5 <= |x| < 2^-5.. i = -5, F = 3: 0 bits, pruned;
+    # 0: pruned; 1.5 with F = -1: grid 2, i = 1, width 0: pruned
+    np.testing.assert_array_equal(y.numpy(), [0.25, -0.5, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(q(x, training=False).numpy(), y.numpy())
+    np.testing.assert_array_equal(q.widths(x).numpy(), [1.0, 1.0, 0.0, 0.0, 0.0])  # i_w + F: -1+2, 0+1, ...
+    np.testing.assert_array_equal(gx.numpy(), np.ones(5))  # straight through, so pruned weights can come back
+    np.testing.assert_allclose(gf.numpy(), -LN2 * (y.numpy() - x.numpy()), rtol=1e-5)  # HGQ's surrogate
+    spec = q.spec_of(y.numpy(), np.round(q.f.numpy()))
+    assert spec == "quantized_bits(3,0,alpha=1)"  # |values| < 2^0, finest grid 2^-2 kept: 1 + 0 + 2 bits
+    import qkeras
+    np.testing.assert_array_equal(qkeras.quantized_bits(3, 0, alpha=1)(y).numpy(), y.numpy())
+
+
+def mlp():
+    tf.keras.utils.set_random_seed(3)
+    inp = tf.keras.Input((8,), name="x")
+    h = tf.keras.layers.Dense(16, activation="relu", name="fc1")(inp)
+    h = tf.keras.layers.Dense(8, name="fc2")(h)
+    h = tf.keras.layers.BatchNormalization(name="bn")(h)
+    h = tf.keras.layers.Activation("relu", name="act2")(h)
+    return tf.keras.Model(inp, tf.keras.layers.Dense(3, activation="softmax", name="out")(h))
+
+
+@pytest.mark.parametrize("granularity", ["weight", "channel"])
+def test_fold_is_exact_and_pruned_weights_are_zero(granularity):
+    m = mlp()
+    m.get_layer("bn").set_weights([np.full(8, 1.5), np.full(8, 0.1), np.full(8, 0.2), np.full(8, 2.0)])
+    sp = space.analyse(m, parse_config(SPACE).space)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 8)).astype("float32") * 2
+    y = tf.keras.utils.to_categorical(rng.integers(0, 3, 256), 3)
+    acc = lambda yt, p: float(np.mean(np.argmax(p, 1) == np.argmax(yt, 1)))
+    cands = learned_fine.learn(m, sp, x, y, x[:64], y[:64], acc, granularity=granularity, epochs=3, batch_size=32,
+                               beta_range=(1.0, 30.0), learning_rate=1e-2, bits_learning_rate=0.3)
+    assert [c.epoch for c in cands] == [1, 2, 3] and cands[-1].ebops < cands[0].ebops
+    c = cands[-1]
+    assert c.pruned > 0  # some weights reached 0 bits
+    folded = learned_fine.fold(m, c, sp.input_quantizer)
+    for layer in folded.layers:
+        q = getattr(layer, "kernel_quantizer_internal", None)
+        if q is None:
+            continue
+        wq = c.weights[layer.name][0]
+        np.testing.assert_array_equal(q(layer.kernel).numpy(), wq)  # QKeras keeps every value on its grid
+        assert not np.any(q(layer.kernel).numpy()[wq == 0])  # pruned: exactly zero in the folded model
+    # the candidate's validation score was measured on the learned model: the fold scores the same
+    assert acc(y[:64], folded.predict(x[:64], verbose=0)) == c.val_score
+    if granularity == "channel":  # one width per output channel
+        fm = learned_fine.fine_model(m, sp, "channel")
+        assert tuple(fm.get_layer("fc1").kq.f.shape) == (1, 16)
+
+
+def test_learned_model_equals_its_fold_bit_for_bit():
+    m = mlp()
+    sp = space.analyse(m, parse_config(SPACE).space)
+    model = learned_fine.fine_model(m, sp, "weight", input_quantizer=sp.input_quantizer)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(256, 8)).astype("float32") * 2
+    learned.calibrate(model, x)
+    for layer in model.layers:
+        if isinstance(layer, learned.LearnedQLayer):  # a spread of widths, some weights pruned
+            layer.kq.f.assign(rng.integers(-3, 7, size=layer.kq.f.shape).astype("float32"))
+    c = learned_fine.read(model)
+    assert 0 < c.pruned < 1
+    np.testing.assert_array_equal(model.predict(x, verbose=0), learned_fine.fold(m, c, sp.input_quantizer)
+                                  .predict(x, verbose=0))
+
+
+def test_snap_to_the_listed_space():
+    sp = space.analyse(mlp(), parse_config(SPACE).space)
+    raw = {"fc1": {"kernel": "quantized_bits(9,1,alpha=1)", "bias": "quantized_bits(8,0,alpha=1)",
+                   "activation": "quantized_relu(5,4)"}, "fc2": {"kernel": "quantized_bits(3,0,alpha=1)"}}
+    out = snap.snap(sp, raw)
+    assert out["fc1"] == {"kernel": "quantized_bits(8,0,alpha=1)", "bias": "quantized_bits(8,2,alpha=1)",
+                          "activation": "quantized_relu(5,2)"}
+    assert out["fc2"] == {"kernel": "quantized_bits(3,0,alpha=1)"}  # listed: kept
+    assert snap.outside(sp, out) == [] and len(snap.outside(sp, raw)) == 3
+
+
+def test_bad_granularity_is_one_error_line(tmp_path):
+    from helpers_search import write_config
+    for over, words in (({"space": {"granularity": "neuron"}}, "space.granularity: expected one of layer"),
+                        ({"space": {"granularity": "weight"}}, "learned by search.algorithm 'gradient' only"),
+                        ({"search": {"algorithm": "gradient", "target_ebops": 1000}},
+                         "search.target_ebops: steers the per-weight training"),
+                        ({"space": {"granularity": "weight"}, "search": {"algorithm": "gradient", "target_ebops": -1}},
+                         "search.target_ebops: expected a positive number")):
+        cfg = write_config(tmp_path, **over)
+        code, out, err = run_cli("search", str(cfg), cwd=tmp_path)
+        assert code == 2 and err.startswith("error: ") and words in err and len(err.strip().splitlines()) == 1, err
+
+
+def search(tmp_path, name, trials=4, **over) -> tuple:
+    cfg = merge(TINY, {"name": name, "seed": 3, "model": {"kwargs": {"hidden": [32]}},
+                       "train": {"epochs": 3, "float_epochs": 20}, "goal": {"cost": "bops"},
+                       "space": {"default": {"bias": ["quantized_bits({4..8},2,alpha=1)"]}},
+                       "search": {"algorithm": "gradient", "max_trials": trials, "output_dir": name, "keep": "all"}})
+    cfg = merge(cfg, over)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    proc = subprocess.run([sys.executable, "-m", "autoq.cli", "search", str(path)], cwd=tmp_path, env=env(),
+                          capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / name
+    records = [json.loads((out / "trials" / str(i) / "record.json").read_text()) for i in range(trials)]
+    return out, records, proc.stdout
+
+
+def test_weight_granularity_search_cli_cheaper_than_layer_and_exports_its_zeros(tmp_path):
+    from autoq.searching.result import load_model
+    out_w, rec_w, log_w = search(tmp_path, "w", 6, space={"granularity": "weight"})  # 3 candidates
+    cands = json.loads((out_w / "strategy" / "tuner-gradient-weight.json").read_text())
+    assert "weight-granularity candidates on the validation front" in log_w
+    assert "evolve per-layer quantizers" in log_w  # what the evolution after them does is said
+    float_acc = json.loads((out_w / "state.json").read_text())["float_val_accuracy"]
+    for c, r in zip(cands, rec_w):  # the candidates are the first trials, evaluated as learned
+        assert r["as_learned"] and r["epochs"] == 0 and r["warm_start"] == c["model"]
+        assert r["val_accuracy"] == pytest.approx(c["val"], abs=1e-12)
+    assert any(c["pruned"] > 0.2 for c in cands)
+    from autoq.quantizers import expand
+    sp = yaml.safe_load((tmp_path / "w.yaml").read_text())["space"]["default"]
+    listed = {r: [s for v in specs for s in expand(v)] for r, specs in sp.items()}
+    for r in rec_w[len(cands):]:  # the evolution after them: per-layer choices, within the listed quantizers
+        assert not r.get("as_learned") and r["epochs"] > 0
+        assert all(spec in listed[role] for roles in r["choice"].values() for role, spec in roles.items()), r
+    # run again: it resumes, the candidates are not learned again and the trials stay as they were
+    proc = subprocess.run([sys.executable, "-m", "autoq.cli", "search", str(tmp_path / "w.yaml"), "--output",
+                           str(out_w)], cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0 and "resuming" in proc.stdout and "learning weight bit widths" not in proc.stdout
+    assert [json.loads((out_w / "trials" / str(i) / "record.json").read_text()) for i in range(6)] == rec_w
+
+    # item 7: layer granularity's learned choices are snapped into the listed space by default (test_strategies);
+    # search.leave_space: true keeps them, and the log says which left it
+    out_l, rec_l, log_l = search(tmp_path, "l", search={"leave_space": True})
+    raw = json.loads((out_l / "strategy" / "tuner-gradient.json").read_text())
+    assert "snapped" not in log_l and "learned quantizer(s) outside the listed space" in log_l
+    assert rec_l[0]["choice"] == raw[0]["choice"]
+
+    def priced(out, recs):
+        return [(r["val_accuracy"], effective_bops(load_model(out / r["model"])), r["trial"]) for r in recs
+                if r["status"] == "ok"]
+    w, l = priced(out_w, rec_w[:len(cands)]), priced(out_l, rec_l)
+    near = lambda pts: min((p for p in pts if p[0] >= float_acc - 0.03), key=lambda p: p[1], default=None)
+    best_w, best_l = near(w), near(l)
+    print(f"\nfloat val {float_acc:.4f}; cheapest within 3 points, EBOPs: weight {best_w}, layer {best_l}")
+    print("weight candidates:", w, "\nlayer trials:", l)
+    assert best_w is not None and best_l is not None and best_w[1] < best_l[1]
+
+    # the most pruned candidate exports bit-exactly, its pruned weights zero in the firmware's weights
+    c = max(cands, key=lambda c: c["pruned"])
+    trial = next(r["trial"] for r in rec_w if r.get("warm_start") == c["model"])
+    proc = subprocess.run([sys.executable, "-m", "autoq.cli", "export", str(out_w), "--trial", trial, "--output",
+                           str(tmp_path / "hls")], cwd=tmp_path, env=env(), capture_output=True, text=True,
+                          timeout=1800)
+    assert proc.returncode == 0 and "bit-exact" in proc.stdout, proc.stderr[-3000:]
+    model = load_model(out_w / "trials" / trial / "model.h5")
+    layer = model.get_layer("fc1")
+    wq = layer.kernel_quantizer_internal(layer.kernel).numpy()
+    files = {}
+    for h in (tmp_path / "hls" / "firmware" / "weights").glob("w*.h"):
+        shape = h.read_text().splitlines()[0].split("[", 1)[1].rstrip("]")
+        files[tuple(int(s) for s in shape.split(","))] = h.with_suffix(".txt")
+    fw = np.array([float(v) for v in files[wq.shape].read_text().replace("\n", "").split(",") if v.strip()])
+    assert np.sum(wq == 0) > 0.2 * wq.size
+    np.testing.assert_array_equal(fw == 0, wq.reshape(-1) == 0)  # the zeros, exactly where they were pruned
+
+
+@pytest.mark.parametrize("granularity", ["weight", "channel"])
+def test_fold_exact_for_convolutions(granularity):
+    tf.keras.utils.set_random_seed(5)
+    inp = tf.keras.Input((6, 6, 2), name="x")
+    h = tf.keras.layers.Conv2D(3, 3, activation="relu", name="c1")(inp)
+    h = tf.keras.layers.DepthwiseConv2D(2, name="dw", activation="relu")(h)
+    out = tf.keras.layers.Dense(2, name="out")(tf.keras.layers.Flatten(name="fl")(h))
+    m = tf.keras.Model(inp, out)
+    sp = space.analyse(m, parse_config(SPACE).space)
+    model = learned_fine.fine_model(m, sp, granularity, input_quantizer=sp.input_quantizer)
+    x = np.random.default_rng(1).normal(size=(64, 6, 6, 2)).astype("float32")
+    learned.calibrate(model, x)
+    rng = np.random.default_rng(2)
+    for layer in model.layers:
+        if isinstance(layer, learned.LearnedQLayer):
+            layer.kq.f.assign(rng.integers(-1, 6, size=layer.kq.f.shape).astype("float32"))
+    assert tuple(model.get_layer("dw").kq.f.shape) == ((1, 1, 3, 1) if granularity == "channel" else (2, 2, 3, 1))
+    c = learned_fine.read(model)
+    np.testing.assert_array_equal(model.predict(x, verbose=0),
+                                  learned_fine.fold(m, c, sp.input_quantizer).predict(x, verbose=0))
+
+
+def test_beta_steered_to_a_target():
+    """search.target_ebops: after each epoch beta is multiplied by sqrt(EBOPs / target) (HGQ2's BetaPID, integral on
+    log beta), so it rises while the model is above the target and the model comes down to it."""
+    m = mlp()
+    sp = space.analyse(m, parse_config(SPACE).space)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 8)).astype("float32") * 2
+    y = tf.keras.utils.to_categorical(rng.integers(0, 3, 256), 3)
+    acc = lambda yt, p: float(np.mean(np.argmax(p, 1) == np.argmax(yt, 1)))
+    start = learned_fine.read(learned_fine.fine_model(m, sp, "weight", input_quantizer=sp.input_quantizer)).ebops
+    target = start / 4
+    cands = learned_fine.learn(m, sp, x, y, x[:64], y[:64], acc, epochs=4, batch_size=32, beta_range=(0.1, 100.0),
+                               bits_learning_rate=0.3, target=target)
+    assert cands[0].beta == pytest.approx(0.1)
+    for a, b in zip(cands, cands[1:]):
+        assert b.beta == pytest.approx(float(np.clip(a.beta * math.sqrt(a.ebops / target), 1e-3, 1e4)), rel=1e-6)
+    assert cands[-1].ebops < start / 2

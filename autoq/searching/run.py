@@ -17,6 +17,7 @@ from .store import atomic_write_json, storage_error
 from . import strategies
 from .strategies import make_oracle
 from .strategies.base import StrategyContext
+from .finish import finish
 from .trial import Searcher
 
 
@@ -282,7 +283,7 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
             write_table(searcher)
             raise stopped
         log(f"[autoq] {stopped}")
-    result = searcher.finalize(cfg.train.fine_tune_epochs)
+    result = finish(searcher, cfg.train.fine_tune_epochs)
     scaler = _scaler(dataset)
     if scaler is not None:  # the export applies it to inputs in the units the search was given
         result.summary["input_scaler"] = scaler

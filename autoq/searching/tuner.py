@@ -13,6 +13,7 @@ from ..errors import AutoqError, ResultsError
 from .distributed import consecutive_failures
 from .store import atomic_write_text, storage_error
 from .strategies.base import AS_LEARNED_KEY, START_KEY
+from .finish import finish
 from .trial import Searcher
 
 kt = keras_env.keras_tuner()
@@ -228,7 +229,7 @@ def run_stage(tuner, searcher: Searcher, role, dist, out):
         write_table(searcher)
         if role != "worker":  # summarise what finished (summary.json says interrupted; the resumed run rewrites it)
             try:
-                searcher.finalize(0, interrupted=True)
+                finish(searcher, 0, interrupted=True)
             except Exception:  # noqa: BLE001 - e.g. no trial finished yet: trials.csv is what there is
                 pass
         raise Interrupted(out) from None

@@ -78,8 +78,10 @@ class ExportResult:
     n_samples: int = 0
     x_source: str = ""
     input_precision: str = DEFAULT_INPUT_PRECISION
-    softmax_agreement: float | None = None
+    softmax_agreement: float | None = None  # the table-approximated head's (softmax or sigmoid: head_activation)
     softmax_max_abs_diff: float | None = None
+    head_activation: str | None = None
+    warnings: list = field(default_factory=list)  # WARNING lines (an approximated head below HEAD_AGREEMENT)
     layer_max_abs_diff: dict = field(default_factory=dict)
     layer_precisions: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
@@ -207,6 +209,7 @@ def export(
     part = validate_part(part)
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", project_name or ""):
         raise InvalidOptionError(f"project_name {project_name!r} must be a C identifier (letters, digits, _)")
+    _refuse_unexportable_search(model, allow_mismatch)
     kmodel, name, data = load_source(model, trial, trust_model)
     npz = os.path.join(os.fspath(model), "data_sample.npz") if data is not None else ""
     kmodel = source.prepare(kmodel)
@@ -249,7 +252,7 @@ def export(
         for lay in hls_model.get_layers()
     }
 
-    chk, seconds_compile = None, 0.0
+    chk, seconds_compile, head_warnings = None, 0.0, []
     if check:
         t0 = time.perf_counter()
         try:
@@ -263,11 +266,16 @@ def export(
         chk = (export_check.compare_outputs if multi else export_check.compare)(
             kmodel, hls_model, keras_out, y_hls, trace, vocabulary.float_layers(kmodel))
         if chk.softmax_agreement is not None:
+            decision = "decision (at 0.5)" if chk.head == "sigmoid" else "argmax"
             notes.append(
-                f"final softmax: hls4ml's lookup-table approximation, not exact by design; checked the logits "
-                f"({chk.compared_layer}); table-approximation argmax agreement {chk.softmax_agreement:.4f}, max "
+                f"final {chk.head}: hls4ml's lookup-table approximation, not exact by design; checked the logits "
+                f"({chk.compared_layer}); table-approximation {decision} agreement {chk.softmax_agreement:.4f}, max "
                 f"|diff| {chk.softmax_max_abs_diff:.3g}"
             )
+            if chk.softmax_agreement < HEAD_AGREEMENT:
+                warn = head_warning(chk.head, chk.softmax_agreement, kmodel)
+                print(f"WARNING: {warn}", file=sys.stderr)
+                head_warnings.append(warn)
         hls_model.config.trace_output = False
     hls_model.write()  # leave a clean (trace-free) firmware in the project
     _portable_config(out)
@@ -279,6 +287,7 @@ def export(
         seconds_convert=seconds_convert, seconds_compile=seconds_compile, compared_layer=chk and chk.compared_layer,
         n_samples=int(len(xq)), x_source=x_source, input_precision=in_prec,
         softmax_agreement=chk and chk.softmax_agreement, softmax_max_abs_diff=chk and chk.softmax_max_abs_diff,
+        head_activation=chk and chk.head, warnings=head_warnings,
         layer_max_abs_diff=chk.layer_max_abs_diff if chk else {}, layer_precisions=layer_precisions, notes=notes,
     )
     _write_result(result)
@@ -288,6 +297,44 @@ def export(
     if synth:
         synthesize(result, hls_model, backend, _write_result)
     return result
+
+
+def _refuse_unexportable_search(model: Any, allow: bool) -> None:
+    """A search run with ``hls4ml: false`` searched quantizers hls4ml may not reproduce: refused unless ``allow``."""
+    if not isinstance(model, (str, os.PathLike)):
+        return
+    path = os.path.join(os.fspath(model), "summary.json")
+    if not os.path.isfile(path):
+        return
+    try:
+        with open(path) as f:
+            exportable = json.load(f).get("exportable", True)
+    except (OSError, ValueError, AttributeError):
+        return  # load_source says what is wrong with the folder
+    if exportable is False and not allow:
+        raise ExportError(f"{os.fspath(model)} was searched with hls4ml: false: its quantizers were not checked "
+                          "against what hls4ml reproduces, so its models are not exportable bit-exactly; search "
+                          "again without hls4ml: false, or pass --allow-mismatch (allow_mismatch=True) to try anyway")
+    if exportable is False:
+        print("WARNING: exporting a search run with hls4ml: false (--allow-mismatch): the check below says whether "
+              "this model is bit-exact", file=sys.stderr)
+
+
+#: below this agreement of an approximated head (softmax argmax, sigmoid decision) with Keras, the export warns
+HEAD_AGREEMENT = 0.99
+
+
+def head_warning(head: str, agree: float, kmodel: Any) -> str:
+    """The warning for a float head whose hls4ml table approximation disagrees with Keras, with the remedies."""
+    last = [lay.name for lay in kmodel.layers][-1]
+    what = "argmax" if head == "softmax" else "decision (at 0.5)"
+    table = ("implementation: stable, table_size: 4096, Precision: {exp_table: 'ap_fixed<18,8,AP_RND,AP_SAT>', "
+             "inv_table: 'ap_fixed<24,8,AP_RND,AP_SAT>'}" if head == "softmax"
+             else "table_size: 4096, Precision: {table: 'ap_fixed<18,8>'}")
+    return (f"the final {head} as hls4ml computes it (a lookup table) agrees with Keras on only "
+            f"{100 * agree:.1f}% of the {what} decisions (the logits are bit-exact); widen hls4ml's {head} through "
+            f"--hls-config (hls4ml: section), e.g. LayerName: {{{last}: {{{table}}}}}, or export the logits (drop "
+            f"the float {head} and take it off-chip)")
 
 
 def _portable_config(out: str) -> None:

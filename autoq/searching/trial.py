@@ -92,7 +92,7 @@ class Searcher:
         self.best_score = None
         self.state: dict = {}
         from ..space import analyse
-        self.space = analyse(float_model, cfg.space)
+        self.space = analyse(float_model, cfg.space, exact=cfg.exportable)
         from ..widths import extend
         self.space = extend(self.space, float_model, cfg.space)  # space.widths: <layer>/width hyperparameters
         self.active = self.space  # the space trials choose from (a block's, with search.blocks)
@@ -376,7 +376,8 @@ class Searcher:
                    "config_digest": self.state["config_digest"], "versions": versions(),
                    "dataset": self.state["dataset"], "synthetic_data": self.state["synthetic_data"],
                    "space_size": self.state["space_size"], "seconds": round(time.time() - self.t0, 1),
-                   "max_trials": self.cfg.search.max_trials, "interrupted": interrupted}
+                   "max_trials": self.cfg.search.max_trials, "interrupted": interrupted,
+                   "exportable": self.cfg.exportable}
         if fine_tune_epochs:
             self.log(f"[autoq] fine-tuning the winner for {fine_tune_epochs} epochs ...")
             self._fit(best_model, fine_tune_epochs)

@@ -122,7 +122,7 @@ def layer_costs(model) -> list:
             continue
         if not layer.weights:
             out_bits[layer.name] = in_bits  # reshaping/pooling/float activations keep the width
-            if cls in ELEMENTWISE and in_bits >= FLOAT_BITS:  # a float activation: listed, priced in model_cost
+            if cls in ELEMENTWISE:  # a float activation: listed, priced in model_cost
                 rows.append(LayerCost(layer.name, cls, input_bits=in_bits, output_bits=in_bits))
             continue
         kq = getattr(layer, "kernel_quantizer_internal", None) or getattr(layer, "depthwise_quantizer_internal", None)

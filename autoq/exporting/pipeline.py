@@ -327,14 +327,20 @@ HEAD_AGREEMENT = 0.99
 def head_warning(head: str, agree: float, kmodel: Any) -> str:
     """The warning for a float head whose hls4ml table approximation disagrees with Keras, with the remedies."""
     last = [lay.name for lay in kmodel.layers][-1]
-    what = "argmax" if head == "softmax" else "decision (at 0.5)"
-    table = ("implementation: stable, table_size: 4096, Precision: {exp_table: 'ap_fixed<18,8,AP_RND,AP_SAT>', "
-             "inv_table: 'ap_fixed<24,8,AP_RND,AP_SAT>'}" if head == "softmax"
-             else "table_size: 4096, Precision: {table: 'ap_fixed<18,8>'}")
-    return (f"the final {head} as hls4ml computes it (a lookup table) agrees with Keras on only "
-            f"{100 * agree:.1f}% of the {what} decisions (the logits are bit-exact); widen hls4ml's {head} through "
-            f"--hls-config (hls4ml: section), e.g. LayerName: {{{last}: {{{table}}}}}, or export the logits (drop "
-            f"the float {head} and take it off-chip)")
+    if head == "softmax":
+        remedy = (f"if only the class matters, --hls-config (or the hls4ml: section) LayerName: {{{last}: "
+                  "{Implementation: argmax}} (one-hot outputs, the logits' argmax exactly); for probabilities a "
+                  f"finer table, e.g. {{{last}: {{TableSize: 4096, Precision: {{exp_table: 'fixed<18,8,RND,SAT>', "
+                  "inv_table: 'fixed<24,8,RND,SAT>', result: 'fixed<18,8>'}}}}; or export the logits (drop the "
+                  "float softmax, apply it off-chip)")
+        what = "argmax"
+    else:
+        remedy = (f"a finer table through --hls-config (or the hls4ml: section), e.g. LayerName: {{{last}: "
+                  "{TableSize: 4096, Precision: {table: 'fixed<18,8>'}}}; or export the logits (a threshold at 0 on "
+                  "them is the same decision, exactly)")
+        what = "decision (at 0.5)"
+    return (f"the final {head} as hls4ml computes it (a lookup table) agrees with Keras on only {100 * agree:.1f}% "
+            f"of the {what} decisions (the logits are bit-exact); remedy: {remedy}")
 
 
 def _portable_config(out: str) -> None:

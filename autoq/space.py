@@ -178,7 +178,7 @@ def analyse(model: tf.keras.Model, cfg: SpaceConfig, exact: bool = True) -> Sear
                 _check_exportable(layer, outputs)
             continue
         else:  # weights autoq does not quantize, or a weightless layer that is not a known pass-through
-            if exact:
+            if exact and cfg.allow_float:  # kept float by every trial
                 _check_exportable(layer, outputs)
             unsupported.append(f"{layer.name} ({cls})")
     if unsupported and not cfg.allow_float:
@@ -228,6 +228,10 @@ def _check_exportable(layer, outputs=frozenset()) -> None:
         check_layer(layer)
     except UnsupportedModelError as exc:
         raise SpaceError(f"{exc} ({EXPORT_HINT})") from None
+    if layer.weights:  # e.g. a skipped Dense, an unfoldable BatchNormalization
+        raise SpaceError(f"layer {layer.name!r} ({layer.__class__.__name__}) would stay float: Keras computes it in "
+                         "float32, which no fixed-point type reproduces (the C simulation differs); quantize it, fold "
+                         f"a batch norm into the Dense/Conv right before it, or drop it ({EXPORT_HINT})")
 
 
 def _check_head(layer, act: str, outputs) -> None:

@@ -1,7 +1,7 @@
 """The search refuses before training what the export cannot build (issue 21): the layers users bring, each either
 searched and exported bit-exactly (UpSampling1D/2D in io_parallel and io_stream, a float sigmoid head checked on its
 logits) or refused with its reason before the float model trains (Conv2DTranspose, LeakyReLU, po2 with max_value,
-a float tanh inside the model); ``hls4ml: false`` searches the whole QKeras vocabulary and every output says the
+a float tanh inside the model, a Dense left float); ``hls4ml: false`` searches the whole QKeras vocabulary and every output says the
 result is not exportable; an approximated head that disagrees with Keras warns. Real CLI, tiny models and budgets."""
 from __future__ import annotations
 
@@ -67,6 +67,10 @@ REFUSED = {
         lambda: _model((64,), L.Dense(8, activation="tanh", name="fc1"), L.Dense(10, activation="softmax",
                                                                                name="out")),
         {}, ("'fc1'", "float tanh", "lookup table")),
+    "skipped_float_dense": (
+        lambda: _model((64,), L.Dense(8, activation="relu", name="fc1"), L.Dense(10, activation="softmax",
+                                                                               name="out")),
+        {"space": {**QUANT, "skip": ["fc1"]}}, ("'fc1' (Dense) would stay float", "hls4ml: false")),
     "po2_with_max_value": (
         lambda: _model((64,), L.Dense(8, activation="relu", name="fc1"), L.Dense(10, activation="softmax",
                                                                                name="out")),

@@ -96,9 +96,10 @@ def quantizer_problem(q: Any, role: str) -> str | None:
                     "use quantized_bits for biases")
         if name not in WEIGHT_QUANTIZERS:
             return f"no exact hls4ml type; use one of {', '.join(WEIGHT_QUANTIZERS)}"
-        if name == "quantized_po2" and getattr(q, "max_value", None) is not None:
-            return (f"max_value={q.max_value} clips the exponent where hls4ml's po2 type does not (not bit-exact); "
-                    "drop max_value")
+        if name == "quantized_po2" and getattr(q, "max_value", None) is not None and q.max_value <= 1:
+            return (f"max_value={q.max_value} (at most 1) drops the exponent's sign bit, so QKeras' exponents run "
+                    "below what hls4ml's signed exponent type of the same width holds (not bit-exact); drop max_value "
+                    "or give one above 1")
         if alpha is not None and not isinstance(alpha, str) and np.any(np.asarray(alpha, dtype=float) != 1.0):
             return (f"a fixed alpha={alpha!r} scales by a constant hls4ml does not apply; use alpha 1, None, 'auto' or "
                     "'auto_po2'")

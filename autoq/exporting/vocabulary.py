@@ -53,8 +53,15 @@ def check_model(model: Any) -> None:
         raise UnsupportedModelError(
             f"model {model.name!r} has {len(model.inputs)} inputs: only single-input models are supported"
         )
+    outputs = {t.name.split("/")[0] for t in model.outputs} | {lay.name for lay in getattr(model, "_output_layers", [])}
     for layer in model.layers:
         check_layer(layer)
+        act = "softmax" if type(layer).__name__ == "Softmax" else activation_name(layer)
+        if act in HEAD_ACTIVATIONS and type(layer).__name__ != "QActivation" and layer.name not in outputs:
+            raise UnsupportedModelError(
+                f"layer {layer.name!r}: a float {act} inside the model is computed by hls4ml with a lookup table (an "
+                "approximation); only an output head is checked on its logits"
+            )
 
 
 def check_layer(layer: Any) -> None:

@@ -284,6 +284,9 @@ def _show(args) -> int:
     print(f"\nbest: trial {b['trial']}, val {m} {b['val_metric']:.4g}, test {m} "
           f"{s['best_test_metric']:.4g}, {s['cost']} {b[s['cost']]:.6g} ({100 * b[s['cost']] / ref:.1f}% of "
           f"reference), score {b['score']:.4f}" + (" [SYNTHETIC data]" if s.get("synthetic_data") else ""))
+    if s.get("exportable") is False:
+        from .searching.run import NOT_EXPORTABLE
+        print(NOT_EXPORTABLE)
     print(layer_table(b))
     return 0
 

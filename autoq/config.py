@@ -186,12 +186,15 @@ class Config:
     search: SearchConfig = field(default_factory=SearchConfig)
     baselines: list = field(default_factory=list)
     hls4ml: Hls4mlConfig | None = None
+    exportable: bool = True  # False (``hls4ml: false``): no hls4ml check, the result is not exportable
     source: str | None = None  # the YAML file, when loaded from one
     base_dir: str = "."  # relative paths in the config resolve against this
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("source"), d.pop("base_dir")
+        if not d.pop("exportable"):
+            d["hls4ml"] = False
         return d
 
     def digest(self) -> str:
@@ -213,6 +216,7 @@ class _Ctx:
 
     def __init__(self, source, lines):
         self.source, self.lines = source, lines
+        self.exact = True  # quantizers must export bit-exactly (not with ``hls4ml: false``)
 
     def error(self, path, message):
         line = None
@@ -247,6 +251,8 @@ def config_from_dict(data, source=None, base_dir=".", lines=None) -> Config:
         raise ctx.error((), f"the config must be a mapping of sections, got {type(data).__name__}")
     cfg = _build(Config, data, (), ctx, skip=("model", "data", "train", "space", "goal", "search", "baselines",
                                                "hls4ml"))
+    if data.get("hls4ml") is False:  # the search does not export: the whole QKeras vocabulary may be searched
+        cfg.exportable = ctx.exact = False
     cfg.model = _build(ModelConfig, data.get("model", {}), ("model",), ctx)
     cfg.data = _build(DataConfig, data.get("data", {}), ("data",), ctx)
     cfg.train = _build(TrainConfig, data.get("train", {}), ("train",), ctx)
@@ -254,7 +260,7 @@ def config_from_dict(data, source=None, base_dir=".", lines=None) -> Config:
     cfg.search = _build(SearchConfig, data.get("search", {}), ("search",), ctx)
     cfg.space = _space(data.get("space", {}), ("space",), ctx)
     cfg.baselines = _baselines(data.get("baselines", []), ("baselines",), ctx)
-    if data.get("hls4ml") is not None:
+    if data.get("hls4ml") not in (None, False):
         cfg.hls4ml = _hls4ml(data["hls4ml"], ctx)
     cfg.source, cfg.base_dir = source, base_dir
     _check(cfg, ctx)
@@ -280,7 +286,7 @@ def _build(cls, data, path, ctx, skip=()):
     if not isinstance(data, dict):
         raise ctx.error(path, f"expected a mapping with keys {', '.join(f.name for f in fields(cls))}, "
                               f"got {type(data).__name__}")
-    names = [f.name for f in fields(cls) if not (cls is Config and f.name in ("source", "base_dir"))]
+    names = [f.name for f in fields(cls) if not (cls is Config and f.name in ("source", "base_dir", "exportable"))]
     kwargs = {}
     for key, value in data.items():
         if key in skip:
@@ -351,10 +357,22 @@ def _specs(value, role, path, ctx) -> list:
     specs = []
     for i, item in enumerate(items):
         try:
-            specs.extend(str(s) for s in quantizers.parse_list([item], role))
+            specs.extend(str(_exact(s, role, ctx)) for s in quantizers.parse_list([item], role))
         except QuantizerError as exc:
             raise ctx.error(path + (i,) if isinstance(value, list) else path, str(exc)) from None
     return specs
+
+
+def _exact(spec, role, ctx):
+    """``spec``, if hls4ml can reproduce it bit for bit in ``role`` (exporting.vocabulary's rules), or the config
+    says it does not export (``hls4ml: false``); else a QuantizerError saying why."""
+    if ctx.exact:
+        from .exporting.vocabulary import quantizer_problem
+        why = quantizer_problem(spec.equivalent().build(), role)
+        if why:
+            raise QuantizerError(f"{spec} cannot be exported to hls4ml bit-exactly: {why} (or set hls4ml: false "
+                                 "to search without the export)")
+    return spec
 
 
 def _input_quantizer(value, path, ctx):
@@ -363,7 +381,7 @@ def _input_quantizer(value, path, ctx):
         return None
     if isinstance(value, str):
         try:
-            return str(quantizers.parse(value, "input"))
+            return str(_exact(quantizers.parse(value, "input"), "input", ctx))
         except QuantizerError as exc:
             raise ctx.error(path, str(exc)) from None
     if not isinstance(value, list):
@@ -469,7 +487,7 @@ def _baselines(data, path, ctx) -> list:
             spec = getattr(b, role)
             if spec is not None:
                 try:
-                    setattr(b, role, str(quantizers.parse(spec, role)))
+                    setattr(b, role, str(_exact(quantizers.parse(spec, role), role, ctx)))
                 except QuantizerError as exc:
                     raise ctx.error(path + (i, role), str(exc)) from None
         out.append(b)

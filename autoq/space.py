@@ -25,7 +25,8 @@ Q_CLASS = {"Dense": "QDense", "Conv1D": "QConv1D", "Conv2D": "QConv2D", "Depthwi
 KERNEL_ATTR = {"DepthwiseConv2D": "depthwise_kernel"}
 PASS_THROUGH = {"InputLayer", "Flatten", "Dropout", "Reshape", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D",
                 "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
-                "GlobalMaxPooling2D", "Softmax", "Activation", "ReLU", "ZeroPadding2D", "Add", "Concatenate"}
+                "GlobalMaxPooling2D", "Softmax", "Activation", "ReLU", "ZeroPadding2D", "Add", "Concatenate",
+                "ZeroPadding1D", "UpSampling1D", "UpSampling2D"}
 FLOAT_ACTIVATIONS = {"linear", "softmax", "sigmoid", "tanh"}
 
 
@@ -113,8 +114,12 @@ def _roles_for(layer, cfg: SpaceConfig) -> dict:
     return merged
 
 
-def analyse(model: tf.keras.Model, cfg: SpaceConfig) -> SearchSpace:
-    """Find the quantizable layers of a float model and the choices the config allows for each."""
+def analyse(model: tf.keras.Model, cfg: SpaceConfig, exact: bool = True) -> SearchSpace:
+    """Find the quantizable layers of a float model and the choices the config allows for each.
+
+    ``exact`` (the config exports, i.e. not ``hls4ml: false``): every layer any trial keeps (float ones too) and every
+    quantizer of the space must be one hls4ml reproduces (:mod:`autoq.exporting.vocabulary`); else a SpaceError
+    naming it, before anything trains."""
     names = [l.name for l in model.layers]
     for section in ("layers",):
         for rx in getattr(cfg, section):
@@ -129,12 +134,16 @@ def analyse(model: tf.keras.Model, cfg: SpaceConfig) -> SearchSpace:
                              f"supported: {', '.join(sorted(Q_CLASS))}, Activation, ReLU")
     slots, float_layers, unsupported = [], [], []
     folded = foldable_batchnorms(model)
+    outputs = {model.layers[-1].name} if isinstance(model, tf.keras.Sequential) else {
+        l.name for l in model._output_layers}
     for layer in model.layers:
         cls = layer.__class__.__name__
         if layer.name in folded and not any(re.fullmatch(rx, folded[layer.name]) for rx in cfg.skip):
             continue  # folded into the quantized layer before it
         if any(re.fullmatch(rx, layer.name) for rx in cfg.skip):
             float_layers.append(layer.name)
+            if exact:
+                _check_exportable(layer, outputs)
             continue
         roles = _roles_for(layer, cfg)
         act = _layer_activation(layer)
@@ -147,6 +156,8 @@ def analyse(model: tf.keras.Model, cfg: SpaceConfig) -> SearchSpace:
             elif act not in FLOAT_ACTIVATIONS:
                 unsupported.append(f"{layer.name} (activation {act!r})")
                 continue
+            if exact and act in FLOAT_ACTIVATIONS and act != "linear":
+                _check_head(layer, act, outputs)
             missing = [r for r, v in keep.items() if not v]
             if missing:
                 raise SpaceError(f"layer {layer.name!r} ({cls}) has no quantizer choices for "
@@ -160,10 +171,15 @@ def analyse(model: tf.keras.Model, cfg: SpaceConfig) -> SearchSpace:
             slots.append(Slot(layer.name, cls, {"activation": roles["activation"]}, layer.name, layer.name))
         elif cls == "Activation" and act in FLOAT_ACTIVATIONS:
             float_layers.append(layer.name)
+            if exact:
+                _check_head(layer, act, outputs)
         elif cls in PASS_THROUGH:
-            _check_exportable(layer)
+            if exact:
+                _check_exportable(layer, outputs)
             continue
-        elif layer.weights or cls == "Activation":
+        else:  # weights autoq does not quantize, or a weightless layer that is not a known pass-through
+            if exact and cfg.allow_float:  # kept float by every trial
+                _check_exportable(layer, outputs)
             unsupported.append(f"{layer.name} ({cls})")
     if unsupported and not cfg.allow_float:
         raise SpaceError("autoq cannot quantize these layers: " + ", ".join(unsupported) +
@@ -171,6 +187,8 @@ def analyse(model: tf.keras.Model, cfg: SpaceConfig) -> SearchSpace:
                          "activations, and weightless reshaping/pooling layers. Set space.allow_float: true to leave "
                          "them float, or list them under space.skip")
     float_layers += [u.split(" ")[0] for u in unsupported]
+    if exact:
+        _check_quantizers(slots, cfg)
     if not slots:
         raise SpaceError("no layer of the model can be quantized with this space (layers: " + ", ".join(names) + ")")
     for gname, rx in cfg.groups.items():
@@ -194,15 +212,54 @@ def split_input(choice: dict, default: str | None = None) -> tuple:
     return choice[INPUT_KEY]["quantizer"], {k: v for k, v in choice.items() if k != INPUT_KEY}
 
 
-def _check_exportable(layer) -> None:
-    """A weightless layer the hls4ml export cannot reproduce exactly (e.g. an average over 9 values) is refused now,
-    before any trial trains, not after the search."""
+EXPORT_HINT = "the winner could not be exported bit-exactly; set hls4ml: false to search without the export"
+
+
+def _check_exportable(layer, outputs=frozenset()) -> None:
+    """A layer some trial keeps as it is (pass-through, skipped or left float) that the hls4ml export cannot
+    reproduce (an average over 9 values, a Conv2DTranspose, a LeakyReLU...) is refused now, before any trial
+    trains, not after the search."""
     from .errors import UnsupportedModelError
     from .exporting.vocabulary import check_layer
+    act = "softmax" if layer.__class__.__name__ == "Softmax" else _layer_activation(layer)
+    if act in FLOAT_ACTIVATIONS and act != "linear":
+        _check_head(layer, act, outputs)
     try:
         check_layer(layer)
     except UnsupportedModelError as exc:
-        raise SpaceError(f"{exc} (the winner could not be exported bit-exactly)") from None
+        raise SpaceError(f"{exc} ({EXPORT_HINT})") from None
+    if layer.weights:  # e.g. a skipped Dense, an unfoldable BatchNormalization
+        raise SpaceError(f"layer {layer.name!r} ({layer.__class__.__name__}) would stay float: Keras computes it in "
+                         "float32, which no fixed-point type reproduces (the C simulation differs); quantize it, fold "
+                         f"a batch norm into the Dense/Conv right before it, or drop it ({EXPORT_HINT})")
+
+
+def _check_head(layer, act: str, outputs) -> None:
+    """A float softmax/sigmoid exports (a lookup table, checked on its logits) only as a model output."""
+    from .exporting.vocabulary import HEAD_ACTIVATIONS
+    if act not in HEAD_ACTIVATIONS:
+        raise SpaceError(f"layer {layer.name!r}: a float {act} is computed by hls4ml with a lookup table, not as "
+                         f"Keras does; only a final {' or '.join(HEAD_ACTIVATIONS)} head is checked on its logits "
+                         f"({EXPORT_HINT})")
+    if layer.name not in outputs:
+        raise SpaceError(f"layer {layer.name!r}: a float {act} inside the model is computed by hls4ml with a lookup "
+                         f"table (an approximation); only an output head is checked on its logits ({EXPORT_HINT})")
+
+
+def _check_quantizers(slots: list, cfg: SpaceConfig) -> None:
+    """Every quantizer of the space (every slot's role, the input's) through the export's vocabulary."""
+    from .exporting.vocabulary import quantizer_problem
+    seen = set()
+    inputs = cfg.input_quantizer if isinstance(cfg.input_quantizer, list) else [cfg.input_quantizer]
+    items = [(s.layer, role, spec) for s in slots for role, specs in s.roles.items() for spec in specs]
+    items += [("the input", "input", spec) for spec in inputs if spec]
+    for where, role, spec in items:
+        if (role, spec) in seen:
+            continue
+        seen.add((role, spec))
+        why = quantizer_problem(quantizers.parse(spec, role).equivalent().build(), role)
+        if why:
+            raise SpaceError(f"{where}: {role} quantizer {spec}: {why} ({EXPORT_HINT})")
 
 
 def consumers_of(inbound: dict) -> dict:

@@ -26,7 +26,8 @@ from autoq.errors import ConfigError
 from autoq.searching.provenance import config_digest
 
 PLAIN = {"model": {"builder": None, "kwargs": {}, "path": "plain.h5"}}
-NAN = merge(PLAIN, {"train": {"learning_rate": 1e38, "optimizer": "sgd"}, "space": {"skip": ["output"]}})
+NAN = merge(PLAIN, {"train": {"learning_rate": 1e38, "optimizer": "sgd"}, "space": {"skip": ["output"]},
+                    "hls4ml": False})  # a float output layer is not exportable bit-exactly
 
 
 @pytest.fixture(scope="module")
@@ -311,7 +312,7 @@ def test_real_cli_process_bad_yaml(tmp_path):
 
 def test_allow_float_leaves_unquantizable_layers_float(files, tmp_path):
     cfg = _cfg(files, f"allow-{tmp_path.name}", merge(PLAIN, {"model": {"path": "bn.h5"}, "space": {"allow_float": True},
-                                                              "search": {"max_trials": 1}}))
+                                                              "search": {"max_trials": 1}, "hls4ml": False}))
     code, stdout, stderr = run_cli("search", cfg, "--output", tmp_path / "out")
     assert code == 0, stdout[-2000:] + stderr[-2000:]
     assert "[autoq] layers left float: bn" in stdout

@@ -92,7 +92,15 @@ def _macs(layer) -> int:
     if cls in ("QDepthwiseConv2D", "DepthwiseConv2D"):
         spatial = int(np.prod(out[1:-1]))
         return spatial * int(np.prod(layer.depthwise_kernel.shape))
+    if cls in TRANSPOSED:  # every input pixel scatters the whole kernel
+        return int(np.prod(layer.input_shape[1:-1])) * int(np.prod(layer.kernel.shape))
     return 0
+
+
+TRANSPOSED = ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
+#: weightless layers that compute on every value (priced as one float multiply and add per output value when QTools
+#: leaves them at 0 pJ); other weightless layers (reshape, pooling, padding, up-sampling) only move values
+ELEMENTWISE = ("LeakyReLU", "ELU", "PReLU", "ThresholdedReLU", "ReLU", "Activation", "Softmax")
 
 
 def layer_costs(model) -> list:
@@ -114,6 +122,8 @@ def layer_costs(model) -> list:
             continue
         if not layer.weights:
             out_bits[layer.name] = in_bits  # reshaping/pooling/float activations keep the width
+            if cls in ELEMENTWISE:  # a float activation: listed, priced in model_cost
+                rows.append(LayerCost(layer.name, cls, input_bits=in_bits, output_bits=in_bits))
             continue
         kq = getattr(layer, "kernel_quantizer_internal", None) or getattr(layer, "depthwise_quantizer_internal", None)
         bq = getattr(layer, "bias_quantizer_internal", None)
@@ -170,6 +180,18 @@ def qtools_energy(model, settings: EnergySettings = EnergySettings()) -> tuple:
     return float(sum(per_layer.values())), per_layer
 
 
+def _float_energy(layer, row: LayerCost) -> float:
+    """pJ of a float layer QTools leaves at 0 (LeakyReLU, Conv2DTranspose...): its float32 multiplies and adds
+    at QTools' own fp32 prices (one of each per MAC, or per output value of an element-wise activation)."""
+    from qkeras.qtools.qenergy.qenergy import OP
+    per_op = float(OP["fp32"]["mul"](FLOAT_BITS) + OP["fp32"]["add"](FLOAT_BITS))
+    if row.macs:
+        return row.macs * per_op
+    if layer.__class__.__name__ in ELEMENTWISE:
+        return int(np.prod(layer.output_shape[1:])) * per_op
+    return 0.0
+
+
 def model_cost(model, pricing_model=None, energy: EnergySettings = EnergySettings()) -> ModelCost:
     """Bits, BOPs and energy of a QKeras model.
 
@@ -178,8 +200,12 @@ def model_cost(model, pricing_model=None, energy: EnergySettings = EnergySetting
     """
     rows = layer_costs(model)
     total, per_layer = qtools_energy(pricing_model if pricing_model is not None else model, energy)
+    by_layer = {layer.name: layer for layer in model.layers}
     for r in rows:
         r.energy = per_layer.get(r.name, 0.0)
+        if not r.energy and r.name in by_layer:  # a float layer QTools does not know (0 pJ): priced as float ops
+            r.energy = _float_energy(by_layer[r.name], r)
+            total += r.energy
     named = {r.name for r in rows}
     for layer in model.layers:  # e.g. a float softmax head: QTools prices its 32-bit outputs
         if layer.name not in named and per_layer.get(layer.name):

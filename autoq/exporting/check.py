@@ -1,7 +1,8 @@
 """C simulation vs QKeras: per-layer outputs side by side, the compared tensor, the first differing layer.
 
-The compared tensor is the model output, or the logits when the model ends in a float softmax (hls4ml computes
-softmax with lookup tables, an approximation: its figures are reported separately and labelled as such).
+The compared tensor is the model output, or the logits when the model ends in a float softmax or sigmoid (hls4ml
+computes them with lookup tables, an approximation: their figures are reported separately and labelled as such;
+argmax agreement for a softmax, agreement of the decision at 0.5 for a sigmoid).
 hls4ml encodes binary (+-1) outputs as 0/1 (XNOR); they are decoded before comparing.
 """
 from __future__ import annotations
@@ -10,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from .vocabulary import HEAD_ACTIVATIONS
 
 
 @dataclass
@@ -21,8 +24,9 @@ class Check:
     max_abs_diff: float
     first_mismatch_layer: str | None
     layer_max_abs_diff: dict = field(default_factory=dict)
-    softmax_agreement: float | None = None
+    softmax_agreement: float | None = None  # the approximated head's agreement (softmax or sigmoid, see ``head``)
     softmax_max_abs_diff: float | None = None
+    head: str | None = None  # "softmax" / "sigmoid": the float head hls4ml approximates with a table
 
 
 def keras_layer_outputs(model: Any, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -49,10 +53,14 @@ def keras_layer_outputs(model: Any, x: np.ndarray) -> dict[str, np.ndarray]:
 LOGITS = "{}:logits"
 
 
-def _own_softmax(layer: Any) -> bool:
+def _act_name(layer: Any) -> str:
     act = getattr(layer, "activation", None)
-    return type(layer).__name__ not in ("Activation", "Softmax", "QActivation") and \
-        (act if isinstance(act, str) else getattr(act, "__name__", "")) == "softmax"
+    return act if isinstance(act, str) else getattr(act, "__name__", "")
+
+
+def _own_softmax(layer: Any) -> bool:
+    """A weight layer with its own float softmax/sigmoid activation (a table-approximated head)."""
+    return type(layer).__name__ not in ("Activation", "Softmax", "QActivation") and _act_name(layer) in HEAD_ACTIVATIONS
 
 
 def hls_name_map(kmodel: Any, hls_model: Any) -> dict[str, Any]:
@@ -81,10 +89,16 @@ def _decode(node: Any, values: np.ndarray) -> np.ndarray:
 
 
 def _is_softmax(layer: Any) -> bool:
+    """A Softmax layer or an Activation('softmax'/'sigmoid') layer (a table-approximated head)."""
     cls = type(layer).__name__
-    act = getattr(layer, "activation", None)
-    act_name = act if isinstance(act, str) else getattr(act, "__name__", "")
-    return cls == "Softmax" or (cls == "Activation" and act_name == "softmax")
+    return cls == "Softmax" or (cls == "Activation" and _act_name(layer) in HEAD_ACTIVATIONS)
+
+
+def head_agreement(head: str, a: np.ndarray, b: np.ndarray) -> float:
+    """Agreement of two head outputs: argmax for a softmax, the decision at 0.5 for a sigmoid (every output)."""
+    if head == "sigmoid":
+        return float(np.mean((a > 0.5) == (b > 0.5)))
+    return agreement(a, b)
 
 
 def agreement(a: np.ndarray, b: np.ndarray) -> float:
@@ -113,17 +127,19 @@ def compare(kmodel: Any, hls_model: Any, keras_out: dict, y_hls: np.ndarray, tra
             diffs[lname] = float(np.max(np.abs(h - kout)))
     out_node = list(hls_model.get_layers())[-1]
     hls_out[last.name] = _decode(out_node, np.asarray(y_hls, dtype=np.float64)).reshape(keras_out[last.name].shape)
-    compared, sm_agree, sm_diff = last.name, None, None
+    compared, sm_agree, sm_diff, head = last.name, None, None, None
     if _is_softmax(last):
+        head = "softmax" if type(last).__name__ == "Softmax" else _act_name(last)
         y_k, y_h = keras_out[last.name], hls_out[last.name]
-        sm_agree, sm_diff = agreement(y_h, y_k), float(np.max(np.abs(y_h - y_k)))
+        sm_agree, sm_diff = head_agreement(head, y_h, y_k), float(np.max(np.abs(y_h - y_k)))
         inbound = last.inbound_nodes[0].inbound_layers
         logits = (inbound[0] if isinstance(inbound, (list, tuple)) else inbound).name
         if logits in hls_out:
             compared = logits
     elif _own_softmax(last) and last.name in names and names[last.name].name != last.name:
+        head = _act_name(last)
         y_k, y_h = keras_out[last.name], hls_out[last.name]
-        sm_agree, sm_diff = agreement(y_h, y_k), float(np.max(np.abs(y_h - y_k)))
+        sm_agree, sm_diff = head_agreement(head, y_h, y_k), float(np.max(np.abs(y_h - y_k)))
         pre = names[last.name].get_input_node()  # what feeds hls4ml's softmax (after any alpha scale)
         if pre is not None and pre.name in trace:
             compared = LOGITS.format(last.name)
@@ -138,7 +154,7 @@ def compare(kmodel: Any, hls_model: Any, keras_out: dict, y_hls: np.ndarray, tra
     if max_diff > 0:
         order = list(keras_out)[: list(keras_out).index(compared) + 1]
         first_bad = next((n for n in order if diffs.get(n, 0.0) > 0 and n not in floats), compared)
-    return Check(compared, agreement(got, ref), max_diff, first_bad, diffs, sm_agree, sm_diff)
+    return Check(compared, agreement(got, ref), max_diff, first_bad, diffs, sm_agree, sm_diff, head)
 
 
 # ------------------------------------------------------------------------------------------ several outputs
@@ -167,4 +183,5 @@ def compare_outputs(kmodel: Any, hls_model: Any, keras_out: dict, y_hls: Any, tr
                  max(c.max_abs_diff for c in checks),
                  next((c.first_mismatch_layer for c in checks if c.first_mismatch_layer), None), diffs,
                  min(c.softmax_agreement for c in sm) if sm else None,
-                 max(c.softmax_max_abs_diff for c in sm) if sm else None)
+                 max(c.softmax_max_abs_diff for c in sm) if sm else None,
+                 "/".join(sorted({c.head for c in sm})) or None)

@@ -78,8 +78,10 @@ class ExportResult:
     n_samples: int = 0
     x_source: str = ""
     input_precision: str = DEFAULT_INPUT_PRECISION
-    softmax_agreement: float | None = None
+    softmax_agreement: float | None = None  # the table-approximated head's (softmax or sigmoid: head_activation)
     softmax_max_abs_diff: float | None = None
+    head_activation: str | None = None
+    warnings: list = field(default_factory=list)  # WARNING lines (an approximated head below HEAD_AGREEMENT)
     layer_max_abs_diff: dict = field(default_factory=dict)
     layer_precisions: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
@@ -211,6 +213,7 @@ def export(
         require_tool(backend)  # before any work: a missing tool is known now
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", project_name or ""):
         raise InvalidOptionError(f"project_name {project_name!r} must be a C identifier (letters, digits, _)")
+    _refuse_unexportable_search(model, allow_mismatch)
     provenance = search_provenance(model, trial)  # {} for a model that is not a search's
     kmodel, name, data = load_source(model, trial, trust_model)
     npz = os.path.join(os.fspath(model), "data_sample.npz") if data is not None else ""
@@ -254,7 +257,7 @@ def export(
         for lay in hls_model.get_layers()
     }
 
-    chk, seconds_compile = None, 0.0
+    chk, seconds_compile, head_warnings = None, 0.0, []
     if check:
         t0 = time.perf_counter()
         try:
@@ -268,11 +271,16 @@ def export(
         chk = (export_check.compare_outputs if multi else export_check.compare)(
             kmodel, hls_model, keras_out, y_hls, trace, vocabulary.float_layers(kmodel))
         if chk.softmax_agreement is not None:
+            decision = "decision (at 0.5)" if chk.head == "sigmoid" else "argmax"
             notes.append(
-                f"final softmax: hls4ml's lookup-table approximation, not exact by design; checked the logits "
-                f"({chk.compared_layer}); table-approximation argmax agreement {chk.softmax_agreement:.4f}, max "
+                f"final {chk.head}: hls4ml's lookup-table approximation, not exact by design; checked the logits "
+                f"({chk.compared_layer}); table-approximation {decision} agreement {chk.softmax_agreement:.4f}, max "
                 f"|diff| {chk.softmax_max_abs_diff:.3g}"
             )
+            if chk.softmax_agreement < HEAD_AGREEMENT:
+                warn = head_warning(chk.head, chk.softmax_agreement, kmodel)
+                print(f"WARNING: {warn}", file=sys.stderr)
+                head_warnings.append(warn)
         hls_model.config.trace_output = False
     hls_model.write()  # leave a clean (trace-free) firmware in the project
     _portable_config(out)
@@ -284,6 +292,7 @@ def export(
         seconds_convert=seconds_convert, seconds_compile=seconds_compile, compared_layer=chk and chk.compared_layer,
         n_samples=int(len(xq)), x_source=x_source, input_precision=in_prec,
         softmax_agreement=chk and chk.softmax_agreement, softmax_max_abs_diff=chk and chk.softmax_max_abs_diff,
+        head_activation=chk and chk.head, warnings=head_warnings,
         layer_max_abs_diff=chk.layer_max_abs_diff if chk else {}, layer_precisions=layer_precisions, notes=notes,
         provenance=provenance,
     )
@@ -311,6 +320,48 @@ def export_front(search_dir: Any, output_dir: str | None = None, *, log=None, **
         if log is not None:
             log(results[-1])
     return results
+def _refuse_unexportable_search(model: Any, allow: bool) -> None:
+    """A search run with ``hls4ml: false`` searched quantizers hls4ml may not reproduce: refused unless ``allow``."""
+    if not isinstance(model, (str, os.PathLike)):
+        return
+    path = os.path.join(os.fspath(model), "summary.json")
+    if not os.path.isfile(path):
+        return
+    try:
+        with open(path) as f:
+            exportable = json.load(f).get("exportable", True)
+    except (OSError, ValueError, AttributeError):
+        return  # load_source says what is wrong with the folder
+    if exportable is False and not allow:
+        raise ExportError(f"{os.fspath(model)} was searched with hls4ml: false: its quantizers were not checked "
+                          "against what hls4ml reproduces, so its models are not exportable bit-exactly; search "
+                          "again without hls4ml: false, or pass --allow-mismatch (allow_mismatch=True) to try anyway")
+    if exportable is False:
+        print("WARNING: exporting a search run with hls4ml: false (--allow-mismatch): the check below says whether "
+              "this model is bit-exact", file=sys.stderr)
+
+
+#: below this agreement of an approximated head (softmax argmax, sigmoid decision) with Keras, the export warns
+HEAD_AGREEMENT = 0.99
+
+
+def head_warning(head: str, agree: float, kmodel: Any) -> str:
+    """The warning for a float head whose hls4ml table approximation disagrees with Keras, with the remedies."""
+    last = [lay.name for lay in kmodel.layers][-1]
+    if head == "softmax":
+        remedy = (f"if only the class matters, --hls-config (or the hls4ml: section) LayerName: {{{last}: "
+                  "{Implementation: argmax}} (one-hot outputs, the logits' argmax exactly); for probabilities a "
+                  f"finer table, e.g. {{{last}: {{TableSize: 4096, Precision: {{exp_table: 'fixed<18,8,RND,SAT>', "
+                  "inv_table: 'fixed<24,8,RND,SAT>', result: 'fixed<18,8>'}}}}; or export the logits (drop the "
+                  "float softmax, apply it off-chip)")
+        what = "argmax"
+    else:
+        remedy = (f"a finer table through --hls-config (or the hls4ml: section), e.g. LayerName: {{{last}: "
+                  "{TableSize: 4096, Precision: {table: 'fixed<18,8>'}}}; or export the logits (a threshold at 0 on "
+                  "them is the same decision, exactly)")
+        what = "decision (at 0.5)"
+    return (f"the final {head} as hls4ml computes it (a lookup table) agrees with Keras on only {100 * agree:.1f}% "
+            f"of the {what} decisions (the logits are bit-exact); remedy: {remedy}")
 
 
 def _portable_config(out: str) -> None:

@@ -37,7 +37,7 @@ class ProjectReport:
 
 
 CHECK_KEYS = ("bit_exact", "agreement", "max_abs_diff", "compared_layer", "first_mismatch_layer", "n_samples",
-              "x_source", "softmax_agreement", "softmax_max_abs_diff")
+              "x_source", "softmax_agreement", "softmax_max_abs_diff", "head_activation", "warnings")
 
 
 def report(project_dir: str) -> ProjectReport:

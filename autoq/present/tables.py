@@ -119,8 +119,11 @@ def format_check(check: dict | None) -> list[str]:
     if check.get("first_mismatch_layer"):
         lines.append(f"first differing layer: {check['first_mismatch_layer']}")
     if check.get("softmax_agreement") is not None:
-        lines.append(f"final softmax (hls4ml's lookup-table approximation, not exact by design): argmax agreement "
+        head = check.get("head_activation") or "softmax"
+        lines.append(f"final {head} (hls4ml's lookup-table approximation, not exact by design): "
+                     f"{'decision' if head == 'sigmoid' else 'argmax'} agreement "
                      f"{100 * check['softmax_agreement']:.2f}%, max |diff| {check.get('softmax_max_abs_diff'):.3g}")
+    lines += [f"WARNING: {w}" for w in check.get("warnings") or []]
     return lines
 
 

@@ -1,6 +1,6 @@
 """The quantizer stage: quantizer specs as text (parse, validate, expand, build the QKeras object) and autoq's own
 trainable quantizers (QIL), each folded to a fixed-point QKeras quantizer for pricing and export."""
-from .spec import (KNOWN, MAX_EXPANSION, ROLES, QuantizerSpec, custom_objects, expand, name_bits_invalid, not_exportable, parse,  # noqa: F401
+from .spec import (KNOWN, MAX_EXPANSION, ROLES, QuantizerSpec, custom_objects, expand, name_bits_invalid, parse,  # noqa: F401
                    parse_list)
 
 

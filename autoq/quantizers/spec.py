@@ -167,25 +167,7 @@ def parse(text, role: str | None = None) -> QuantizerSpec:
         ok = sorted(n for n, (roles, _, _) in KNOWN.items() if role in roles)
         raise QuantizerError(f"{spec.name} cannot quantize a {role}; quantizers for a {role}: {', '.join(ok)}")
     spec.build()  # let the constructor validate the arguments now, before any training
-    why = not_exportable(spec, role)
-    if why:
-        raise QuantizerError(f"{spec} cannot be exported to hls4ml bit-exactly: {why}")
     return spec
-
-
-def not_exportable(spec: QuantizerSpec, role: str | None) -> str | None:
-    """Why ``autoq export`` could not reproduce a model with ``spec`` in ``role`` bit for bit (None: it can)."""
-    alpha = spec.arg("alpha")
-    if spec.name in ("quantized_bits", "ternary", "binary") and alpha is not None and not isinstance(alpha, str):
-        if float(alpha) != 1.0:
-            return "a fixed alpha other than 1 scales by a constant hls4ml does not apply; use alpha=1 or 'auto_po2'"
-    if role in ("activation", "input") and spec.name == "quantized_bits" and isinstance(alpha, str):
-        return f"alpha={alpha!r} on an activation scales by a batch-dependent factor; use alpha=1"
-    if role == "bias" and spec.name == "quantized_po2":
-        return "hls4ml stores po2 biases as (sign, exponent) pairs it cannot add; use quantized_bits for biases"
-    if spec.name == "quantized_bits" and spec.arg("use_stochastic_rounding"):
-        return "stochastic rounding has no fixed-point equivalent; drop use_stochastic_rounding"
-    return None
 
 
 def name_bits_invalid(spec: QuantizerSpec) -> bool:

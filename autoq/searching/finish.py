@@ -62,6 +62,7 @@ def finish(self, fine_tune_epochs: int = 0, interrupted: bool = False) -> Search
                "max_trials": self.cfg.search.max_trials, "interrupted": interrupted,
                "test_metric": front_test, "val_samples": len(self.data.x_val),
                "test_samples": len(self.data.x_test),
+               "exportable": self.cfg.exportable,
                **({"constraints": constraints} if constraints else {})}
     if fine_tune_epochs and best_model is not None:
         self.log(f"[autoq] fine-tuning the winner for {fine_tune_epochs} epochs ...")

@@ -195,6 +195,11 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
             lock.release()
 
 
+#: what every output of a ``hls4ml: false`` search says
+NOT_EXPORTABLE = ("NOT exportable: this search ran with hls4ml: false (its space was not checked against what hls4ml "
+                  "reproduces bit-exactly); autoq export refuses it unless --allow-mismatch")
+
+
 def preflight(cfg: Config) -> None:
     """Everything the end of the run needs, checked before any training: the loss, the hls4ml options."""
     import tensorflow as tf
@@ -317,6 +322,8 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
             "(see pareto.csv); more trials or a wider space may help")
     log(result.table())
     log(f"[autoq] results in {out}: best_model.h5, trials.csv, pareto.csv, pareto.png, summary.json")
+    if not cfg.exportable:
+        log(f"[autoq] {NOT_EXPORTABLE}")
     if cfg.hls4ml is not None:
         from ..exporting.pipeline import export
         h = cfg.hls4ml

@@ -92,7 +92,7 @@ class Searcher:
         self.estimate_settings = estimate_settings(cfg.hls4ml)  # the export's part, clock, reuse and strategy
         self.constraints = Constraints.of(cfg.goal, self.estimate_settings["part"])
         from ..space import analyse
-        self.space = analyse(float_model, cfg.space)
+        self.space = analyse(float_model, cfg.space, exact=cfg.exportable)
         from ..widths import extend
         self.space = extend(self.space, float_model, cfg.space)  # space.widths: <layer>/width hyperparameters
         self.active = self.space  # the space trials choose from (a block's, with search.blocks)

@@ -62,7 +62,8 @@ def plot_pareto(records: list, baselines: dict, cost_key: str = "energy", path=N
                    label="float (priced as 16-bit)" if name == "float" else f"{name} baseline")
     plain_log_x(ax)
     unit = {"energy": "energy per inference [pJ, QTools 45 nm]", "bits": "model size [bits]",
-            "bops": "bit operations [BOPs]", "fpga": "estimated LUT + DSP"}.get(cost_key, cost_key)
+            "bops": "bit operations [BOPs]",
+            "ebops": "effective bit operations [EBOPs, HGQ's exact count]", "fpga": "estimated LUT + DSP"}.get(cost_key, cost_key)
     ax.set_xlabel(unit)
     name = metric.name if metric is not None else "accuracy"
     ax.set_ylabel(f"validation {name}" + ("" if metric is None or metric.maximise else " (lower is better)"))

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import ResultsError
 
 ROLE_SEP = "|"
-CSV_FIXED = ["trial", "status", "val_metric", "val_accuracy", "score", "energy", "bits", "bops", "fpga", "seconds", "epochs",
+CSV_FIXED = ["trial", "status", "val_metric", "val_accuracy", "score", "energy", "bits", "bops", "ebops", "fpga", "seconds", "epochs",
              "tuner_id"]
 
 
@@ -181,7 +181,7 @@ class ResultStore:
         """The front of :func:`front_points`: trials and the baselines that are not dominated."""
         buf = io.StringIO()
         w = csv.writer(buf)
-        cols = ["val_metric", "val_accuracy", "energy", "bits", "bops", "fpga", "score"]
+        cols = ["val_metric", "val_accuracy", "energy", "bits", "bops", "ebops", "fpga", "score"]
         w.writerow(["trial"] + cols + ["front_cost", "model", "dataset"])
         for r in front:
             w.writerow([r["trial"]] + [_fmt(r.get(c)) for c in cols] + [cost_key, r.get("model", ""), dataset])

@@ -29,7 +29,7 @@ RANGES = {  # inclusive bounds of numeric settings: (section, key) -> (low, high
     ("goal", "delta_p"): (0, 1000), ("goal", "delta_n"): (0, 1000),
     ("goal", "input_bits"): (1, 64), ("goal", "output_bits"): (1, 64),
 }
-COSTS = ("energy", "bits", "bops", "fpga")
+COSTS = ("energy", "bits", "bops", "fpga", "ebops")
 # strategies whose first trials are learned from the float model and one training target (searching/strategies/):
 # they know neither the width search's widths nor a multi-output model's targets
 SEEDING_ALGORITHMS = ("gradient", "hessian")

@@ -1,17 +1,19 @@
-"""Peers: autoq's search algorithms vs the AutoQKeras protocol, HGQ and uniform Q4/Q6/Q8 at equal wall-clock budget.
+"""Peers: autoq's search algorithms vs the AutoQKeras protocol, HGQ and uniform Q4/Q6/Q8 at equal process CPU-seconds.
 
 On the GENERATED jets (Pythia 8 + FastJet, `autoq data make-jets`; NOT the OpenML set hls4ml_lhc_jets_hlf) with the
 paper's jet tagger and quantizer space, and on scikit-learn's digits (configs/digits.yaml), each method gets the same
-seconds of search. Every model is measured with the same yardsticks: test accuracy, effective bit operations (BOPs,
-zero weights excluded), autoq's resource estimate (LUTs and DSPs apart), QTools energy (QKeras models) and wall
-time. Fronts and hypervolumes of (accuracy, BOPs) and (accuracy, LUT+DSP); the cheapest model within 1 point of
-float per method; the headline ratios of autoq's best strategy vs HGQ and vs uniform Q6.
+process CPU-seconds (one run per --cpu-seconds value). HGQ runs as its authors run it (one training, a log beta ramp,
+Pareto-front checkpoints). Every model is priced by one function, exact effective BOPs (autoq.cost.ebops, HGQ's
+definition), beside autoq's LUT/DSP estimate and QTools energy. Fronts are selected on validation and scored on test;
+hypervolumes on linear and log cost axes with a paired bootstrap interval of the ratio to HGQ; the cheapest model
+within 1 point of float is picked on validation.
 
-    python benchmarks/bench_peers.py --budget ci --data jets_generated.npz
+    python benchmarks/bench_peers.py --budget ci --cpu-seconds 120 600 --data jets_generated.npz
 """
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import time
@@ -22,12 +24,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, environment, front_panel, md_table, parser, ratio, write_md  # noqa: E402
 
 # ---- autoq internals: the package layout is being reorganised (sub-packages); adjust only this block at merge
-from autoq.cost import layer_costs, model_cost  # noqa: E402
+from autoq.cost import model_cost  # noqa: E402
+from autoq.cost.ebops import ebops  # noqa: E402
 from autoq.cost.estimate import estimate  # noqa: E402
 from autoq.data import from_arrays  # noqa: E402
 from autoq.data.jets import is_generated, jets_splits, load_jets, make_synthetic_jets  # noqa: E402
 from autoq.searching import strategies  # noqa: E402
-from autoq.searching.fronts import hypervolume, pareto_points  # noqa: E402
+from autoq.searching.fronts import hypervolume, pareto_front  # noqa: E402
 from autoq.searching.result import load_model  # noqa: E402
 from autoq.searching.run import run_search  # noqa: E402
 from autoq.searching.tuner import Interrupted  # noqa: E402
@@ -45,17 +48,21 @@ SEARCHED_INPUT = {"jets": ["quantized_bits(16,6,alpha=1)", "quantized_bits({4..1
 INPUT_METHOD = "autoq hessian, input searched"
 HV_ACC_WINDOW = 0.10  # hypervolume: accuracy from (float test accuracy - 0.10) up; cost up to uniform Q8's
 
-#: per budget: jets to generate when no --data is given, epochs per trial / per HGQ beta, float epochs, and the
-#: seconds every method gets on each dataset; tiny (the test suite's smoke run) also caps the trials at 4, so that
-#: the gradient strategy learns 2 betas, not 8 (its ramp took 45-50 s per dataset there, then no trial fitted in
-#: its 3-4 s)
+#: per budget: jets to generate when no --data is given, epochs per autoq trial, float epochs, the process
+#: CPU-seconds every method gets on each dataset (one run per value), paired bootstrap resamples
 PEERS_BUDGET = {
-    "tiny": {"n_jets": 400, "epochs": 1, "float_epochs": 3, "seconds": {"jets": 4, "digits": 3}, "hls_check": False,
-             "max_trials": 4},
-    "ci": {"n_jets": 4000, "epochs": 3, "float_epochs": 15, "seconds": {"jets": 75, "digits": 30}, "hls_check": True},
-    "full": {"n_jets": 20000, "epochs": 10, "float_epochs": 30, "seconds": {"jets": 900, "digits": 300},
-             "hls_check": True},
+    "tiny": {"n_jets": 400, "epochs": 1, "float_epochs": 3, "cpu_seconds": {"jets": [4], "digits": [3]},
+             "hls_check": False, "bootstrap": 50, "max_trials": 4},
+    "ci": {"n_jets": 4000, "epochs": 3, "float_epochs": 15, "cpu_seconds": {"jets": [120], "digits": [60]},
+           "hls_check": True, "bootstrap": 1000},
+    "full": {"n_jets": 20000, "epochs": 10, "float_epochs": 30, "cpu_seconds": {"jets": [120, 600],
+                                                                                 "digits": [120, 600]},
+             "hls_check": True, "bootstrap": 1000},
 }
+HGQ_BETA = (1e-6, 1e-3)  # HGQ's log beta ramp over its one training (first and last beta)
+LOG_DECADES = 3  # the log cost axis spans this many decades below uniform Q8's cost
+#: autoq's gradient strategy with a width per weight (space.granularity, branch granularity): run when the key exists
+GRANULARITY_METHOD = "autoq gradient, weight granularity"
 
 
 # =============================================================================================== data
@@ -113,29 +120,27 @@ def uniform_baseline(name, b):
 
 
 # =============================================================================================== yardsticks
-BOPS_DEFINITION = (
-    "effective BOPs = sum over the Dense layers' multiplications whose (quantized) weight is not zero of "
-    "(weight bits x input-activation bits). QKeras models: the weight bits are the kernel quantizer's width (ternary "
-    "2), the input bits the width of the quantizer that produced the layer's input (the input quantizer for the "
-    "first layer; 32 where nothing quantizes, i.e. the float model); HGQ models: each weight's and each input's own "
-    "bit width after HGQ's trace of the training set (`kernel_bw_exact`, `input_bw_exact`), i.e. HGQ's "
-    "`compute_exact_bops`. Biases, accumulators and activations are not counted.")
+EBOPS_DEFINITION = (
+    "exact effective BOPs (`autoq.cost.ebops.ebops`, the same function for every model, QKeras or HGQ, and equal to "
+    "hgq 0.2.6's own `trace_minmax` count on HGQ models): per multiplication of a Dense layer the bit span of the "
+    "quantized weight (highest to lowest set bit of |w|; zero weights 0; sign not counted) times the width the input "
+    "element uses over the training data (sign + integer bits traced + the quantizer's fractional bits; 16 where "
+    "nothing quantizes, i.e. the float model's input). Biases, accumulators and activations are not counted.")
 
 
-def qkeras_ebops(model) -> float:
-    import numpy as np
-    layers = {l.name: l for l in model.layers}
-    total = 0.0
-    for row in layer_costs(model):
-        if not row.macs:
-            continue
-        layer = layers[row.name]
-        k = np.asarray(layer.get_weights()[0], dtype="float32")
-        q = getattr(layer, "kernel_quantizer_internal", None)
-        if q is not None:
-            k = np.asarray(q(k))
-        total += float(np.count_nonzero(k)) * row.kernel_bits * row.input_bits
-    return total
+def cpu_seconds() -> float:
+    """CPU seconds of this process (every thread: TensorFlow's pools too) and of its finished children."""
+    import resource
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + ch.ru_utime + ch.ru_stime
+
+
+def load() -> str:
+    """The machine's 1/5/15-minute load averages."""
+    try:
+        return "/".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "n/a"
 
 
 def resources(model) -> dict:
@@ -147,10 +152,16 @@ def resources(model) -> dict:
     return {"luts": float(e.luts), "dsps": float(e.dsps), "lut_dsp": float(e.lut_plus_dsp)}
 
 
-def test_accuracy(model, data) -> float:
+def accuracies(model, data) -> dict:
+    """Validation and test accuracy, and which test samples are right (for the paired bootstrap; not saved)."""
     import numpy as np
-    pred = model.predict(data.x_test, batch_size=2048, verbose=0)
-    return float(np.mean(np.argmax(pred, -1) == np.argmax(data.y_test, -1)))
+    out = {}
+    for split, x, y in (("val", data.x_val, data.y_val), ("test", data.x_test, data.y_test)):
+        right = np.argmax(model.predict(x, batch_size=2048, verbose=0), -1) == np.argmax(y, -1)
+        out[f"{split}_acc"] = float(np.mean(right))
+        if split == "test":
+            out["_right"] = right
+    return out
 
 
 def measure_qkeras(model, data, energy=None) -> dict:
@@ -159,24 +170,22 @@ def measure_qkeras(model, data, energy=None) -> dict:
             energy = model_cost(model).energy
         except Exception:  # noqa: BLE001
             energy = None
-    return {"test_acc": test_accuracy(model, data), "bops": qkeras_ebops(model), "energy": energy,
-            **resources(model)}
+    return {**accuracies(model, data), "ebops": ebops(model, data.x_train), "energy": energy, **resources(model)}
 
 
 # =============================================================================================== autoq runs
 class _Deadline:
-    """autoq's log callback: the clock starts when the first trial starts; once ``seconds`` are spent no new trial
-    starts (the one running finishes), by interrupting the search at the next trial's start."""
+    """autoq's log callback: the CPU clock (:func:`cpu_seconds`) starts when the strategy's own work or the first
+    trial starts; once ``seconds`` of CPU are spent no new trial starts (the one running finishes), by interrupting
+    the search at the next trial's start."""
 
     def __init__(self, seconds):
         self.seconds, self.start, self.stopped = seconds, None, False
 
     def __call__(self, msg="", *a, **k):
         msg = str(msg)
-        # the clock starts with a strategy's own work before its trials (learned bits, Hessian traces) or the first
-        # trial, whichever comes first
         if (msg.startswith("[autoq] trial ") and " starts" in msg) or msg.startswith(STRATEGY_WORK):
-            now = time.perf_counter()
+            now = cpu_seconds()
             if self.start is None:
                 self.start = now
             elif now - self.start >= self.seconds and not msg.startswith(STRATEGY_WORK):
@@ -184,18 +193,19 @@ class _Deadline:
                 raise KeyboardInterrupt
 
 
-def run_autoq(name, data, float_model, algorithm, seconds, budget, seed, out, baselines=False, input_quantizer=None):
-    """One autoq search under the time budget; returns (records, baselines, float_model, wall seconds)."""
+def run_autoq(name, data, float_model, algorithm, seconds, budget, seed, out, baselines=False, input_quantizer=None,
+              space=None):
+    """One autoq search under the CPU budget; returns (records, baselines, CPU seconds spent)."""
     cfg = dataset_config(name, budget, algorithm, seed, baselines)
     if input_quantizer is not None:
         cfg["space"]["input_quantizer"] = input_quantizer
+    cfg["space"].update(space or {})
     dl = _Deadline(seconds)
     try:
-        run_search(model=float_model, data=data, config=cfg, output_dir=out, verbose=False, log=dl,
-                                overwrite=True)
+        run_search(model=float_model, data=data, config=cfg, output_dir=out, verbose=False, log=dl, overwrite=True)
     except Interrupted:
         pass
-    wall = time.perf_counter() - dl.start if dl.start else 0.0
+    spent = cpu_seconds() - dl.start if dl.start else 0.0
     recs = []
     for p in sorted(Path(out, "trials").glob("*/record.json")):
         r = json.loads(p.read_text())
@@ -207,16 +217,22 @@ def run_autoq(name, data, float_model, algorithm, seconds, budget, seed, out, ba
         base = json.loads(summary.read_text()).get("baselines", {}) if summary.is_file() else {}
         if not base:  # interrupted before the summary: the baselines' models are on disk all the same
             base = {p.stem: {"model": f"baselines/{p.name}"} for p in (Path(out) / "baselines").glob("*.h5")}
-    return recs, base, wall
+    return recs, base, spent
 
 
 def measure_records(recs, out, data):
     rows = []
     for r in recs:
         m = load_model(Path(out) / r["model"])
-        rows.append({"trial": r["trial"], **measure_qkeras(m, data, r.get("energy")),
-                     "choice": r.get("choice")})
+        rows.append({"trial": r["trial"], **measure_qkeras(m, data, r.get("energy")), "choice": r.get("choice")})
     return rows
+
+
+def granularity_available() -> bool:
+    """Does this autoq know ``space.granularity`` (per-channel / per-weight widths in the gradient strategy)?"""
+    import dataclasses
+    from autoq.config import SpaceConfig
+    return "granularity" in {f.name for f in dataclasses.fields(SpaceConfig)}
 
 
 def retrain_from_scratch(name, data, float_model, choice, budget, seed):
@@ -282,26 +298,6 @@ def hgq_status() -> tuple:
         return None, (f"HGQ is not available on this stack ({type(exc).__name__}: {exc}); hgq==0.2.6 needs "
                       "keras<3 and TensorFlow <= 2.15-era tf.keras (pip: 'hgq 0.2.6 depends on keras<3', which "
                       "tensorflow >= 2.16 contradicts), so its rows are missing here")
-
-
-def beta_order(lo=-7.0, hi=-3.5, n=16):
-    """Betas as a bisection of [10^lo, 10^hi] (log scale): a sweep cut short by the clock still spans the range."""
-    pts, seen, levels = [], set(), [(lo, hi)]
-    pts += [hi, lo]
-    while levels and len(pts) < n:
-        nxt = []
-        for a, b in levels:
-            m = (a + b) / 2
-            pts.append(m)
-            nxt += [(a, m), (m, b)]
-        levels = nxt
-    out = []
-    for p in pts:
-        v = float(f"{10 ** p:.2g}")
-        if v not in seen:
-            seen.add(v)
-            out.append(v)
-    return out[:n]
 
 
 def hgq_model(HGQ, float_model, beta):
@@ -377,42 +373,62 @@ def hgq_resource_standin(model):
     return type("HGQStandIn", (), {"layers": layers})()
 
 
-def hgq_ebops(model) -> float:
-    import numpy as np
-    total = 0.0
-    for l in model.layers:
-        if type(l).__name__ == "HDense":
-            k = np.asarray(l.fused_qkernel)
-            kbw = np.asarray(l.kernel_bw_exact) * (k != 0)
-            ibw = np.asarray(l.input_bw_exact).reshape(-1)
-            total += float(np.sum(ibw[:, None] * kbw))
-    return total
-
-
 def run_hgq(HGQ, name, data, float_model, seconds, budget, seed):
-    """A sweep of HGQ's beta (bisected log range), each trained ``epochs`` from the float weights; no new beta starts
-    once ``seconds`` are spent."""
+    """HGQ as its authors run it: one training from the float weights with beta ramped on a log scale from
+    HGQ_BETA[0] to HGQ_BETA[1] over the CPU budget (the ramp follows the CPU seconds spent, so it spans any budget),
+    every epoch's model kept while it is on the validation front of (val accuracy, HGQ's BOPs) (as the authors'
+    Pareto-front checkpoints); then each kept model traced on the training set (`trace_minmax`) and measured through
+    its proxy model. Returns (rows, CPU seconds of the training)."""
+    import numpy as np
     import tensorflow as tf
     import yaml
     t = yaml.safe_load((ROOT / "configs" / ("jets-generated.yaml" if name == "jets" else "digits.yaml"))
                        .read_text())["train"]
-    rows, t0 = [], time.perf_counter()
-    for i, beta in enumerate(beta_order()):
-        if time.perf_counter() - t0 >= seconds:
-            break
-        tf.keras.backend.clear_session()
-        tf.keras.utils.set_random_seed(seed + i)
-        m = hgq_model(HGQ, float_model, beta)
-        m.compile(optimizer=tf.keras.optimizers.Adam(t["learning_rate"]), loss="categorical_crossentropy",
-                  metrics=["accuracy"])
-        m.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=budget["epochs"],
-              batch_size=t["batch_size"], verbose=0, callbacks=[HGQ.ResetMinMax(), HGQ.FreeBOPs()])
-        HGQ.trace_minmax(m, data.x_train, bsz=4096, verbose=False)
+    tf.keras.backend.clear_session()
+    tf.keras.utils.set_random_seed(seed)
+    lo, hi = HGQ_BETA
+    m = hgq_model(HGQ, float_model, lo)
+    m.compile(optimizer=tf.keras.optimizers.Adam(t["learning_rate"]), loss="categorical_crossentropy",
+              metrics=["accuracy"])
+    hlayers = [layer for layer in m.layers if hasattr(layer, "beta")]
+    kept = []  # (val accuracy, bops, epoch, beta, weights): the running validation front
+
+    class Ramp(tf.keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.t0, self.beta = cpu_seconds(), lo
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            acc, bops = float(logs.get("val_accuracy", 0.0)), float(logs.get("bops", 0.0))
+            if not any(a >= acc and b <= bops for a, b, *_ in kept):
+                kept[:] = [k for k in kept if not (acc >= k[0] and bops <= k[1])]
+                kept.append((acc, bops, epoch + 1, self.beta, [np.array(w) for w in m.get_weights()]))
+            frac = (cpu_seconds() - self.t0) / seconds
+            if frac >= 1:
+                self.model.stop_training = True
+            self.beta = float(lo * (hi / lo) ** min(frac, 1.0))
+            for layer in hlayers:
+                layer.beta.assign(self.beta)
+
+    ramp = Ramp()
+    m.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=10 ** 6,
+          batch_size=t["batch_size"], verbose=0, callbacks=[HGQ.ResetMinMax(), HGQ.FreeBOPs(), ramp])
+    spent = cpu_seconds() - ramp.t0
+    rows = []
+    for _, _, epoch, beta, weights in sorted(kept, key=lambda k: k[2]):
+        m.set_weights(weights)
+        own = float(HGQ.trace_minmax(m, data.x_train, bsz=4096, verbose=False))
         proxy = HGQ.to_proxy_model(m, aggressive=False)  # what hls4ml converts: its accuracy is the firmware's
-        rows.append({"trial": f"beta={beta:g}", "beta": beta, "test_acc": test_accuracy(proxy, data),
-                     "hgq_model_test_acc": test_accuracy(m, data), "bops": hgq_ebops(m), "energy": None,
-                     **resources(hgq_resource_standin(m)), "_model": m})
-    return rows, time.perf_counter() - t0
+        rows.append({"trial": f"epoch {epoch}", "epoch": epoch, "beta": beta, **accuracies(proxy, data),
+                     "hgq_model_test_acc": accuracies(m, data)["test_acc"], "ebops": ebops(m, data.x_train),
+                     "hgq_own_ebops": own, "energy": None, **resources(hgq_resource_standin(m)),
+                     "_weights": weights})
+    if rows:
+        m.set_weights(max(rows, key=lambda r: r["val_acc"])["_weights"])
+        HGQ.trace_minmax(m, data.x_train, bsz=4096, verbose=False)
+    for r in rows:
+        r.pop("_weights")
+    return rows, spent, m
 
 
 def hgq_hls_check(HGQ, model, data, workdir) -> str:
@@ -443,108 +459,182 @@ def hgq_hls_check(HGQ, model, data, workdir) -> str:
 
 # =============================================================================================== one dataset
 def run_dataset(name, data, args, budget, workdir, hgq):
+    """Every method at every CPU budget on one dataset: {cpu: {"methods", ...}}, the baselines, notes."""
     import tensorflow as tf
-    seconds = budget["seconds"][name]
-    methods, notes = {}, []
+    per_budget, notes, hls_line = {}, [], None
     float_model, base, first = None, {}, True
-    for algo in AUTOQ_ALGORITHMS:
-        out = Path(workdir) / name / algo
-        print(f"[bench] {name}: autoq {algo}, {seconds} s ...", flush=True)
-        seed = args.seed + AUTOQ_ALGORITHMS.index(algo)
-        recs, b, wall = run_autoq(name, data, float_model, algo, seconds, budget, seed, out, baselines=first)
-        if first:
-            float_model = load_model(out / "float_model.h5")
-            base = {"float": {"trial": "float", **measure_qkeras(float_model, data, None)}}
-            for bn in (f"Q{u}" for u in UNIFORM):
-                if bn in b and b[bn].get("model"):
-                    base[bn] = {"trial": bn, **measure_qkeras(load_model(out / b[bn]["model"]), data,
-                                                              b[bn].get("energy"))}
-            first = False
-        methods[f"autoq {algo}"] = {"rows": measure_records(recs, out, data), "wall": wall}
-    out = Path(workdir) / name / "hessian-input"
-    print(f"[bench] {name}: {INPUT_METHOD}, {seconds} s ...", flush=True)
-    recs, _, wall = run_autoq(name, data, float_model, "hessian", seconds, budget, args.seed + 23, out,
-                              input_quantizer=SEARCHED_INPUT[name])
-    methods[INPUT_METHOD] = {"rows": measure_records(recs, out, data), "wall": wall}
-    # ---- AutoQKeras: the class itself, then its protocol
-    aqk_line = try_autoqkeras_class(tf.keras.models.clone_model(float_model), data, workdir)
-    notes.append(f"QKeras's own `AutoQKeras` class (qkeras.autoqkeras, random mode) on this stack: {aqk_line}")
-    print(f"[bench] {name}: AutoQKeras protocol ...", flush=True)
-    t0 = time.perf_counter()
-    out = Path(workdir) / name / "aqk"
-    recs, _, _ = run_autoq(name, data, float_model, "random", 0.6 * seconds, budget, args.seed + 17, out)
-    rows = measure_records(recs, out, data)
-    if recs:
-        best = max(recs, key=lambda r: r["score"])
-        q = retrain_from_scratch(name, data, float_model, best["choice"], budget, args.seed + 17)
-        rows.append({"trial": f"{best['trial']} re-trained", **measure_qkeras(q, data), "retrained": True})
-    methods["AutoQKeras protocol"] = {"rows": rows, "wall": time.perf_counter() - t0}
-    # ---- HGQ
-    hls_line = None
-    if hgq is not None:
-        print(f"[bench] {name}: HGQ beta sweep ...", flush=True)
-        hrows, wall = run_hgq(hgq, name, data, float_model, seconds, budget, args.seed)
-        if budget["hls_check"] and hrows:
-            top = max(hrows, key=lambda r: r["test_acc"])
-            hls_line = f"{top['trial']}: " + hgq_hls_check(hgq, top["_model"], data, workdir)
-        for r in hrows:
-            r.pop("_model", None)
-        methods["HGQ"] = {"rows": hrows, "wall": wall}
-    return {"methods": methods, "baselines": base, "notes": notes, "hls_check": hls_line, "seconds": seconds}
+    for cpu in budget["cpu_seconds"][name]:
+        methods = {}
+
+        def add(method, rows, spent, load_before):
+            methods[method] = {"rows": rows, "cpu": spent, "load": load_before}
+
+        for algo in AUTOQ_ALGORITHMS:
+            out = Path(workdir) / name / f"{algo}-{cpu:g}"
+            print(f"[bench] {name}: autoq {algo}, {cpu:g} CPU-s ...", flush=True)
+            ld = load()
+            seed = args.seed + AUTOQ_ALGORITHMS.index(algo)
+            recs, b, spent = run_autoq(name, data, float_model, algo, cpu, budget, seed, out, baselines=first)
+            if first:
+                float_model = load_model(out / "float_model.h5")
+                base = {"float": {"trial": "float", **measure_qkeras(float_model, data, None)}}
+                for bn in (f"Q{u}" for u in UNIFORM):
+                    if bn in b and b[bn].get("model"):
+                        base[bn] = {"trial": bn, **measure_qkeras(load_model(out / b[bn]["model"]), data,
+                                                                  b[bn].get("energy"))}
+                first = False
+            add(f"autoq {algo}", measure_records(recs, out, data), spent, ld)
+        out = Path(workdir) / name / f"hessian-input-{cpu:g}"
+        print(f"[bench] {name}: {INPUT_METHOD}, {cpu:g} CPU-s ...", flush=True)
+        ld = load()
+        recs, _, spent = run_autoq(name, data, float_model, "hessian", cpu, budget, args.seed + 23, out,
+                                   input_quantizer=SEARCHED_INPUT[name])
+        add(INPUT_METHOD, measure_records(recs, out, data), spent, ld)
+        if granularity_available():  # space.granularity (branch granularity): per-weight widths in one training
+            out = Path(workdir) / name / f"gradient-weight-{cpu:g}"
+            print(f"[bench] {name}: {GRANULARITY_METHOD}, {cpu:g} CPU-s ...", flush=True)
+            ld = load()
+            recs, _, spent = run_autoq(name, data, float_model, "gradient", cpu, budget, args.seed + 29, out,
+                                       space={"granularity": "weight"})
+            add(GRANULARITY_METHOD, measure_records(recs, out, data), spent, ld)
+        # ---- AutoQKeras: the class itself (once), then its protocol
+        if not notes:
+            aqk_line = try_autoqkeras_class(tf.keras.models.clone_model(float_model), data, workdir)
+            notes.append(f"QKeras's own `AutoQKeras` class (qkeras.autoqkeras, random mode) on this stack: {aqk_line}")
+        print(f"[bench] {name}: AutoQKeras protocol, {cpu:g} CPU-s ...", flush=True)
+        ld, c0 = load(), cpu_seconds()
+        out = Path(workdir) / name / f"aqk-{cpu:g}"
+        recs, _, _ = run_autoq(name, data, float_model, "random", 0.6 * cpu, budget, args.seed + 17, out)
+        rows = measure_records(recs, out, data)
+        c1 = cpu_seconds()
+        if recs:
+            best = max(recs, key=lambda r: r["score"])
+            q = retrain_from_scratch(name, data, float_model, best["choice"], budget, args.seed + 17)
+            c1 = cpu_seconds()
+            rows.append({"trial": f"{best['trial']} re-trained", **measure_qkeras(q, data), "retrained": True})
+        add("AutoQKeras protocol", rows, c1 - c0, ld)  # search + re-training (its measuring included)
+        # ---- HGQ
+        if hgq is not None:
+            print(f"[bench] {name}: HGQ, one training with a log beta ramp, {cpu:g} CPU-s ...", flush=True)
+            ld = load()
+            hrows, spent, top = run_hgq(hgq, name, data, float_model, cpu, budget, args.seed)
+            if budget["hls_check"] and hrows and hls_line is None:
+                hls_line = "the most accurate model on validation: " + hgq_hls_check(hgq, top, data, workdir)
+            add("HGQ", hrows, spent, ld)
+        per_budget[cpu] = {"methods": methods}
+    return {"budgets": per_budget, "baselines": base, "notes": notes, "hls_check": hls_line}
 
 
 # =============================================================================================== analysis
-def front(rows, key):
-    pts = [(r["test_acc"], r[key]) for r in rows if r.get(key) is not None]
-    return pareto_points(pts) if pts else []
+def val_front(rows, key):
+    """The rows on the validation front of (val accuracy, ``key``): what a user picks without seeing the test set."""
+    rows = [r for r in rows if r.get(key) is not None]
+    return [rows[i] for i in pareto_front([(r["val_acc"], r[key]) for r in rows])]
 
 
-def analyse(res):
+def cost_axis(cost, ref, log):
+    """Cost on the hypervolume's axis: ``cost / ref`` (linear) or ``1 + log10(cost / ref) / LOG_DECADES`` (log:
+    LOG_DECADES decades below the reference map to [0, 1])."""
+    import math
+    if not log:
+        return cost / ref
+    return max(0.0, 1.0 + math.log10(max(cost, 1e-12) / ref) / LOG_DECADES)
+
+
+def hv(rows, key, ref, acc_ref, log=False, accs=None):
+    """Hypervolume of (test accuracy, cost axis) of ``rows`` (``accs``: their test accuracies, else their own)."""
+    if not rows or not ref:
+        return None
+    accs = accs if accs is not None else [r["test_acc"] for r in rows]
+    return hypervolume([(a, cost_axis(r[key], ref, log)) for a, r in zip(accs, rows)], (acc_ref, 1.0))
+
+
+def bootstrap_ratio(a_rows, b_rows, key, ref, acc_ref, log, n, seed=0):
+    """90 % interval of HV(a) / HV(b) over ``n`` paired bootstrap resamples of the test set (the same resampled
+    samples score both fronts)."""
+    import numpy as np
+    if not a_rows or not b_rows or not n:
+        return None
+    rng = np.random.default_rng(seed)
+    size = len(a_rows[0]["_right"])
+    ra = np.array([r["_right"] for r in a_rows], dtype=float)
+    rb = np.array([r["_right"] for r in b_rows], dtype=float)
+    out = []
+    for _ in range(n):
+        idx = rng.integers(0, size, size)
+        ha = hv(a_rows, key, ref, acc_ref, log, ra[:, idx].mean(axis=1).tolist())
+        hb = hv(b_rows, key, ref, acc_ref, log, rb[:, idx].mean(axis=1).tolist())
+        if hb:
+            out.append(ha / hb)
+    return (float(np.percentile(out, 5)), float(np.percentile(out, 95))) if out else None
+
+
+def analyse(res, cpu, n_boot):
     base = res["baselines"]
-    fl = base["float"]["test_acc"]
-    acc_ref = fl - HV_ACC_WINDOW
+    fl_test, fl_val = base["float"]["test_acc"], base["float"]["val_acc"]
+    acc_ref = fl_test - HV_ACC_WINDOW
     q8 = base.get("Q8", {})
-    table, fronts = [], {}
-    for m, d in res["methods"].items():
-        rows = d["rows"]
-        hv = {}
-        for key in ("bops", "lut_dsp"):
-            ref = q8.get(key)
-            pts = [(r["test_acc"], r[key] / ref) for r in rows if r.get(key) is not None] if ref else []
-            hv[key] = hypervolume(pts, (acc_ref, 1.0)) if pts else None
-            fronts[(m, key)] = front(rows, key)
-        ok = [r for r in rows if r["test_acc"] >= fl - 0.01]
-        cheap = min(ok, key=lambda r: r["bops"]) if ok else None
-        best = max(rows, key=lambda r: r["test_acc"]) if rows else None
-        table.append({"method": m, "models": len(rows), "wall": d["wall"], "best_acc": best and best["test_acc"],
-                      "hv_bops": hv["bops"], "hv_lut_dsp": hv["lut_dsp"], "cheap": cheap})
+    methods = res["budgets"][cpu]["methods"]
+    fronts = {m: {k: val_front(d["rows"], k) for k in ("ebops", "lut_dsp")} for m, d in methods.items()}
+    table = []
+    for m, d in methods.items():
+        fr = fronts[m]["ebops"]
+        ok = [r for r in d["rows"] if r["val_acc"] >= fl_val - 0.01]
+        top = max(d["rows"], key=lambda r: r["val_acc"]) if d["rows"] else None
+        table.append({"method": m, "cpu_budget": cpu, "cpu": d["cpu"], "load": d["load"], "models": len(d["rows"]),
+                      "front": len(fr), "hv_lin": hv(fr, "ebops", q8.get("ebops"), acc_ref),
+                      "hv_log": hv(fr, "ebops", q8.get("ebops"), acc_ref, log=True),
+                      "hv_lut_dsp": hv(fronts[m]["lut_dsp"], "lut_dsp", q8.get("lut_dsp"), acc_ref),
+                      "cheap": min(ok, key=lambda r: r["ebops"]) if ok else None,
+                      "top_acc": top and top["test_acc"]})
+    h = next((t for t in table if t["method"] == "HGQ"), None)
+    for t in table:
+        if h is not None and t["method"] != "HGQ":
+            t["lin_ratio"], t["log_ratio"] = ratio(t["hv_lin"], h["hv_lin"]), ratio(t["hv_log"], h["hv_log"])
+            args = (fronts[t["method"]]["ebops"], fronts["HGQ"]["ebops"], "ebops", q8.get("ebops"), acc_ref)
+            t["lin_ci"] = bootstrap_ratio(*args, False, n_boot)
+            t["log_ci"] = bootstrap_ratio(*args, True, n_boot)
     return table, fronts
 
 
-def headline_ratios(name, res, table):
+def headline_ratios(name, res, cpu, table):
     by = {t["method"]: t for t in table}
     autoq_rows = [t for t in table if t["method"].startswith("autoq ")]
-    best = max(autoq_rows, key=lambda t: t["hv_bops"] or 0.0)
+    best = max(autoq_rows, key=lambda t: t["hv_log"] or 0.0)
     h = by.get("HGQ")
     q6 = res["baselines"].get("Q6", {})
-    fig = {"autoq_best_strategy": best["method"],
-           "hv_ratio_bops_vs_hgq": ratio(best["hv_bops"], h["hv_bops"]) if h else None,
+    bc, hc = best["cheap"], h and h["cheap"]
+    fig = {"cpu_seconds": cpu, "autoq_best_strategy": best["method"],
+           "hv_lin_ratio_vs_hgq": best.get("lin_ratio"), "hv_lin_ratio_ci90": best.get("lin_ci"),
+           "hv_log_ratio_vs_hgq": best.get("log_ratio"), "hv_log_ratio_ci90": best.get("log_ci"),
            "hv_ratio_lut_dsp_vs_hgq": ratio(best["hv_lut_dsp"], h["hv_lut_dsp"]) if h else None,
-           "cheapest_within_1pt_bops": best["cheap"]["bops"] if best["cheap"] else None,
-           "q6_bops": q6.get("bops"),
-           "cheapest_within_1pt_over_q6_bops": ratio(best["cheap"]["bops"], q6.get("bops")) if best["cheap"] else None}
+           "cheapest_within_1pt_ebops": bc and bc["ebops"], "hgq_cheapest_within_1pt_ebops": hc and hc["ebops"],
+           "q6_ebops": q6.get("ebops"),
+           "cheapest_within_1pt_over_q6_ebops": ratio(bc["ebops"], q6.get("ebops")) if bc else None,
+           "top_acc": best["top_acc"], "hgq_top_acc": h and h["top_acc"],
+           "loads": {t["method"]: t["load"] for t in table}}
+
     def f(v, fmt="{:.3g}"):
         return fmt.format(v) if v is not None else "n/a"
-    hv_b, hv_l = fig["hv_ratio_bops_vs_hgq"], fig["hv_ratio_lut_dsp_vs_hgq"]
-    c = fig["cheapest_within_1pt_over_q6_bops"]
-    text = (f"**{name}**: autoq's best strategy ({best['method']}, by hypervolume of (accuracy, BOPs)) vs HGQ: "
-            f"hypervolume ratio **{f(hv_b)}** on (accuracy, BOPs) and **{f(hv_l)}** on (accuracy, LUT+DSP) "
-            f"(target of issue #16: >= 1.0; " +
-            ("HGQ not run" if h is None else ("met" if (hv_b or 0) >= 1 and (hv_l or 0) >= 1 else "NOT met")) +
-            "); its cheapest model within 1 point of float costs "
-            + (f"{fig['cheapest_within_1pt_bops']:.4g} BOPs = **{f(c)}x** uniform Q6's {q6.get('bops', 0):.4g} "
-               f"(target: <= 0.2; {'met' if c is not None and c <= 0.2 else 'NOT met'})"
-               if best["cheap"] else "n/a (no model within 1 point of float)") + ".")
+
+    def ci(v):
+        return f"{v[0]:.2f}-{v[1]:.2f}" if v else "n/a"
+    met_hv = fig["hv_log_ratio_ci90"] is not None and fig["hv_log_ratio_vs_hgq"] >= 1.0 and \
+        fig["hv_log_ratio_ci90"][0] >= 0.95
+    met_cheap = bc is not None and (hc is None or bc["ebops"] <= hc["ebops"])
+    text = (f"**{name}, {cpu:g} CPU-s per method**: autoq's best strategy ({best['method']}, by hypervolume of "
+            f"(test accuracy, log EBOPs) of its validation front) vs HGQ: hypervolume ratio **{f(fig['hv_log_ratio_vs_hgq'])}** "
+            f"on the log cost axis (90 % paired bootstrap CI {ci(fig['hv_log_ratio_ci90'])}), "
+            f"{f(fig['hv_lin_ratio_vs_hgq'])} on the linear one (CI {ci(fig['hv_lin_ratio_ci90'])}), "
+            f"{f(fig['hv_ratio_lut_dsp_vs_hgq'])} on (accuracy, LUT+DSP) (issue #23's target, log ratio >= 1.0 with "
+            f"the CI's lower bound >= 0.95: " + ("HGQ not run" if h is None else ("met" if met_hv else "NOT met"))
+            + "); its cheapest model within 1 point of float (picked on validation) costs "
+            + (f"{bc['ebops']:.4g} EBOPs (test accuracy {bc['test_acc']:.4f}) against HGQ's "
+               + (f"{hc['ebops']:.4g}" if hc else "n/a") + f" ({'met' if met_cheap else 'NOT met'}) = "
+               f"**{f(fig['cheapest_within_1pt_over_q6_ebops'])}x** uniform Q6's {f(q6.get('ebops'), '{:.4g}')}"
+               if bc else "n/a (no model within 1 point of float on validation)")
+            + f"; top end (most accurate on validation): test accuracy {f(best['top_acc'], '{:.4f}')} against HGQ's "
+            + f(h and h["top_acc"], "{:.4f}") + ".")
     return text, fig
 
 
@@ -552,20 +642,21 @@ def plot(path, results, title):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    names = list(results)
-    fig, axes = plt.subplots(2, len(names), figsize=(6.5 * len(names), 9), squeeze=False)
+    panels = [(name, cpu) for name, res in results.items() for cpu in res["budgets"]]
+    fig, axes = plt.subplots(2, len(panels), figsize=(6.5 * len(panels), 9), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for j, name in enumerate(names):
+    for j, (name, cpu) in enumerate(panels):
         res = results[name]
-        for i, (key, label) in enumerate((("bops", "effective BOPs (zero weights excluded)"),
+        methods = res["budgets"][cpu]["methods"]
+        for i, (key, label) in enumerate((("ebops", "effective bit operations [EBOPs, HGQ's exact count]"),
                                           ("lut_dsp", "estimated LUT + DSP (autoq.cost.estimate.estimate)"))):
             ax = axes[i][j]
-            runs = {m: (d["rows"], colors[k % len(colors)]) for k, (m, d) in enumerate(res["methods"].items())}
+            runs = {m: (res["fronts"][cpu][m][key], colors[k % len(colors)]) for k, m in enumerate(methods)}
             front_panel(ax, runs, res["baselines"], key, "test_acc")
             ax.set_xscale("log")
             ax.set_xlabel(label)
-            ax.set_ylabel("test accuracy")
-            ax.set_title(res["label_short"], fontsize=10)
+            ax.set_ylabel("test accuracy (models on each method's validation front)")
+            ax.set_title(f"{res['label_short']}, {cpu:g} CPU-s per method", fontsize=10)
             ax.grid(alpha=0.3, which="both")
             ax.legend(fontsize=7, loc="lower right")
     fig.suptitle(title)
@@ -574,18 +665,27 @@ def plot(path, results, title):
     plt.close(fig)
 
 
+def _clean(row):
+    return {k: v for k, v in row.items() if k != "choice" and not k.startswith("_")}
+
+
 # =============================================================================================== main
 def main(argv=None):
     p = parser(__doc__.split("\n")[0])
-    p.add_argument("--seconds", type=float, default=None,
-                   help="seconds of search per method and dataset (default: the budget's)")
+    p.add_argument("--cpu-seconds", type=float, nargs="+", default=None,
+                   help="process CPU seconds per method and dataset, one run per value (e.g. 120 600; default: the "
+                        "budget's)")
     p.add_argument("--datasets", default="jets,digits", help="comma-separated: jets, digits")
+    p.add_argument("--bootstrap", type=int, default=None, help="paired bootstrap resamples (default: the budget's)")
     args = p.parse_args(argv)
     budget = json.loads(json.dumps(PEERS_BUDGET[args.budget]))
-    if args.seconds:
-        budget["seconds"] = {k: args.seconds for k in budget["seconds"]}
+    if args.cpu_seconds:
+        if any(c <= 0 for c in args.cpu_seconds):
+            p.error("--cpu-seconds must be > 0")
+        budget["cpu_seconds"] = {k: list(args.cpu_seconds) for k in budget["cpu_seconds"]}
+    n_boot = budget["bootstrap"] if args.bootstrap is None else args.bootstrap
     hgq, hgq_line = hgq_status()
-    results, t_all = {}, time.perf_counter()
+    results, t_all, load_start = {}, time.perf_counter(), load()
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.datasets.split(","):
             if name == "jets":
@@ -600,77 +700,99 @@ def main(argv=None):
     # ---- tables
     sections, figures, heads = [], {}, []
     for name, res in results.items():
-        table, fronts = analyse(res)
-        text, fig = headline_ratios(name, res, table)
-        heads.append(text)
-        figures[name] = fig
-        res["table"], res["fronts"] = table, fronts
+        res["tables"], res["fronts"] = {}, {}
+        figures[name] = {"budgets": {}}
+        for cpu in res["budgets"]:
+            table, fronts = analyse(res, cpu, n_boot)
+            text, fig = headline_ratios(name, res, cpu, table)
+            heads.append(text)
+            figures[name]["budgets"][f"{cpu:g}"] = fig
+            figures[name].update(fig)  # the last budget's figures at the top level
+            res["tables"][cpu], res["fronts"][cpu] = table, fronts
     synthetic = any(r["label"].startswith("SYNTHETIC") for r in results.values())
     tag = "SYNTHETIC " if synthetic else ""
     sections.append(("Headline", "\n\n".join(heads) + (
         "\n\nThe jets here are SYNTHETIC (no Pythia/FastJet on this machine): not jet accuracies." if synthetic else "")
         + f"\n\n{hgq_line}."))
-    setup = [f"- {n}: {r['label']}; each method's search budget **{r['seconds']:g} s**" for n, r in results.items()]
+    setup = [f"- {n}: {r['label']}; CPU budgets per method: "
+             f"{', '.join(f'**{c:g} CPU-s**' for c in r['budgets'])}" for n, r in results.items()]
     setup += [
-        f"- budget `{args.budget}`: {budget['epochs']} epoch(s) per autoq trial and per HGQ beta, "
-        f"{budget['float_epochs']} for the float model and for AutoQKeras's re-training; total run {total:.0f} s",
-        "- equal wall clock: each method's clock starts when its first trial (HGQ: first beta) starts; once its "
-        "seconds are spent no new trial/beta starts and the running one finishes, so the wall column can exceed the "
-        "budget by up to one trial. The float model and the uniform baselines are trained once (before the first "
-        "autoq search's clock starts) and are not charged to any method",
-        f"- autoq strategies: {', '.join(AUTOQ_ALGORITHMS)} (`AUTOQ_ALGORITHMS`: every strategy in autoq.searching.strategies); "
-        "goal energy (forgiving factor, delta 8 %, rate 2), trials start from the float weights; hyperband sizes its "
-        "own brackets (autoq: max_epochs = the trial epochs, one iteration), so it can end before its seconds; "
-        "space: the paper's "
+        f"- budget `{args.budget}`: {budget['epochs']} epoch(s) per autoq trial, {budget['float_epochs']} for the "
+        f"float model and for AutoQKeras's re-training; {n_boot} bootstrap resamples; total run {total:.0f} s wall; "
+        f"load average (1/5/15 min) at the start {load_start}, at the end {load()}; each method's at its start is in "
+        "its table row",
+        "- equal process CPU-seconds: each method runs in this process alone (one after the other) and is charged "
+        "`time.process_time()` (every thread of the process, TensorFlow's pools included) plus its finished "
+        "children's CPU (`getrusage(RUSAGE_CHILDREN)`), from its first trial or the strategy's own work (Hessian "
+        "traces, learned bits) on; once the budget is spent no new trial starts and the running one finishes, so "
+        "'CPU-s used' can exceed the budget by up to one trial. CPU seconds, not wall seconds: the machine is shared. "
+        "The float model and the uniform baselines are trained once, before the first autoq search's clock starts, "
+        "and are not charged to any method; measuring the models afterwards is not charged either",
+        f"- autoq strategies: {', '.join(AUTOQ_ALGORITHMS)} (every strategy in autoq.searching.strategies); goal "
+        "energy (forgiving factor, delta 8 %, rate 2), trials start from the float weights; space: the paper's "
         "(configs/jets-generated.yaml) for jets, configs/digits.yaml's for digits",
         f"- {INPUT_METHOD}: the same hessian search, with `space.input_quantizer` searched instead of fixed (as HGQ "
-        "learns its input bits; the paper's space fixes it): "
-        + "; ".join(f"{n}: {', '.join(f'`{q}`' for q in v)}" for n, v in SEARCHED_INPUT.items()),
-        "- AutoQKeras protocol: autoq's random search with the forgiving-factor energy score for 60 % of the "
-        "seconds, then the best-scoring quantization re-trained from scratch (fresh initial weights, float epochs, "
-        "early stopping) as AutoQKeras's documented workflow does; its front holds the search's trials and the "
-        "re-trained model",
-        f"- HGQ (hgq==0.2.6, HGQ v1): HQuantize + HDense per Dense (float weights copied in, default quantizer "
-        f"configs), a sweep of beta over {', '.join(f'{b:g}' for b in beta_order()[:6])}, ... (bisection of "
-        "[1e-7, 3e-4] on a log scale, in that order), ResetMinMax + FreeBOPs callbacks, then `trace_minmax` on the "
-        "training set; one model per beta; its test accuracy is its proxy model's (`to_proxy_model`, SAT overflow: "
-        "the arithmetic hls4ml converts; the HGQ model's own is in the .json)",
+        "learns its input bits): " + "; ".join(f"{n}: {', '.join(f'`{q}`' for q in v)}"
+                                               for n, v in SEARCHED_INPUT.items()),
+        f"- {GRANULARITY_METHOD}: the gradient strategy with `space.granularity: weight` "
+        + ("(run)" if granularity_available() else "-- not run: this autoq has no `space.granularity` yet (branch "
+           "`granularity`); the row appears by itself once the key exists"),
+        "- AutoQKeras protocol: autoq's random search with the forgiving-factor energy score for 60 % of the CPU "
+        "budget, then the best-scoring quantization re-trained from scratch (fresh initial weights, float epochs, "
+        "early stopping) as AutoQKeras's documented workflow does; charged the search's and the re-training's CPU",
+        f"- HGQ (hgq==0.2.6, HGQ v1) as its authors run it: HQuantize + HDense per Dense (float weights copied in, "
+        f"default quantizer configs), ONE training with beta ramped on a log scale from {HGQ_BETA[0]:g} to "
+        f"{HGQ_BETA[1]:g} over the CPU budget (by the CPU seconds spent, so the ramp spans any budget), ResetMinMax + "
+        "FreeBOPs callbacks, every epoch's model kept while it is on the validation front of (val accuracy, HGQ's "
+        "BOPs) (the authors' Pareto-front checkpoints); each kept model then traced on the training set "
+        "(`trace_minmax`) and measured through its proxy model (`to_proxy_model`, SAT overflow: the arithmetic "
+        "hls4ml converts; the HGQ model's own test accuracy and hgq's own EBOPs count are in the .json)",
         "- uniform Q4/Q6/Q8: the whole model at n bits (jets: quantized_bits(n,0,alpha=1) + quantized_relu(n); "
         "digits: configs/digits.yaml's pattern), trained from the float weights for the trial epochs; float: the "
         "float model",
-        f"- BOPs: {BOPS_DEFINITION}",
-        "- LUT and DSP: autoq's resource estimate (`autoq.cost.estimate.estimate`, the search's and `autoq report`'s), of "
-        "the QKeras model for autoq/AutoQKeras/uniform/float; for HGQ of a stand-in built from HGQ's own layer "
-        "precisions (per layer: the widest non-zero weight and the widest input/activation, HGQ's quantized kernel "
-        "with its zeros), i.e. the per-layer types hls4ml gives HGQ's proxy model. An estimate, not synthesis. "
-        "LUT+DSP counts a DSP as one unit (as autoq's `fpga` goal does): products with an operand of 10 bits or "
-        "more go to DSPs, so wide models (the float one at hls4ml's 16 bits, HGQ layers with a wide input) look "
-        "cheap on that axis; the LUT and DSP columns give both",
+        f"- EBOPs: {EBOPS_DEFINITION}",
+        "- LUT and DSP: autoq's resource estimate (`autoq.cost.estimate.estimate`; a constant multiply costs the "
+        "bits the weight uses), of the QKeras model for autoq/AutoQKeras/uniform/float; for HGQ of a stand-in built "
+        "from HGQ's own layer precisions (its quantized kernel with its zeros, the widest input/activation per "
+        "layer). An estimate, not synthesis",
         "- energy: QTools (45 nm Horowitz, autoq's accounting) for QKeras models; HGQ's are not QKeras: '-'",
-        f"- hypervolume: of (test accuracy, cost / uniform Q8's cost) with reference point (float test accuracy - "
-        f"{HV_ACC_WINDOW:.2f}, 1.0), per dataset; larger is better. Fronts are on test accuracy (the same for every "
-        "method)",
-        "- autoq's best strategy (headline): the autoq strategy with the largest (accuracy, BOPs) hypervolume",
+        "- fronts selected on validation, scored on test: each method's models on its validation front of (val "
+        "accuracy, cost); the hypervolume is of those models' (test accuracy, cost) with reference point (float "
+        f"test accuracy - {HV_ACC_WINDOW:.2f}, uniform Q8's cost); linear cost axis: cost / Q8's; log cost axis: "
+        f"1 + log10(cost / Q8's) / {LOG_DECADES} (so {LOG_DECADES} decades below Q8 span the axis). Ratios to HGQ "
+        "with a 90 % paired bootstrap interval (the same resampled test samples score both fronts)",
+        "- cheapest within 1 point of float: the cheapest model (EBOPs) whose VALIDATION accuracy is within 0.01 of "
+        "the float model's; its test accuracy is reported",
+        "- autoq's best strategy (headline): the autoq strategy with the largest (accuracy, log EBOPs) hypervolume",
     ] + environment()
     sections.append(("Setup", "\n".join(setup)))
+
+    def ci(v):
+        return f"{v[0]:.2f}-{v[1]:.2f}" if v else None
     for name, res in results.items():
         rows = []
-        for t in res["table"]:
-            c = t["cheap"] or {}
-            rows.append([t["method"], t["models"], t["wall"], t["best_acc"], t["hv_bops"], t["hv_lut_dsp"],
-                         c.get("trial"), c.get("test_acc"), c.get("bops"), c.get("luts"), c.get("dsps"),
-                         c.get("energy")])
-        txt = md_table(["method", "models", "wall s", "best test acc", "HV (acc, BOPs)", "HV (acc, LUT+DSP)",
-                        "cheapest within 1 pt of float", "its test acc", "its BOPs", "its LUTs", "its DSPs",
-                        "its energy pJ"], rows)
-        brows = [[bn, b["test_acc"], b.get("bops"), b.get("luts"), b.get("dsps"), b.get("energy")]
+        for cpu, table in res["tables"].items():
+            for t in table:
+                c = t["cheap"] or {}
+                rows.append([t["method"], f"{cpu:g}", round(t["cpu"], 1), t["load"], t["models"], t["front"],
+                             t["top_acc"], t["hv_lin"], t["hv_log"], t.get("log_ratio"), ci(t.get("log_ci")),
+                             t["hv_lut_dsp"], c.get("trial"), c.get("test_acc"), c.get("ebops"), c.get("luts"),
+                             c.get("dsps"), c.get("energy")])
+        txt = md_table(["method", "CPU-s budget", "CPU-s used", "load at start", "models", "val front",
+                        "top test acc", "HV (acc, EBOPs), linear", "HV (acc, EBOPs), log", "log HV / HGQ",
+                        "90 % CI", "HV (acc, LUT+DSP)", "cheapest within 1 pt of float (val)", "its test acc",
+                        "its EBOPs", "its LUTs", "its DSPs", "its energy pJ"], rows)
+        brows = [[bn, b["val_acc"], b["test_acc"], b.get("ebops"), b.get("luts"), b.get("dsps"), b.get("energy")]
                  for bn, b in res["baselines"].items()]
-        txt += "\n\nBaselines (float: test accuracy; BOPs at 32 x 32 bits; LUT/DSP as hls4ml's default 16-bit):\n\n" \
-            + md_table(["model", "test acc", "BOPs", "LUTs", "DSPs", "energy pJ"], brows)
+        txt += ("\n\nBaselines (float: its float32 weights on 16-bit inputs; LUT/DSP as hls4ml's default 16-bit):\n\n"
+                + md_table(["model", "val acc", "test acc", "EBOPs", "LUTs", "DSPs", "energy pJ"], brows))
         fr = []
-        for (m, key), pts in res["fronts"].items():
-            fr.append(f"- {m}, accuracy vs {key}: " + (", ".join(f"{a:.4f} @ {c:.4g}" for a, c in pts) or "n/a"))
-        txt += "\n\nFronts (test accuracy @ cost):\n\n" + "\n".join(fr)
+        for cpu, fronts in res["fronts"].items():
+            for m, by_key in fronts.items():
+                pts = sorted(by_key["ebops"], key=lambda r: r["ebops"])
+                fr.append(f"- {m} ({cpu:g} CPU-s), validation front, test accuracy @ EBOPs: "
+                          + (", ".join(f"{r['test_acc']:.4f} @ {r['ebops']:.4g}" for r in pts) or "n/a"))
+        txt += "\n\nFronts:\n\n" + "\n".join(fr)
         txt += "\n\n" + "\n".join(f"- {n}" for n in res["notes"])
         txt += "\n- hls4ml bit-exactness of an HGQ model: " + (res["hls_check"] or (
             "not checked at this budget (--budget ci/full checks the most accurate HGQ model)" if hgq else
@@ -679,15 +801,18 @@ def main(argv=None):
     sections.append(("Plot", "![fronts](bench_peers.png)"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    plot(out / "bench_peers.png", results, f"{tag}peers at equal wall clock, {args.budget} budget (stars: baselines)")
+    plot(out / "bench_peers.png", results, f"{tag}peers at equal process CPU-seconds, {args.budget} budget "
+                                           "(validation fronts; stars: baselines)")
     figures["hgq"] = hgq_line
-    detail = {n: {"label": r["label"], "seconds": r["seconds"], "baselines": r["baselines"],
-                  "methods": {m: {"wall": d["wall"], "models": [{k: v for k, v in x.items() if k != "choice"}
-                                                               for x in d["rows"]]}
-                              for m, d in r["methods"].items()}, "notes": r["notes"], "hls_check": r["hls_check"]}
+    figures["load"] = {"start": load_start, "end": load()}
+    detail = {n: {"label": r["label"], "baselines": {b: _clean(v) for b, v in r["baselines"].items()},
+                  "budgets": {f"{cpu:g}": {m: {"cpu": d["cpu"], "load": d["load"],
+                                               "models": [_clean(x) for x in d["rows"]]}
+                                           for m, d in b["methods"].items()} for cpu, b in r["budgets"].items()},
+                  "notes": r["notes"], "hls_check": r["hls_check"]}
               for n, r in results.items()}
-    write_md(out, "bench_peers", f"{tag}Peers: autoq vs AutoQKeras, HGQ and uniform quantization at equal wall clock",
-             sections, figures={**figures, "detail": detail})
+    write_md(out, "bench_peers", f"{tag}Peers: autoq vs AutoQKeras, HGQ and uniform quantization at equal process "
+                                 "CPU-seconds", sections, figures={**figures, "detail": detail})
 
 
 if __name__ == "__main__":

@@ -25,11 +25,12 @@ HEADINGS = {
                      "compile s", "## Coverage: hls4ml's QKeras test models", "| jet tagger (published Q6) |"],
     "bench_memory": ["# Memory: peak RSS of a search", "## Headline", "## Milestones", "import tensorflow",
                      "search done"],
-    "bench_peers": ["Peers: autoq vs AutoQKeras, HGQ and uniform quantization at equal wall clock", "## Headline",
-                    "## Setup", "## Results: ", "## Results: digits", "| autoq random |",
+    "bench_peers": ["Peers: autoq vs AutoQKeras, HGQ and uniform quantization at equal process CPU-seconds",
+                    "## Headline", "## Setup", "## Results: ", "## Results: digits", "| autoq random |",
                     "| autoq bayesian |", "| autoq pareto |", "| AutoQKeras protocol |", "| Q4 |", "| Q6 |", "| Q8 |",
-                    "| float |", "HV (acc, BOPs)", "HV (acc, LUT+DSP)", "cheapest within 1 pt of float",
-                    "effective BOPs", "QKeras's own `AutoQKeras` class", "hypervolume ratio", "uniform Q6's"],
+                    "| float |", "HV (acc, EBOPs), linear", "HV (acc, EBOPs), log", "HV (acc, LUT+DSP)",
+                    "cheapest within 1 pt of float (val)", "exact effective BOPs", "CPU-s used", "load at start",
+                    "QKeras's own `AutoQKeras` class", "hypervolume ratio", "uniform Q6's", "validation front"],
 }
 
 
@@ -58,8 +59,20 @@ def test_benchmark_tiny(name, tmp_path):
             assert "HGQ is not available on this stack" in text and "| HGQ |" not in text, text[:3000]
         rec = json.loads((tmp_path / f"{name}.json").read_text())
         for ds in ("jets", "digits"):
-            assert set(rec["figures"][ds]) >= {"hv_ratio_bops_vs_hgq", "hv_ratio_lut_dsp_vs_hgq",
-                                               "cheapest_within_1pt_over_q6_bops"}
+            fig = rec["figures"][ds]
+            assert set(fig) >= {"hv_lin_ratio_vs_hgq", "hv_log_ratio_vs_hgq", "hv_log_ratio_ci90",
+                                "hv_ratio_lut_dsp_vs_hgq", "cheapest_within_1pt_ebops", "cpu_seconds", "loads"}
+            budget = rec["figures"]["detail"][ds]["budgets"][f"{fig['cpu_seconds']:g}"]
+            assert all(m["cpu"] > 0 for name_, m in budget.items() if m["models"]), budget.keys()
+            models = [x for m in budget.values() for x in m["models"]]
+            assert models and all(x["ebops"] >= 0 and 0 <= x["val_acc"] <= 1 for x in models)
+            if sys.version_info < (3, 12):  # HGQ's models: our exact EBOPs are hgq's own count
+                hgq = budget["HGQ"]["models"]
+                assert hgq and all(x["ebops"] == pytest.approx(x["hgq_own_ebops"]) for x in hgq)
+        import dataclasses
+        from autoq.config import SpaceConfig
+        has = "granularity" in {f.name for f in dataclasses.fields(SpaceConfig)}
+        assert ("| autoq gradient, weight granularity |" in text) == has  # listed once space.granularity exists
     if name in ("bench_throughput", "bench_memory"):  # headline figures for benchmarks/stacks.py
         rec = json.loads((tmp_path / f"{name}.json").read_text())
         assert rec["stack"] == stack() and rec["figures"]

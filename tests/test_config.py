@@ -39,7 +39,7 @@ def test_range_expansion_and_defaults():
     ("space:\n  layers:\n    \"fc[\": {kernel: [\"ternary()\"]}\n", 3, "invalid regular expression"),
     ("space:\n  default:\n    kernel: [\"quantized_bits(40)\"]\n", 3, "bits must be an integer from 1 to 32"),
     ("search:\n  algorithm: genetic\n", 2, "unknown algorithm 'genetic'"),
-    ("goal:\n  cost: latency\n", 2, "unknown cost 'latency'; known: energy, bits, bops, fpga"),
+    ("goal:\n  cost: latency\n", 2, "unknown cost 'latency'; known: energy, bits, bops, fpga, ebops"),
     ("goal:\n  rate: 1\n", 2, "goal.rate: must be > 1"),
     ("data:\n  source: mnist\n", 2, "unknown dataset 'mnist'"),
     ("data:\n  source: npz\n", 1, "data source 'npz' needs a path"),

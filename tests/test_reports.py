@@ -26,9 +26,10 @@ from autoq.exporting.project_report import report
 DATA = Path(__file__).parent / "data" / "vivado-reports"
 REPO = Path(__file__).resolve().parents[1]
 
-# Hand-set weights: layer 1 has 8-bit weights on 8-bit inputs (LUT-mapped), layer 2 12-bit weights (DSP-mapped).
+# Hand-set weights: layer 1 has 8-bit weights on 8-bit inputs (LUT-mapped), layer 2 12-bit weights of which two use
+# 10 and 11 bits (1.1000000001b, 10.010000001b: DSP-mapped) and three 1-2 bits (LUT-mapped, one-bit ones a shift).
 K1 = np.array([[0.5, 0, -0.25, 0.125], [0, 0, 0.75, -0.5], [0.25, 0, 0, 0.0625]], dtype=np.float32)  # nnz 7
-K2 = np.array([[1.5, 0], [0, -2.25], [0.5, 0.75], [0, 1.0]], dtype=np.float32)  # nnz 5
+K2 = np.array([[1.5 + 2 ** -9, 0], [0, -2.25 - 2 ** -9], [0.5, 0.75], [0, 1.0]], dtype=np.float32)  # nnz 5
 
 
 def _two_layer_model():
@@ -57,12 +58,14 @@ def test_estimate_hand_checked_multipliers(hand_model):
     # fc1: 7 nonzero 8-bit weights x 8-bit inputs -> 7 LUT multipliers, no DSP
     assert (fc1.n_weights, fc1.n_nonzero, fc1.weight_bits, fc1.input_bits) == (12, 7, 8, 8)
     assert (fc1.mult_lut, fc1.mult_dsp, fc1.dsps) == (7, 0, 0)
-    # LUTs: 7 * ceil(8*8/2) + adders (1+0+1+2 = 4) * acc bits (8+8+ceil(log2 3) = 18)
-    assert fc1.luts == 7 * 32 + 4 * 18
-    # fc2: 5 nonzero 12-bit weights x 8-bit relu outputs -> 5 DSP multipliers, one DSP48E2 each
+    # LUTs: the constants' bit spans: six one-bit weights are shifts (0), 0.75 (2 bits) ceil(2*8/2) = 8;
+    # + adders (1+0+1+2 = 4) * acc bits (8+8+ceil(log2 3) = 18)
+    assert fc1.luts == 8 + 4 * 18
+    # fc2: 5 nonzero 12-bit weights x 8-bit relu outputs: the 10- and 11-bit ones on one DSP48E2 each, 0.75 on LUTs
+    # (8), 0.5 and 1.0 shifts; one LUT adder (column 2: 0.75 + 1.0) of 12+8+2 = 22 bits
     assert (fc2.n_nonzero, fc2.weight_bits, fc2.input_bits) == (5, 12, 8)
-    assert (fc2.mult_dsp, fc2.mult_lut, fc2.dsps, fc2.luts) == (5, 0, 5, 0)
-    assert (est.mult_lut, est.mult_dsp, est.dsps, est.bram18) == (7, 5, 5, 0)
+    assert (fc2.mult_dsp, fc2.mult_lut, fc2.dsps, fc2.luts) == (2, 3, 2, 8 + 22)
+    assert (est.mult_lut, est.mult_dsp, est.dsps, est.bram18) == (10, 2, 2, 0)
     # latency: fc1 1 + 1 + ceil(2/2) + 1 = 4, relu 1, fc2 4 -> 9 cycles = 45 ns at 5 ns
     assert est.latency_cycles == 9 and est.latency_ns == 45.0 and est.interval_cycles == 1
     assert est.lut_plus_dsp == est.luts + est.dsps
@@ -71,7 +74,7 @@ def test_estimate_hand_checked_multipliers(hand_model):
 def test_estimate_reuse_divides_multipliers_and_uses_bram(hand_model):
     est = estimate(hand_model, reuse_factor=2)
     layers = {layer.name: layer for layer in est.layers}
-    assert layers["fc1"].mult_lut == 4 and layers["fc2"].mult_dsp == 3  # ceil(7/2), ceil(5/2)
+    assert layers["fc1"].mult_lut == 4 and layers["fc2"].mult_dsp == 1  # ceil(7/2), ceil(2/2)
     # weights reshaped to 2 words of 6*8 = 48 bits (fc1) and 4*12 = 48 bits (fc2): 2 BRAM_18K each
     assert layers["fc1"].bram18 == 2 and layers["fc2"].bram18 == 2
     assert est.interval_cycles == 2
@@ -148,7 +151,7 @@ def test_report_side_by_side_with_estimate(tmp_path, hand_model):
     (prj / "autoq_export.json").write_text(json.dumps({"estimate": est.to_dict()}))
     os.utime(prj / "autoq_export.json", (1, 1))  # older than the reports: not stale
     rep = report(str(prj))
-    assert rep.estimate is not None and rep.estimate.mult_dsp == 5 and not rep.stale
+    assert rep.estimate is not None and rep.estimate.mult_dsp == 2 and not rep.stale
     text = format_report(rep)
     assert "estimate" in text and "synthesized" in text and "2532" in text and "fc1" in text
     saved = json.loads((prj / "report.json").read_text())  # autoq's own export: the report is written into it

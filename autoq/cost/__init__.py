@@ -4,4 +4,4 @@ from .pricing import EnergySettings, LayerCost, ModelCost, layer_costs, model_co
 from .score import forgiving_factor, score  # noqa: F401
 
 #: the unit each goal cost is counted in (axis labels, progress lines, the strategies' messages)
-UNITS = {"energy": "pJ", "bits": "bits", "bops": "BOPs", "fpga": "LUT + DSP"}
+UNITS = {"energy": "pJ", "bits": "bits", "bops": "BOPs", "ebops": "EBOPs", "fpga": "LUT + DSP"}

@@ -13,6 +13,9 @@ The cost model (all numbers per layer, then summed; cite/calibrate before trusti
   multiply by a ternary, binary or power-of-two (``quantized_po2``) weight is a sign flip or a shift and never uses a
   DSP. Wider multiplies use ``ceil(a/A) * ceil(b/B)`` DSP slices, with (A, B) = (27, 18) for the UltraScale DSP48E2,
   (25, 18) for the 7-series DSP48E1 and (27, 24) for the Versal DSP58 (UG579, UG479, AM004).
+* A fixed-point weight is a constant: its multiply builds only the bits the constant uses, so ``a`` below is the
+  weight's bit span (highest to lowest set bit of ``|w|``, :func:`autoq.cost.ebops.bit_span`), decided per weight
+  (DSP when the span or the input is 10 bits or more); a zero weight costs nothing, a one-bit constant is a shift.
 * LUT cost of a LUT-mapped ``a x b`` multiply: ``ceil(a * b / 2)`` (array multiplier on 6-input LUTs with carry
   chains, ~2 partial-product bits per LUT); 0 for ternary/binary/po2 weights (the sign/shift folds into the adder).
   Adder tree of LUT-mapped products: ``(terms - 1) * acc_bits`` LUTs per output (one LUT per bit on a carry chain),
@@ -229,7 +232,21 @@ def _dense_like(
     )
     cols = kernel.reshape(-1, n_out)
     terms = np.count_nonzero(cols, axis=0)
-    if lut_mapped:
+    if wkind == "fixed":  # a constant multiply builds only the bits the weight uses (its bit span; 1 bit: a shift)
+        from .ebops import bit_span
+        span = bit_span(cols)
+        on_dsp = (span >= DSP_THRESHOLD_BITS) | (x_bits >= DSP_THRESHOLD_BITS)
+        lut = (span > 0) & ~on_dsp
+        lut_cost = np.where(span > 1, np.ceil(span * x_bits / 2), 0)
+        est.mult_lut = math.ceil(int(lut.sum()) / reuse)
+        est.mult_dsp = math.ceil(int((on_dsp & (span > 0)).sum()) / reuse)
+        a, b = dsp_shape(family)
+        hi, lo = np.maximum(span, x_bits), np.minimum(span, x_bits)
+        dsp_cost = np.ceil(hi / a) * np.ceil(lo / b)
+        adders = int(np.sum(np.maximum(np.count_nonzero(lut, axis=0) - 1, 0)))
+        est.luts = math.ceil(float(lut_cost[lut].sum()) / reuse) + math.ceil(adders / reuse) * acc_bits
+        est.dsps = math.ceil(float(dsp_cost[on_dsp & (span > 0)].sum()) / reuse)
+    elif lut_mapped:
         est.mult_lut = n_mult
         mult_cost = 0 if wkind in ("ternary", "binary", "po2") else math.ceil(w_bits * x_bits / 2)
         adders = int(np.sum(np.maximum(terms - 1, 0)))

@@ -32,7 +32,8 @@ def plain_log_x(ax) -> None:
 
 #: x-axis labels of the goal costs (the unit in brackets, as in :data:`autoq.cost.UNITS`)
 COST_LABELS = {"energy": "energy per inference [pJ, QTools 45 nm]", "bits": "model size [bits]",
-               "bops": "bit operations per inference [BOPs]", "fpga": "FPGA resources, estimated [LUT + DSP]"}
+               "bops": "bit operations per inference [BOPs]", "fpga": "FPGA resources, estimated [LUT + DSP]",
+               "ebops": "effective bit operations [EBOPs, HGQ's exact count]"}
 #: units of loss-like goal metrics (targets are not rescaled; an autoencoder's target is its, maybe standardized, input)
 _METRIC_UNITS = {"mse": "target units²", "mean_squared_error": "target units²", "mae": "target units",
                  "mean_absolute_error": "target units", "rmse": "target units",

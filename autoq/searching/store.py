@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import ResultsError
 
 ROLE_SEP = "|"
-CSV_FIXED = ["trial", "status", "val_metric", "val_accuracy", "score", "energy", "bits", "bops", "fpga", "seconds", "epochs",
+CSV_FIXED = ["trial", "status", "val_metric", "val_accuracy", "score", "energy", "bits", "bops", "ebops", "fpga", "seconds", "epochs",
              "tuner_id"]
 # the FPGA estimate at the export's settings (what goal.budget limits) and the verdict on the constraints
 CSV_FIXED += ["lut", "ff", "dsp", "bram", "latency_ns", "ii", "feasible", "violated"]
@@ -184,7 +184,7 @@ class ResultStore:
         each one's saved model on the test split)."""
         buf = io.StringIO()
         w = csv.writer(buf)
-        cols = ["val_metric", "val_accuracy", "test_metric", "energy", "bits", "bops", "fpga", "score"]
+        cols = ["val_metric", "val_accuracy", "test_metric", "energy", "bits", "bops", "ebops", "fpga", "score"]
         w.writerow(["trial"] + cols + ["front_cost", "model", "dataset"])
         for r in front:
             w.writerow([r["trial"]] + [_fmt(r.get(c)) for c in cols] + [cost_key, r.get("model", ""), dataset])

@@ -167,10 +167,12 @@ class Searcher:
         """Cost of the reference (the float model as uniform 16-bit fixed point, or the configured number)."""
         from ..space import build_qmodel
         k, b, a = REFERENCE_Q16
+        # the float weights copied in: EBOPs and the FPGA estimate count the bits each weight really uses
         ref_model = build_qmodel(self.float_model, self.space.uniform(k, b, a), self.space.input_quantizer,
-                                 copy_weights=False, name="reference_q16")
+                                 name="reference_q16")
         c = costs.model_cost(ref_model, energy=self.energy)
-        self.q16_costs = {"energy": c.energy, "bits": c.bits, "bops": c.bops, "fpga": self._fpga(ref_model)}
+        self.q16_costs = {"energy": c.energy, "bits": c.bits, "bops": c.bops, "fpga": self._fpga(ref_model),
+                          "ebops": self._ebops(ref_model)}
         if self.cfg.goal.reference != "float16":
             return float(self.cfg.goal.reference) * self.cfg.goal.stress
         ref = self.q16_costs[self.cost_key]
@@ -193,6 +195,19 @@ class Searcher:
             return figures(estimate(model, **self.estimate_settings))
         except Exception:  # noqa: BLE001 - the estimate is informative; never fail a trial on it
             return {}
+    def _ebops(self, model, pricing=None):
+        """Exact effective BOPs (:mod:`autoq.cost.ebops`) of a trained model, widths traced on the training data;
+        None where they cannot be counted, unless they are the goal's cost (then the trial fails, saying why)."""
+        from ..cost.ebops import ebops
+        try:
+            if pricing is not None:  # QIL: its fixed-point equivalent, carrying the trained weights
+                pricing.set_weights(model.get_weights())
+                model = pricing
+            return ebops(model, self.data.x_train)
+        except Exception:  # noqa: BLE001 - informative beside another goal cost; never fail that trial on it
+            if self.cost_key == "ebops":
+                raise
+            return None
 
     @staticmethod
     def _fpga(model):
@@ -292,6 +307,7 @@ class Searcher:
                 losses = hist.get("loss", [])
                 if not losses or not all(math.isfinite(v) for v in losses):
                     raise FloatingPointError(f"training loss became NaN/inf at epoch {len(losses)}")
+            record["ebops"] = self._ebops(qmodel, pricing)  # counts the trained weights' bits
             loss, acc = self._evaluate(qmodel)
             if not math.isfinite(loss):
                 raise FloatingPointError("validation loss is NaN/inf")
@@ -331,11 +347,13 @@ class Searcher:
         c = costs.model_cost(qmodel, pricing, self.energy)
         self._fit(qmodel, self.cfg.train.epochs)
         loss, acc = self._evaluate(qmodel)
+        eb = self._ebops(qmodel, pricing)
         self.log(f"[autoq] baseline {b.name}: val {self.metric.name} {acc:.4g}, {self.cost_key} "
-                 f"{ {'energy': c.energy, 'bits': c.bits, 'bops': c.bops}.get(self.cost_key, 0):.6g}")
+                 f"{ {'energy': c.energy, 'bits': c.bits, 'bops': c.bops, 'ebops': eb}.get(self.cost_key) or 0:.6g}")
         atomic_save_model(qmodel, self.store.dir / "baselines" / f"{b.name}.h5")
         return {**self._metric_fields("val", acc), "val_loss": loss, "energy": c.energy, "bits": c.bits, "bops": c.bops,
-                "fpga": self._fpga(pricing or qmodel), **self._figures(pricing or qmodel), "model": f"baselines/{b.name}.h5",
+                "ebops": eb, "fpga": self._fpga(pricing or qmodel), **self._figures(pricing or qmodel),
+                "model": f"baselines/{b.name}.h5",
                 "choice": {"kernel": b.kernel, "bias": b.bias, "activation": b.activation},
                 "input_quantizer": self.space.input_quantizer}
 

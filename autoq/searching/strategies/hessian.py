@@ -14,7 +14,7 @@ from .base import cached
 from .pareto import Pareto
 
 #: the goal's cost -> the additive cost the allocation prices (the FPGA estimate is priced by its BOPs)
-KIND = {"energy": "energy", "bits": "bits", "bops": "bops", "fpga": "bops"}
+KIND = {"energy": "energy", "bits": "bits", "bops": "bops", "fpga": "bops", "ebops": "bops"}
 SAMPLES = 1024  # training samples the Hessian traces are estimated on
 
 

@@ -69,6 +69,27 @@ def part_family(part: str) -> str:
     return "unknown"
 
 
+#: Resources of common parts (AMD/Xilinx product tables: LUTs, flip-flops, DSP slices, 18 kb block RAMs), by device
+PART_RESOURCES = {
+    "xc7z020": {"LUT": 53200, "FF": 106400, "DSP": 220, "BRAM_18K": 280},
+    "xc7a100t": {"LUT": 63400, "FF": 126800, "DSP": 240, "BRAM_18K": 270},
+    "xczu9eg": {"LUT": 274080, "FF": 548160, "DSP": 2520, "BRAM_18K": 1824},
+    "xcku115": {"LUT": 663360, "FF": 1326720, "DSP": 5520, "BRAM_18K": 4320},
+    "xcvu9p": {"LUT": 1182240, "FF": 2364480, "DSP": 6840, "BRAM_18K": 4320},
+    "xcvu13p": {"LUT": 1728000, "FF": 3456000, "DSP": 12288, "BRAM_18K": 5376},
+    "xcu250": {"LUT": 1728000, "FF": 3456000, "DSP": 12288, "BRAM_18K": 5376},
+}
+
+
+def part_resources(part: str) -> dict[str, int] | None:
+    """LUT/FF/DSP/BRAM_18K of ``part`` (None for a part not in :data:`PART_RESOURCES`)."""
+    p = part.lower()
+    for device in sorted(PART_RESOURCES, key=len, reverse=True):
+        if p.startswith(device):
+            return dict(PART_RESOURCES[device])
+    return None
+
+
 def dsp_shape(family: str) -> tuple[int, int]:
     """Multiplier input widths of one DSP slice of ``family``."""
     return {"7series": (25, 18), "versal": (27, 24)}.get(family, (27, 18))
@@ -155,15 +176,31 @@ class ResourceEstimate:
         """The search's ``fpga`` cost and the export's figure: LUTs plus DSP slices (``FPGA_UNIT``)."""
         return self.luts + self.dsps
 
+    def part_share(self) -> dict[str, float] | None:
+        """Share of the part's LUT/FF/DSP/BRAM_18K the estimate uses (1.0 = all of it); None for an unknown part."""
+        avail = part_resources(self.part)
+        if avail is None:
+            return None
+        used = {"LUT": self.luts, "FF": self.ffs, "DSP": self.dsps, "BRAM_18K": self.bram18}
+        return {k: used[k] / avail[k] for k in used}
+
+    def overflows(self) -> list[str]:
+        """The resources the estimate needs more of than the part has ('DSP 8832 > 220'); [] when it fits."""
+        avail, share = part_resources(self.part), self.part_share() or {}
+        used = {"LUT": self.luts, "FF": self.ffs, "DSP": self.dsps, "BRAM_18K": self.bram18}
+        return [f"{k} {used[k]} > {avail[k]}" for k, v in share.items() if v > 1.0]
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["total"] = {k: self.total(k) for k in COUNT_FIELDS}
         d["total"].update(interval_cycles=self.interval_cycles, latency_ns=self.latency_ns)
+        d["fpga"] = {"value": self.lut_plus_dsp, "unit": FPGA_UNIT}
+        d["part_share"] = self.part_share()
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ResourceEstimate":
-        names = {f.name for f in dataclasses.fields(cls)} - {"layers"}
+        names = {f.name for f in dataclasses.fields(cls)} - {"layers"}  # derived keys (total, fpga, ...) dropped
         est = cls(**{k: v for k, v in d.items() if k in names})
         est.layers = [LayerEstimate(**layer) for layer in d.get("layers", [])]
         return est

@@ -178,14 +178,17 @@ class Searcher:
             raise ConfigError(f"goal.cost {self.cost_key!r} needs autoq.cost.estimate (the FPGA estimate), not available")
         return float(ref) * self.cfg.goal.stress
 
-    @staticmethod
-    def _fpga(model):
+    def _fpga(self, model):
+        """The FPGA estimate's LUT + DSP (``FPGA_UNIT``) under the config's hls4ml settings: the export's figure."""
         try:
             from ..cost.estimate import estimate
         except ImportError:
             return None
+        h = self.cfg.hls4ml
+        kw = {} if h is None else {"reuse_factor": h.reuse_factor, "clock_period": h.clock_period, "part": h.part,
+                                   "strategy": h.strategy, "io_type": h.io_type}
         try:
-            e = estimate(model)
+            e = estimate(model, **kw)
             return float(e.lut_plus_dsp)
         except Exception:  # the estimate is informative; never fail a trial on it
             return None
@@ -279,6 +282,8 @@ class Searcher:
             if not math.isfinite(acc):
                 raise FloatingPointError(f"validation {self.metric.name} is NaN/inf")
             record.update(**self._metric_fields("val", acc), val_loss=loss, status="ok")
+            if pricing is None:  # the trained weights (zeros, widths) are what the export prices
+                record["fpga"] = self._fpga(qmodel)
             if self.head:  # several outputs: each one's validation loss (searching.heads)
                 record["val_output_losses"] = self.output_losses
             g = self.cfg.goal

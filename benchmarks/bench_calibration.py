@@ -25,8 +25,10 @@ JET = ROOT / "tests" / "data" / "jet-tagger"
 FIGURES = {"lut": "luts", "ff": "ffs", "dsp": "dsps", "bram18": "bram18", "latency_cycles": "latency_cycles",
            "ii": "interval_cycles"}
 TARGET = {"within_2x": 0.8, "spearman": 0.9}  # issue 24: LUT, FF, DSP within 2x on >= 80 % of points, rho >= 0.9
-RULE4ML = ("rule4ml 0.2.0 (a learned LUT/FF/DSP/BRAM/latency predictor) not evaluated: it needs torch and "
-           "TensorFlow >= 2.15, which do not fit this stack (TF 2.14), and takes one precision per model.")
+RULE4ML = ("rule4ml 0.2.0 (a learned LUT/FF/DSP/BRAM/latency predictor; `pip download --no-deps rule4ml==0.2.0`: a "
+           "10.7 MB pure-Python wheel with its weights inside) not evaluated: it requires tensorflow>=2.15.1, keras, "
+           "torch, torch-geometric, optuna, pandas and scikit-learn, which do not install beside this stack's "
+           "TensorFlow 2.14, and it takes one precision per model.")
 
 
 def read_rows(path: Path = DATA) -> list[dict]:

@@ -54,6 +54,8 @@ def build(name: str):
         m.set_weights([np.random.default_rng(0).uniform(-lim, lim, (16, 5)).astype("float32"),
                        np.zeros(5, "float32")])
         return m
+    if name in ("tutorial_cnn", "tutorial_qcnn"):
+        return tutorial_cnn(name == "tutorial_qcnn")
     from qkeras.utils import _add_supported_quantized_objects
     objs: dict = {}
     _add_supported_quantized_objects(objs)
@@ -61,6 +63,44 @@ def build(name: str):
     m = tf.keras.models.model_from_json((JET / f"{stem}.json").read_text(), custom_objects=objs)
     m.load_weights(str(JET / f"{stem}_weights.h5"))
     return m
+
+
+def tutorial_cnn(quantized: bool):
+    """hls4ml-tutorial part 6's SVHN CNN (32x32x3; 3x3 convs of 16, 16, 24 filters, each + batch norm + ReLU + 2x2
+    max pooling; Dense 42, 64 + batch norm + ReLU; Dense 10 + softmax; no biases), pruned to 50 % sparsity. Its
+    trained weights are not public: lecun-normal weights from a fixed seed, the smaller half of each layer zeroed.
+    ``quantized``: QKeras 6-bit weights (quantized_bits(6,0,alpha=1)) and quantized_relu(6), the conv batch norms
+    folded into the kernels, the dense ones kept (the report's layer list shows them as 'normalize')."""
+    import numpy as np
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
+
+    L = tf.keras.layers
+    q = {"kernel_quantizer": quantized_bits(6, 0, alpha=1)} if quantized else {}
+    x = inp = tf.keras.Input((32, 32, 3))
+    for i, f in enumerate((16, 16, 24)):
+        x = (QConv2D(f, 3, use_bias=False, name=f"conv_{i}", **q) if quantized
+             else L.Conv2D(f, 3, use_bias=False, name=f"conv_{i}"))(x)
+        if not quantized:  # the quantized tutorial folds these into the kernels (QConv2DBatchnorm)
+            x = L.BatchNormalization(name=f"bn_conv_{i}")(x)
+        x = QActivation(quantized_relu(6), name=f"conv_act_{i}")(x) if quantized else L.Activation("relu")(x)
+        x = L.MaxPooling2D(2, name=f"pool_{i}")(x)
+    x = L.Flatten()(x)
+    for i, n in enumerate((42, 64)):
+        x = (QDense(n, use_bias=False, name=f"dense_{i}", **q) if quantized
+             else L.Dense(n, use_bias=False, name=f"dense_{i}"))(x)
+        x = L.BatchNormalization(name=f"bn_dense_{i}")(x)
+        x = QActivation(quantized_relu(6), name=f"dense_act_{i}")(x) if quantized else L.Activation("relu")(x)
+    x = (QDense(10, name="output_dense", **q) if quantized else L.Dense(10, name="output_dense"))(x)
+    model = tf.keras.Model(inp, L.Activation("softmax")(x))
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        if isinstance(layer, (L.Conv2D, L.Dense)):
+            w = layer.get_weights()
+            k = rng.normal(0, math.sqrt(1 / np.prod(w[0].shape[:-1])), w[0].shape)
+            k[np.abs(k) < np.median(np.abs(k))] = 0
+            layer.set_weights([k.astype("float32")] + [np.zeros_like(b) for b in w[1:]])
+    return model
 
 
 def spearman(a: list[float], b: list[float]) -> float | None:

@@ -18,12 +18,16 @@ The cost model (per layer, then summed):
   general ``w x x`` multipliers by the declared widths (a LUT multiply: ``ceil(w * x / 2)`` LUTs).
 * Adder trees: ``(terms - 1) * acc_bits`` LUTs per output divided by the reuse (acc: full precision for quantized
   layers, hls4ml's 16-bit default for unquantized ones). LUTs are scaled by ``LUT_SCALE`` (calibration).
-* FFs: every product's bits, the adder-tree LUTs and the registered outputs (times ``FF_SCALE``).
+* FFs: the adder trees' registered partial sums (a register after every ``adds_per_cycle`` levels: ``adders /
+  (2 ** adds_per_cycle - 1)``) and the registered outputs, ``acc_bits`` each (times ``FF_SCALE``); DSP products
+  keep their pipeline registers inside the DSP slices.
+* Batch normalization after a quantized kernel (hls4ml cannot fold it): a 16-bit scale multiply and an add per
+  value; after a float kernel it is folded (free).
 * BRAM: resource strategy or reuse > 1: weights as ``reuse`` words of ``ceil(n_weights / reuse) * w_bits`` bits,
   ``ceil(width / 36) * ceil(reuse / 512)`` BRAM_18K when over ``BRAM_MIN_BITS``. Softmax: its exp and inverse tables.
 * io_stream: activations/pooling hold one pixel's channels (not the whole tensor), a FIFO after every layer (depth =
   pixels, width = channels x bits; BRAM when over ``BRAM_MIN_BITS``, else SRL LUTs), a line buffer of
-  ``(kernel_h - 1) * width`` pixels per 2-D convolution, ``STREAM_CYCLES`` more latency per layer, and a Dense
+  ``(kernel_h - 1) * width`` pixels per 2-D convolution, which reads one input pixel per cycle, ``STREAM_CYCLES`` more latency per layer, and a Dense
   layer's interval = its latency + 1 (hls4ml's stream Dense is not pipelined).
 * Latency (cycles): Dense = ``reuse + 1 + ceil(ceil(log2 terms) / adds_per_cycle) + 1`` with ``adds_per_cycle =
   max(1, floor(clock_ns / 2.5))``; Conv = ``pixels * reuse + depth``; activation 1; softmax ``4 + ceil(log2 n /
@@ -276,13 +280,13 @@ def _dense_like(
     terms = np.count_nonzero(kernel.reshape(-1, n_out), axis=0)
     adders = math.ceil(int(np.sum(np.maximum(terms - 1, 0))) / reuse)
     est.luts = round(LUT_SCALE * (mult_luts + adders * acc_bits))
-    products = (est.mult_dsp + est.mult_lut) * (w_bits + x_bits)
-    est.ffs = round(FF_SCALE * (products + adders * acc_bits + n_out * acc_bits))
+    adds_per_cycle = max(1, int(clock // 2.5))
+    registered = math.ceil(adders / (2 ** adds_per_cycle - 1))  # a register after every adds_per_cycle tree levels
+    est.ffs = round(FF_SCALE * (registered + n_out) * acc_bits)
     if strategy == "resource" or reuse > 1:  # hls4ml's resource strategy: weights in memory, reuse words deep
         width_bits = math.ceil(kernel.size / reuse) * w_bits
         if width_bits * reuse > BRAM_MIN_BITS:
             est.bram18 = math.ceil(width_bits / 36) * math.ceil(reuse / 512)
-    adds_per_cycle = max(1, int(clock // 2.5))
     depth = 1 + math.ceil(math.ceil(math.log2(max(int(terms.max(initial=1)), 2))) / adds_per_cycle) + 1
     if io_type == "io_stream":
         depth += STREAM_CYCLES
@@ -349,8 +353,12 @@ def estimate(
                 float_out=q is None,
             )
             est.layers.append(le)
-            if stream and "Conv" in cls and len(kernel.shape) == 4 and kernel.shape[0] > 1:
+            if stream and "Conv" in cls:  # one input pixel read per cycle (and per reuse)
                 in_shape = layer.input_shape if not isinstance(layer.input_shape, list) else layer.input_shape[0]
+                in_pixels = int(np.prod(in_shape[1:-1]))
+                le.latency_cycles += (in_pixels - pixels) * reuse
+                le.interval_cycles = in_pixels * reuse
+            if stream and "Conv" in cls and len(kernel.shape) == 4 and kernel.shape[0] > 1:
                 width_px, chans = int(in_shape[2]), int(in_shape[3])
                 est.layers.append(_fifo(f"{layer.name}_linebuffer", (kernel.shape[0] - 1) * width_px, chans * x_bits))
             act = _activation_name(layer)
@@ -383,6 +391,17 @@ def estimate(
                     name=layer.name, kind="Activation", input_bits=x_bits, luts=n_logic * x_bits,
                     ffs=n_logic * x_bits, latency_cycles=1,
                 ))
+        elif cls in ("BatchNormalization", "QBatchNormalization") and any(
+                kinds.get(n, "").startswith("Q") and kinds.get(n) != "QActivation" for n in inbound):
+            # after a quantized kernel hls4ml cannot fold it: a 16-bit scale multiply and a bias add per value
+            dsp = bool(_uses_dsp(DEFAULT_FLOAT_BITS, x_bits))
+            est.layers.append(LayerEstimate(
+                name=layer.name, kind="BatchNorm", input_bits=x_bits, mult_dsp=n_logic * dsp,
+                mult_lut=n_logic * (not dsp), dsps=n_logic * dsp,
+                luts=round(LUT_SCALE * n_logic * (DEFAULT_FLOAT_BITS + (0 if dsp else x_bits * 8))),
+                ffs=round(FF_SCALE * n_logic * DEFAULT_FLOAT_BITS), latency_cycles=1,
+            ))
+            out_bits = DEFAULT_FLOAT_BITS
         elif cls in ("MaxPooling1D", "MaxPooling2D"):
             pool = int(np.prod(layer.pool_size))
             est.layers.append(LayerEstimate(

@@ -51,8 +51,7 @@ DSP_MIN_BITS = 4
 BRAM_MIN_BITS = 1024  # smaller memories (weights, FIFOs) go to LUTs/registers
 STREAM_CYCLES = 2  # io_stream: a stream read and write per layer
 STREAM_FIFO_LUTS = 20  # io_stream: handshake logic of one FIFO
-# calibration (benchmarks/bench_calibration.py against benchmarks/data/hls4ml_synthesis.csv): set below
-LUT_SCALE = 0.9  # geometric mean of the LUT ratios before the correction (1.13x)
+LUT_SCALE = 0.9  # calibration (benchmarks/bench_calibration.py): 1 / geometric mean of the first LUT ratios (1.13x)
 FF_SCALE = 1.0  # the two reports of one design disagree 3.3x on FFs: no scale fits
 DEFAULT_FLOAT_BITS = 16  # hls4ml's default ap_fixed<16,6> for unquantized tensors
 FPGA_UNIT = "LUT + DSP (estimated LUTs plus DSP slices)"

@@ -87,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
                    "hls4ml's config) merged over autoq's exact config; warns where one may break exactness")
     e.add_argument("--allow-mismatch", action="store_true", help="write the project even when the C simulation "
                    "is not bit-exact with QKeras (default: error, exit code 2)")
+    e.add_argument("--exact-float", action="store_true", help="a float model (nothing quantized) gets exact "
+                   "full-width types instead of hls4ml's default ap_fixed<16,6>")
 
     r = sub.add_parser("report", help="resource/latency report of an exported hls4ml project")
     r.add_argument("project", help="an hls4ml project directory, e.g. hls_projects/digits")
@@ -326,7 +328,7 @@ def _export(args) -> int:
                      clock_period=args.clock, io_type=args.io_type, reuse_factor=args.reuse, strategy=args.strategy,
                      project_name=args.project_name, force=args.force, synth=args.synth, trial=args.trial,
                      x=args.data, hls_config=args.hls_config, allow_mismatch=args.allow_mismatch,
-                     trust_model=args.trust_model)
+                     trust_model=args.trust_model, exact_float=args.exact_float)
     except KeyboardInterrupt:
         print("\n[autoq] export interrupted; the project folder may be incomplete: run the same command with "
               "--force to write it again", file=sys.stderr, flush=True)

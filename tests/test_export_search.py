@@ -138,3 +138,19 @@ def test_batchnorm_folded_into_the_kernel():
     assert not [lay for lay in qmodel.layers if "BatchNormalization" in type(lay).__name__]
     x = rng.normal(size=(32, 64)).astype(np.float32)
     np.testing.assert_allclose(qmodel.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-3)
+
+
+def test_fpga_cost_is_the_exports_figure(searched):
+    """One number: the winner's `fpga` in trials.csv (priced under the config's hls4ml settings, io_stream here) is
+    the LUT + DSP the export reports, with its unit and the part's share in report.md."""
+    import csv
+    summary = json.loads((searched / "out" / "summary.json").read_text())
+    best = summary["best"]["trial"]
+    rows = {r["trial"]: r for r in csv.DictReader(open(searched / "out" / "trials.csv"))}
+    saved = json.loads((searched / "hls" / "autoq_export.json").read_text())
+    est = saved["estimate"]
+    assert est["io_type"] == "io_stream" and est["fpga"]["unit"].startswith("LUT + DSP")
+    assert float(rows[best]["fpga"]) == est["fpga"]["value"] == est["total"]["luts"] + est["total"]["dsps"]
+    report_md = (searched / "hls" / "report.md").read_text()
+    assert f"fpga cost (the search's `fpga`): {est['fpga']['value']} LUT + DSP" in report_md
+    assert "share of xcvu13p-flga2577-2-e: LUT " in report_md

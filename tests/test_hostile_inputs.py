@@ -62,7 +62,7 @@ HLS_CONFIGS = {  # file text -> the error after "error: {file}:"
                       "each key once"),
     "alias_bomb": (ALIASES, " the YAML expands to more than 20000 values (aliases repeated inside aliases?); write the "
                             "hls4ml settings out plainly"),
-    "fifo": (None, "=hls4ml settings {file} is not a regular file"),
+    "fifo": (None, "=--hls-config {file}: not a file"),  # refused by the CLI before TensorFlow is imported
 }
 
 

@@ -26,9 +26,10 @@ def estimate_settings(hls4ml) -> dict:
     hls4ml's defaults), so a trial is priced where the export puts it."""
     from .estimate import DEFAULT_PART
     if hls4ml is None:
-        return {"part": DEFAULT_PART, "clock_period": 5.0, "reuse_factor": 1, "strategy": "latency"}
+        return {"part": DEFAULT_PART, "clock_period": 5.0, "reuse_factor": 1, "strategy": "latency",
+                "io_type": "io_parallel"}
     return {"part": hls4ml.part, "clock_period": float(hls4ml.clock_period), "reuse_factor": int(hls4ml.reuse_factor),
-            "strategy": hls4ml.strategy.lower()}
+            "strategy": hls4ml.strategy.lower(), "io_type": hls4ml.io_type}
 
 
 def figures(est) -> dict:

@@ -1,70 +1,61 @@
 """Resource/latency estimate without Vivado: :func:`estimate`, a fast, pure, documented cost model of an hls4ml
-``io_parallel`` implementation of a QKeras model (no hls4ml conversion; the search calls it for an "estimated
-LUT + DSP" cost, the export puts it beside the synthesis report). Tables of it: :mod:`autoq.present.tables`.
+implementation of a QKeras model (``io_parallel`` or ``io_stream``, ``latency`` or ``resource`` strategy, any reuse
+factor; no hls4ml conversion). The search's ``fpga`` cost is its :attr:`ResourceEstimate.lut_plus_dsp` (unit:
+``FPGA_UNIT``); the export reports the same figure. Calibrated against every public hls4ml synthesis result gathered in
+``benchmarks/data/hls4ml_synthesis.csv`` (``benchmarks/bench_calibration.py``; errors in
+``benchmarks/results/calibration.md``). Tables of it: :mod:`autoq.present.tables`.
 
-The cost model (all numbers per layer, then summed; cite/calibrate before trusting absolute values):
+The cost model (per layer, then summed):
 
-* Multipliers (Duarte et al., "Fast inference of deep neural networks in FPGAs for particle physics",
-  JINST 13 P07027 (2018), sec. 4: an ``io_parallel`` Dense layer instantiates ``n_in * n_out / reuse_factor``
-  multipliers; zero weights are constants the HLS compiler removes). Here: ``ceil(nonzero_weights / reuse)``.
-  For Conv layers in ``io_parallel`` the kernel multipliers are shared over the output pixels.
-* DSP vs LUT mapping: a multiply whose two operands are both narrower than ``DSP_THRESHOLD_BITS`` (10) bits is
-  mapped to fabric LUTs by Vivado/Vitis HLS (hls4ml paper, fig. 9: DSP usage drops to ~0 below 10-bit weights); a
-  multiply by a ternary, binary or power-of-two (``quantized_po2``) weight is a sign flip or a shift and never uses a
-  DSP. Wider multiplies use ``ceil(a/A) * ceil(b/B)`` DSP slices, with (A, B) = (27, 18) for the UltraScale DSP48E2,
-  (25, 18) for the 7-series DSP48E1 and (27, 24) for the Versal DSP58 (UG579, UG479, AM004).
-* A fixed-point weight is a constant: its multiply builds only the bits the constant uses, so ``a`` below is the
-  weight's bit span (highest to lowest set bit of ``|w|``, :func:`autoq.cost.ebops.bit_span`), decided per weight
-  (DSP when the span or the input is 10 bits or more); a zero weight costs nothing, a one-bit constant is a shift.
-* LUT cost of a LUT-mapped ``a x b`` multiply: ``ceil(a * b / 2)`` (array multiplier on 6-input LUTs with carry
-  chains, ~2 partial-product bits per LUT); 0 for ternary/binary/po2 weights (the sign/shift folds into the adder).
-  Adder tree of LUT-mapped products: ``(terms - 1) * acc_bits`` LUTs per output (one LUT per bit on a carry chain),
-  divided by the reuse factor; DSP-mapped products accumulate in the DSP post-adder cascade (0 LUT).
-  Activations (ReLU / quantizers): one LUT per output bit; max pooling: one comparator bit per LUT.
-* FFs: one register per LUT output (fully pipelined at the target clock) plus the registered layer outputs.
-* BRAM: only when ``reuse_factor > 1`` (the hls4ml resource strategy reshapes a weight array to ``reuse`` words of
-  ``ceil(n_weights / reuse) * w_bits`` bits): ``ceil(width / 36) * ceil(reuse / 512)`` BRAM_18K (512 x 36 mode).
-  Softmax: one exp-table ROM per input plus one inverse table (hls4ml's ``latency`` softmax).
-* Latency (cycles): Dense = ``reuse + 1 (multiply) + ceil(ceil(log2 terms) / adds_per_cycle) + 1 (output)``, with
-  ``adds_per_cycle = max(1, floor(clock_ns / 2.5))`` (two carry-chain adders fit in 5 ns on UltraScale);
-  Conv = ``n_output_pixels * reuse + depth``; activation = 1; softmax = ``4 + ceil(log2 n / adds_per_cycle)``;
-  flatten/dropout = 0. Initiation interval = the largest ``reuse`` (Dense) or ``pixels * reuse`` (Conv).
+* Multipliers (Duarte et al., JINST 13 P07027 (2018), sec. 4): an ``io_parallel`` Dense layer has
+  ``nonzero_weights / reuse`` multipliers; zero weights cost nothing. Conv kernels are shared over output pixels.
+* Constant weights (reuse 1, latency strategy): the HLS compiler sees each weight as a constant of its effective
+  width (bits between its highest and lowest set bit; unquantized weights rounded to ap_fixed<16,6>). A power of two
+  is a shift (no logic); a product goes to a DSP when both operands are >= ``DSP_MIN_BITS`` (4) and one is
+  >= ``DSP_THRESHOLD_BITS`` (10) bits, with ``ceil(a/A) * ceil(b/B)`` slices, (A, B) = (27, 18) UltraScale DSP48E2,
+  (25, 18) 7-series DSP48E1, (27, 24) Versal DSP58; otherwise a shift-and-add of ``(set bits - 1)`` adders of
+  ``x_bits + width`` LUTs. With reuse > 1 or the resource strategy the weights are multiplexed or read from memory:
+  general ``w x x`` multipliers by the declared widths (a LUT multiply: ``ceil(w * x / 2)`` LUTs).
+* Adder trees: ``(terms - 1) * acc_bits`` LUTs per output divided by the reuse (acc: full precision for quantized
+  layers, hls4ml's 16-bit default for unquantized ones). LUTs are scaled by ``LUT_SCALE`` (calibration).
+* FFs: the adder trees' registered partial sums (a register after every ``adds_per_cycle`` levels: ``adders /
+  (2 ** adds_per_cycle - 1)``) and the registered outputs, ``acc_bits`` each (times ``FF_SCALE``); DSP products
+  keep their pipeline registers inside the DSP slices.
+* Batch normalization after a quantized kernel (hls4ml cannot fold it): a 16-bit scale multiply and an add per
+  value; after a float kernel it is folded (free).
+* BRAM: resource strategy or reuse > 1: weights as ``reuse`` words of ``ceil(n_weights / reuse) * w_bits`` bits,
+  ``ceil(width / 36) * ceil(reuse / 512)`` BRAM_18K when over ``BRAM_MIN_BITS``. Softmax: its exp and inverse tables.
+* io_stream: activations/pooling hold one pixel's channels (not the whole tensor), a FIFO after every layer (depth =
+  pixels, width = channels x bits; BRAM when over ``BRAM_MIN_BITS``, else SRL LUTs), a line buffer of
+  ``(kernel_h - 1) * width`` pixels per 2-D convolution, which reads one input pixel per cycle, ``STREAM_CYCLES`` more latency per layer, and a Dense
+  layer's interval = its latency + 1 (hls4ml's stream Dense is not pipelined).
+* Latency (cycles): Dense = ``reuse + 1 + ceil(ceil(log2 terms) / adds_per_cycle) + 1`` with ``adds_per_cycle =
+  max(1, floor(clock_ns / 2.5))``; Conv = ``pixels * reuse + depth``; activation 1; softmax ``4 + ceil(log2 n /
+  adds_per_cycle)``. Interval = the largest ``reuse`` (Dense) or ``pixels * reuse`` (Conv).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from .parts import PART_RESOURCES, dsp_shape, part_family, part_resources  # noqa: F401 (public here too)
+
 DEFAULT_PART = "xcvu13p-flga2577-2-e"
-DSP_THRESHOLD_BITS = 10
+DSP_THRESHOLD_BITS = 10  # one operand at least this wide (and the other >= DSP_MIN_BITS): a DSP product
+DSP_MIN_BITS = 4
+BRAM_MIN_BITS = 1024  # smaller memories (weights, FIFOs) go to LUTs/registers
+STREAM_CYCLES = 2  # io_stream: a stream read and write per layer
+STREAM_FIFO_LUTS = 20  # io_stream: handshake logic of one FIFO
+LUT_SCALE = 0.9  # calibration (benchmarks/bench_calibration.py): 1 / geometric mean of the first LUT ratios (1.13x)
+FF_SCALE = 1.0  # the two reports of one design disagree 3.3x on FFs: no scale fits
 DEFAULT_FLOAT_BITS = 16  # hls4ml's default ap_fixed<16,6> for unquantized tensors
+FPGA_UNIT = "LUT + DSP (estimated LUTs plus DSP slices)"
 COUNT_FIELDS = ("mult_dsp", "mult_lut", "luts", "ffs", "dsps", "bram18", "latency_cycles")
-
-
-# --------------------------------------------------------------------------------------------------- FPGA families
-def part_family(part: str) -> str:
-    """Return the FPGA family of an AMD/Xilinx part name ('7series', 'ultrascale', 'ultrascale+', 'versal')."""
-    p = part.lower()
-    if p.startswith(("xcv", "xqv")) and re.match(r"^x[cq]v[a-z]\d", p) and not p.startswith(("xcvu", "xqvu")):
-        return "versal"
-    if p.startswith(("xc7", "xa7", "xq7")):
-        return "7series"
-    if re.match(r"^x[cq](vu|ku|zu|au)\d+p", p) or re.match(r"^xcu\d", p) or re.match(r"^x[acq](zu|au)", p):
-        return "ultrascale+"
-    if re.match(r"^x[cq](vu|ku)\d", p):
-        return "ultrascale"
-    return "unknown"
-
-
-def dsp_shape(family: str) -> tuple[int, int]:
-    """Multiplier input widths of one DSP slice of ``family``."""
-    return {"7series": (25, 18), "versal": (27, 24)}.get(family, (27, 18))
 
 
 # --------------------------------------------------------------------------------------------------- dataclasses
@@ -99,6 +90,7 @@ class ResourceEstimate:
     reuse_factor: int
     strategy: str
     dsp_threshold_bits: int
+    io_type: str = "io_parallel"
     layers: list[LayerEstimate] = field(default_factory=list)
     da4ml: str = "unavailable: see autoq.cost.estimate.DA4ML_NOTE"
 
@@ -144,18 +136,34 @@ class ResourceEstimate:
 
     @property
     def lut_plus_dsp(self) -> int:
-        """Single scalar cost for the search: LUTs plus DSPs."""
+        """The search's ``fpga`` cost and the export's figure: LUTs plus DSP slices (``FPGA_UNIT``)."""
         return self.luts + self.dsps
+
+    def part_share(self) -> dict[str, float] | None:
+        """Share of the part's LUT/FF/DSP/BRAM_18K the estimate uses (1.0 = all of it); None for an unknown part."""
+        avail = part_resources(self.part)
+        if avail is None:
+            return None
+        used = {"LUT": self.luts, "FF": self.ffs, "DSP": self.dsps, "BRAM_18K": self.bram18}
+        return {k: used[k] / avail[k] for k in used}
+
+    def overflows(self) -> list[str]:
+        """The resources the estimate needs more of than the part has ('DSP 8832 > 220'); [] when it fits."""
+        avail, share = part_resources(self.part), self.part_share() or {}
+        used = {"LUT": self.luts, "FF": self.ffs, "DSP": self.dsps, "BRAM_18K": self.bram18}
+        return [f"{k} {used[k]} > {avail[k]}" for k, v in share.items() if v > 1.0]
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["total"] = {k: self.total(k) for k in COUNT_FIELDS}
         d["total"].update(interval_cycles=self.interval_cycles, latency_ns=self.latency_ns)
+        d["fpga"] = {"value": self.lut_plus_dsp, "unit": FPGA_UNIT}
+        d["part_share"] = self.part_share()
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ResourceEstimate":
-        names = {f.name for f in dataclasses.fields(cls)} - {"layers"}
+        names = {f.name for f in dataclasses.fields(cls)} - {"layers"}  # derived keys (total, fpga, ...) dropped
         est = cls(**{k: v for k, v in d.items() if k in names})
         est.layers = [LayerEstimate(**layer) for layer in d.get("layers", [])]
         return est
@@ -215,71 +223,103 @@ def _activation_name(layer: Any) -> str:
     return getattr(act, "__name__", type(act).__name__ if act is not None else "linear")
 
 
-# --------------------------------------------------------------------------------------------------- estimate
+# --------------------------------------------------------------------------------------------------- multipliers
+def constant_widths(kernel: np.ndarray, float_weights: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(effective width, set bits) of every weight as the HLS compiler sees a constant: the bits between the highest
+    and the lowest set bit of its magnitude (0 for a zero, 1 for a power of two: a shift). Unquantized weights are
+    first rounded to hls4ml's default ap_fixed<16,6> (10 fraction bits)."""
+    frac = 10 if float_weights else 24
+    m = np.round(np.abs(np.asarray(kernel, dtype=np.float64)) * 2.0**frac).astype(np.int64).ravel()
+    m = np.where(m > 0, m // np.maximum(m & -m, 1), 0)  # strip trailing zeros
+    width = np.where(m > 0, np.floor(np.log2(np.maximum(m, 1))).astype(np.int64) + 1, 0)
+    ones = np.array([bin(int(v)).count("1") for v in m], dtype=np.int64) if m.size else m
+    return width.reshape(kernel.shape), ones.reshape(kernel.shape)
+
+
+def _uses_dsp(a: np.ndarray | int, b: int) -> np.ndarray:
+    """A product of an ``a``-bit and a ``b``-bit operand goes to a DSP when both are at least DSP_MIN_BITS wide and
+    one is at least DSP_THRESHOLD_BITS wide; narrower products are built from LUTs."""
+    a = np.asarray(a)
+    return (np.minimum(a, b) >= DSP_MIN_BITS) & (np.maximum(a, b) >= DSP_THRESHOLD_BITS)
+
+
 def _dense_like(
     name: str, kind: str, kernel: np.ndarray, q: Any, x_bits: int, n_in: int, pixels: int, reuse: int,
-    clock: float, family: str,
+    clock: float, family: str, strategy: str, io_type: str, float_out: bool,
 ) -> tuple[LayerEstimate, int]:
     wkind, w_bits = quantizer_info(q)
     nnz = int(np.count_nonzero(kernel))
     n_out = kernel.shape[-1]
-    acc_bits = w_bits + x_bits + max(1, math.ceil(math.log2(max(n_in, 2))))
-    n_mult = math.ceil(nnz / reuse)
-    lut_mapped = wkind in ("ternary", "binary", "po2") or (w_bits < DSP_THRESHOLD_BITS and x_bits < DSP_THRESHOLD_BITS)
+    acc_bits = DEFAULT_FLOAT_BITS if float_out else w_bits + x_bits + max(1, math.ceil(math.log2(max(n_in, 2))))
     est = LayerEstimate(
         name=name, kind=kind, n_weights=int(kernel.size), n_nonzero=nnz, weight_bits=w_bits, input_bits=x_bits,
         weight_type=wkind,
     )
-    cols = kernel.reshape(-1, n_out)
-    terms = np.count_nonzero(cols, axis=0)
-    if wkind == "fixed":  # a constant multiply builds only the bits the weight uses (its bit span; 1 bit: a shift)
-        from .ebops import bit_span
-        span = bit_span(cols)
-        on_dsp = (span >= DSP_THRESHOLD_BITS) | (x_bits >= DSP_THRESHOLD_BITS)
-        lut = (span > 0) & ~on_dsp
-        lut_cost = np.where(span > 1, np.ceil(span * x_bits / 2), 0)
-        est.mult_lut = math.ceil(int(lut.sum()) / reuse)
-        est.mult_dsp = math.ceil(int((on_dsp & (span > 0)).sum()) / reuse)
-        a, b = dsp_shape(family)
-        hi, lo = np.maximum(span, x_bits), np.minimum(span, x_bits)
-        dsp_cost = np.ceil(hi / a) * np.ceil(lo / b)
-        adders = int(np.sum(np.maximum(np.count_nonzero(lut, axis=0) - 1, 0)))
-        est.luts = math.ceil(float(lut_cost[lut].sum()) / reuse) + math.ceil(adders / reuse) * acc_bits
-        est.dsps = math.ceil(float(dsp_cost[on_dsp & (span > 0)].sum()) / reuse)
-    elif lut_mapped:
-        est.mult_lut = n_mult
-        mult_cost = 0 if wkind in ("ternary", "binary", "po2") else math.ceil(w_bits * x_bits / 2)
-        adders = int(np.sum(np.maximum(terms - 1, 0)))
-        est.luts = n_mult * mult_cost + math.ceil(adders / reuse) * acc_bits
-    else:
-        a, b = dsp_shape(family)
-        hi, lo = max(w_bits, x_bits), min(w_bits, x_bits)
-        est.mult_dsp = n_mult
-        est.dsps = n_mult * math.ceil(hi / a) * math.ceil(lo / b)
-    est.ffs = est.luts + n_out * acc_bits
-    if reuse > 1:
-        width = math.ceil(kernel.size / reuse) * w_bits
-        est.bram18 = math.ceil(width / 36) * math.ceil(reuse / 512)
+    a, b = dsp_shape(family)
+    nz = kernel != 0
+    if reuse == 1 and strategy == "latency":  # every weight a constant in its own multiplier
+        width, ones = constant_widths(kernel, q is None)
+        dsp = _uses_dsp(width, x_bits) & nz
+        lut = nz & ~dsp  # a power of two (width 1, one set bit) is a shift: no adder
+        hi, lo = np.maximum(width, x_bits), np.minimum(width, x_bits)
+        est.mult_dsp = int(dsp.sum())
+        est.dsps = int(np.sum(np.where(dsp, np.ceil(hi / a) * np.ceil(lo / b), 0)))
+        est.mult_lut = int(lut.sum())
+        mult_luts = int(np.sum(np.where(lut, (ones - 1) * (x_bits + width), 0)))  # shift-and-add of the set bits
+    else:  # weights multiplexed (latency, reuse > 1) or read from memory (resource): general multipliers
+        n_mult = math.ceil(nnz / reuse)
+        shift = wkind in ("ternary", "binary", "po2")
+        if not shift and bool(_uses_dsp(w_bits, x_bits)):
+            est.mult_dsp = n_mult
+            est.dsps = n_mult * math.ceil(max(w_bits, x_bits) / a) * math.ceil(min(w_bits, x_bits) / b)
+            mult_luts = 0
+        else:
+            est.mult_lut = n_mult
+            mult_luts = 0 if shift else n_mult * math.ceil(w_bits * x_bits / 2)
+    terms = np.count_nonzero(kernel.reshape(-1, n_out), axis=0)
+    adders = math.ceil(int(np.sum(np.maximum(terms - 1, 0))) / reuse)
+    est.luts = round(LUT_SCALE * (mult_luts + adders * acc_bits))
     adds_per_cycle = max(1, int(clock // 2.5))
+    registered = math.ceil(adders / (2 ** adds_per_cycle - 1))  # a register after every adds_per_cycle tree levels
+    est.ffs = round(FF_SCALE * (registered + n_out) * acc_bits)
+    if strategy == "resource" or reuse > 1:  # hls4ml's resource strategy: weights in memory, reuse words deep
+        width_bits = math.ceil(kernel.size / reuse) * w_bits
+        if width_bits * reuse > BRAM_MIN_BITS:
+            est.bram18 = math.ceil(width_bits / 36) * math.ceil(reuse / 512)
     depth = 1 + math.ceil(math.ceil(math.log2(max(int(terms.max(initial=1)), 2))) / adds_per_cycle) + 1
+    if io_type == "io_stream":
+        depth += STREAM_CYCLES
     est.latency_cycles = pixels * reuse + depth
     est.interval_cycles = pixels * reuse
+    if io_type == "io_stream" and pixels == 1:  # hls4ml's stream Dense is an unpipelined dataflow process
+        est.interval_cycles = est.latency_cycles + 1
     return est, acc_bits
+
+
+def _fifo(name: str, depth: int, width: int) -> LayerEstimate:
+    """An io_stream FIFO between layers: BRAM when larger than BRAM_MIN_BITS, else shift-register LUTs (SRL32)."""
+    if depth * width > BRAM_MIN_BITS:
+        return LayerEstimate(name=name, kind="FIFO", bram18=math.ceil(width / 36) * math.ceil(depth / 512),
+                             luts=STREAM_FIFO_LUTS, ffs=STREAM_FIFO_LUTS)
+    return LayerEstimate(name=name, kind="FIFO", luts=STREAM_FIFO_LUTS + math.ceil(depth / 32) * width,
+                         ffs=STREAM_FIFO_LUTS)
 
 
 def estimate(
     model: Any, reuse_factor: int = 1, clock_period: float = 5.0, part: str = DEFAULT_PART,
-    strategy: str = "latency",
+    strategy: str = "latency", io_type: str = "io_parallel",
 ) -> ResourceEstimate:
     """Estimate multipliers (DSP/LUT), LUTs, FFs, DSPs, BRAM and latency of ``model`` on ``part``.
 
     Pure and fast (reads weights and quantizers only, no hls4ml). The model is documented in the module docstring.
     """
     reuse = max(1, int(reuse_factor))
+    strategy = str(strategy).lower()
+    stream = io_type == "io_stream"
     family = part_family(part)
     est = ResourceEstimate(
         part=part, family=family, clock_period=float(clock_period), reuse_factor=reuse, strategy=strategy,
-        dsp_threshold_bits=DSP_THRESHOLD_BITS, da4ml=DA4ML_NOTE,
+        dsp_threshold_bits=DSP_THRESHOLD_BITS, da4ml=DA4ML_NOTE, io_type=io_type,
     )
     bits: dict[str, int] = {}
     kinds: dict[str, str] = {}
@@ -293,7 +333,12 @@ def estimate(
         x_bits = max([bits.get(n, DEFAULT_FLOAT_BITS) for n in inbound] or [DEFAULT_FLOAT_BITS])
         out_bits = x_bits
         out_shape = layer.output_shape if not isinstance(layer.output_shape, list) else layer.output_shape[0]
-        n_out_total = int(np.prod([d for d in out_shape[1:] if d is not None])) if out_shape else 0
+        dims = [d for d in out_shape[1:] if d is not None] if out_shape else []
+        n_out_total = int(np.prod(dims)) if dims else 0
+        pixels_out = int(np.prod(dims[:-1])) if len(dims) > 1 else 1
+        # io_parallel: a layer's logic spans the whole tensor; io_stream: one pixel (its channels) per cycle
+        n_logic = (n_out_total // pixels_out) if stream else n_out_total
+        n_before = len(est.layers)
         if cls == "InputLayer":
             out_bits = DEFAULT_FLOAT_BITS
         elif cls in ("QDense", "Dense", "QConv1D", "Conv1D", "QConv2D", "Conv2D"):
@@ -301,16 +346,25 @@ def estimate(
             if cls.startswith("Q") is False:
                 q = None
             n_in = int(np.prod(kernel.shape[:-1]))
-            pixels = int(np.prod(out_shape[1:-1])) if "Conv" in cls else 1
+            pixels = pixels_out if "Conv" in cls else 1
             le, out_bits = _dense_like(
-                layer.name, cls, kernel, q, x_bits, n_in, pixels, reuse, clock_period, family
+                layer.name, cls, kernel, q, x_bits, n_in, pixels, reuse, clock_period, family, strategy, io_type,
+                float_out=q is None,
             )
             est.layers.append(le)
+            if stream and "Conv" in cls:  # one input pixel read per cycle (and per reuse)
+                in_shape = layer.input_shape if not isinstance(layer.input_shape, list) else layer.input_shape[0]
+                in_pixels = int(np.prod(in_shape[1:-1]))
+                le.latency_cycles += (in_pixels - pixels) * reuse
+                le.interval_cycles = in_pixels * reuse
+            if stream and "Conv" in cls and len(kernel.shape) == 4 and kernel.shape[0] > 1:
+                width_px, chans = int(in_shape[2]), int(in_shape[3])
+                est.layers.append(_fifo(f"{layer.name}_linebuffer", (kernel.shape[0] - 1) * width_px, chans * x_bits))
             act = _activation_name(layer)
             if act not in ("linear", "None"):
                 est.layers.append(LayerEstimate(
-                    name=f"{layer.name}_{act}", kind="Activation", luts=n_out_total * out_bits,
-                    ffs=n_out_total * out_bits, latency_cycles=1, input_bits=out_bits,
+                    name=f"{layer.name}_{act}", kind="Activation", luts=n_logic * out_bits,
+                    ffs=n_logic * out_bits, latency_cycles=1, input_bits=out_bits,
                 ))
         elif cls == "QActivation" and all(kinds.get(n) == "InputLayer" for n in inbound):
             _, out_bits = quantizer_info(layer.quantizer)  # the input type itself in hls4ml: no logic
@@ -318,8 +372,8 @@ def estimate(
         elif cls == "QActivation":
             _, out_bits = quantizer_info(layer.quantizer)
             est.layers.append(LayerEstimate(
-                name=layer.name, kind=cls, input_bits=x_bits, luts=n_out_total * out_bits,
-                ffs=n_out_total * out_bits, latency_cycles=1,
+                name=layer.name, kind=cls, input_bits=x_bits, luts=n_logic * out_bits,
+                ffs=n_logic * out_bits, latency_cycles=1,
             ))
         elif cls in ("Activation", "Softmax", "ReLU"):
             act = "softmax" if cls == "Softmax" else ("relu" if cls == "ReLU" else _activation_name(layer))
@@ -333,15 +387,33 @@ def estimate(
                 out_bits = DEFAULT_FLOAT_BITS
             elif act != "linear":
                 est.layers.append(LayerEstimate(
-                    name=layer.name, kind="Activation", input_bits=x_bits, luts=n_out_total * x_bits,
-                    ffs=n_out_total * x_bits, latency_cycles=1,
+                    name=layer.name, kind="Activation", input_bits=x_bits, luts=n_logic * x_bits,
+                    ffs=n_logic * x_bits, latency_cycles=1,
                 ))
+        elif cls in ("BatchNormalization", "QBatchNormalization") and any(
+                kinds.get(n, "").startswith("Q") and kinds.get(n) != "QActivation" for n in inbound):
+            # after a quantized kernel hls4ml cannot fold it: a 16-bit scale multiply and a bias add per value
+            dsp = bool(_uses_dsp(DEFAULT_FLOAT_BITS, x_bits))
+            est.layers.append(LayerEstimate(
+                name=layer.name, kind="BatchNorm", input_bits=x_bits, mult_dsp=n_logic * dsp,
+                mult_lut=n_logic * (not dsp), dsps=n_logic * dsp,
+                luts=round(LUT_SCALE * n_logic * (DEFAULT_FLOAT_BITS + (0 if dsp else x_bits * 8))),
+                ffs=round(FF_SCALE * n_logic * DEFAULT_FLOAT_BITS), latency_cycles=1,
+            ))
+            out_bits = DEFAULT_FLOAT_BITS
         elif cls in ("MaxPooling1D", "MaxPooling2D"):
             pool = int(np.prod(layer.pool_size))
             est.layers.append(LayerEstimate(
-                name=layer.name, kind=cls, input_bits=x_bits, luts=n_out_total * (pool - 1) * x_bits,
-                ffs=n_out_total * x_bits, latency_cycles=1 + math.ceil(math.log2(max(pool, 2)) / adds_per_cycle),
+                name=layer.name, kind=cls, input_bits=x_bits, luts=n_logic * (pool - 1) * x_bits,
+                ffs=n_logic * x_bits, latency_cycles=1 + math.ceil(math.log2(max(pool, 2)) / adds_per_cycle),
             ))
+        if stream and len(est.layers) > n_before and est.layers[-1].kind not in ("InputQuant",):
+            for le in est.layers[n_before:]:
+                if le.kind not in ("FIFO",) and le.kind not in ("QDense", "Dense", "QConv1D", "Conv1D", "QConv2D",
+                                                                  "Conv2D"):
+                    le.latency_cycles += STREAM_CYCLES
+                    le.interval_cycles = max(le.interval_cycles, pixels_out)
+            est.layers.append(_fifo(f"{layer.name}_fifo", pixels_out, (n_out_total // pixels_out) * out_bits))
         bits[layer.name] = out_bits
         kinds[layer.name] = cls
         prev = layer.name

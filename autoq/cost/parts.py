@@ -3,6 +3,8 @@ DS890 UltraScale, DS891 Zynq UltraScale+ MPSoC, DS962/DS963 Alveo): what ``goal.
 BRAM is counted in 18 kb blocks (two per 36 kb block), as hls4ml's reports and :mod:`autoq.cost.estimate` count it."""
 from __future__ import annotations
 
+import re
+
 #: device -> (LUT, FF, DSP, BRAM_18K)
 PARTS = {
     "xc7z010": (17_600, 35_200, 80, 120),
@@ -39,3 +41,32 @@ def resources(part: str) -> dict | None:
     """``{lut, ff, dsp, bram}`` of ``part`` (BRAM in 18 kb blocks), None when the table does not know it."""
     name = device(part)
     return dict(zip(RESOURCES, PARTS[name])) if name else None
+
+
+def part_family(part: str) -> str:
+    """The FPGA family of an AMD/Xilinx part name ('7series', 'ultrascale', 'ultrascale+', 'versal', 'unknown')."""
+    p = part.lower()
+    if p.startswith(("xcv", "xqv")) and re.match(r"^x[cq]v[a-z]\d", p) and not p.startswith(("xcvu", "xqvu")):
+        return "versal"
+    if p.startswith(("xc7", "xa7", "xq7")):
+        return "7series"
+    if re.match(r"^x[cq](vu|ku|zu|au)\d+p", p) or re.match(r"^xcu\d", p) or re.match(r"^x[acq](zu|au)", p):
+        return "ultrascale+"
+    if re.match(r"^x[cq](vu|ku)\d", p):
+        return "ultrascale"
+    return "unknown"
+
+
+#: the same table as the estimate's report names the figures: device -> {LUT, FF, DSP, BRAM_18K}
+PART_RESOURCES = {name: dict(zip(("LUT", "FF", "DSP", "BRAM_18K"), row)) for name, row in PARTS.items()}
+
+
+def part_resources(part: str) -> dict[str, int] | None:
+    """LUT/FF/DSP/BRAM_18K of ``part`` (None for a part not in :data:`PARTS`)."""
+    name = device(part)
+    return dict(PART_RESOURCES[name]) if name else None
+
+
+def dsp_shape(family: str) -> tuple[int, int]:
+    """Multiplier input widths of one DSP slice of ``family``."""
+    return {"7series": (25, 18), "versal": (27, 24)}.get(family, (27, 18))

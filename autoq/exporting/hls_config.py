@@ -76,6 +76,21 @@ def hls_config_for(model: Any, backend: str, reuse_factor: int, strategy: str) -
     return cfg, in_prec
 
 
+def is_float_model(model: Any) -> bool:
+    """True when no layer of ``model`` is a QKeras layer (nothing quantized)."""
+    return not any(type(layer).__name__.startswith("Q") for layer in model.layers)
+
+
+def default_float_types(cfg: dict) -> None:
+    """hls4ml's usual default (``Model.Precision.default``, ap_fixed<16,6>) instead of ``auto`` for every type of a
+    float model: hls4ml's ``auto`` would derive exact 36- to 100-bit sums from 16-bit weights and inputs."""
+    default = cfg["Model"]["Precision"]["default"]
+    for entry in cfg["LayerName"].values():
+        prec = entry.get("Precision")
+        if isinstance(prec, dict):
+            entry["Precision"] = {k: default if v == "auto" else v for k, v in prec.items()}
+
+
 def convert(kmodel: Any, hls_config: dict, keep: tuple = (), **kwargs) -> Any:
     """The one hls4ml conversion call: convert, then give every layer an exact type (:func:`exact_types`)."""
     import hls4ml

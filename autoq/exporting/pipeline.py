@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .hls_config import DEFAULT_INPUT_PRECISION, hls_config_for
+from .hls_config import DEFAULT_INPUT_PRECISION, default_float_types, hls_config_for, is_float_model
 from ..errors import ExportError, UnsupportedModelError  # noqa: F401
 from .source import load_source, search_provenance
 from .vocabulary import check_model
@@ -192,6 +192,7 @@ def export(
     trial: str | None = None,
     hls_config: Any = None,
     allow_mismatch: bool = False,
+    exact_float: bool = False,
 ) -> ExportResult:
     """Write a bit-exact hls4ml project for ``model``, compile it with g++, check it against QKeras, report.
 
@@ -203,6 +204,8 @@ def export(
     project of a failed check is removed if this call created its directory), :class:`ToolNotFoundError` when
     ``synth`` is asked but the HLS tool is missing (the project is then complete; the result is in ``err.result``).
     A model file that carries code (Lambda layers, unknown custom layers) is refused unless ``trust_model``.
+    A float model (no QKeras layer) gets hls4ml's usual default precision ap_fixed<16,6> everywhere, or with
+    ``exact_float`` the exact (wide) sums hls4ml's ``auto`` types derive; the result's notes say which.
     """
     from . import check as export_check, hls_config as export_hls, source, vocabulary
     from .settings import merge_settings
@@ -226,6 +229,13 @@ def export(
     notes += [f"layer {lay.name!r} ({type(lay).__name__}) is not quantized: hls4ml uses fixed<16,6> weights, not "
               "bit-exact" for lay in kmodel.layers if type(lay).__name__ in vocabulary.FLOAT_LAYERS]
     cfg, in_prec = hls_config_for(kmodel, backend, reuse_factor, strategy)
+    if is_float_model(kmodel):
+        if exact_float:
+            notes.append("float model: exact types (hls4ml's 'auto': full-width sums), as asked (exact_float)")
+        else:
+            default_float_types(cfg)
+            notes.append(f"float model: hls4ml's default precision {cfg['Model']['Precision']['default']} for every "
+                         "type (exact_float=True / --exact-float for exact full-width types)")
     cfg, keep, warnings = merge_settings(cfg, hls_config)
     for w in warnings:
         print(f"WARNING: {w}", file=sys.stderr)
@@ -285,7 +295,11 @@ def export(
     hls_model.write()  # leave a clean (trace-free) firmware in the project
     _portable_config(out)
 
-    est = estimate(kmodel, reuse_factor=int(cfg["Model"].get("ReuseFactor", reuse_factor)), clock_period=clock_period, part=part, strategy=strategy)
+    est = estimate(kmodel, reuse_factor=int(cfg["Model"].get("ReuseFactor", reuse_factor)), clock_period=clock_period,
+                   part=part, strategy=strategy, io_type=io_type)
+    if est.overflows():
+        notes.append(f"the estimate does not fit {part}: {', '.join(est.overflows())}")
+        print(f"WARNING: {notes[-1]}", file=sys.stderr)
     result = ExportResult(
         output_dir=out, hls_config=cfg, agreement=chk and chk.agreement, max_abs_diff=chk and chk.max_abs_diff,
         first_mismatch_layer=chk and chk.first_mismatch_layer, estimate=est, synth_report=None,

@@ -6,6 +6,7 @@ from typing import Any
 
 from .. import quantizers
 from ..errors import AutoqError
+from ..cost.estimate import FPGA_UNIT, PART_RESOURCES
 
 
 def fmt_time(seconds: float) -> str:
@@ -90,14 +91,27 @@ def format_estimate(est, synth=None) -> str:
         f"latency {est.latency_cycles} cycles = {est.latency_ns:g} ns, interval {est.interval_cycles} cycles"
         + (f" | synthesized: {s.latency_max} cycles, interval {s.interval_max}" if synth is not None else "")
     )
+    lines.append(f"fpga cost (the search's `fpga`): {est.lut_plus_dsp} {FPGA_UNIT}")
+    lines += part_share_lines(est)
     lines.append(ESTIMATE_COLUMNS)
     return "\n".join(lines)
+
+
+def part_share_lines(est) -> list[str]:
+    """The share of the part the estimate uses, and a WARNING line when it does not fit."""
+    share = est.part_share()
+    if share is None:
+        return [f"share of {est.part}: unknown part (resources of {', '.join(PART_RESOURCES)} known)"]
+    lines = [f"share of {est.part}: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in share.items())]
+    if est.overflows():
+        lines.append(f"WARNING: the estimate does not fit {est.part}: {', '.join(est.overflows())}")
+    return lines
 
 
 #: what the estimate table's columns mean (printed under the table, and in report.md)
 ESTIMATE_COLUMNS = (
     "columns: w/x bits = weight / input bit widths; nnz = non-zero weights (each one multiplication); "
-    "mDSP / mLUT = multiplications mapped to DSPs / to LUTs (products wider than the DSP threshold go to DSPs); "
+    "mDSP / mLUT = multiplications mapped to DSPs / to LUTs (see autoq.cost.estimate for the rule); "
     "LUT, FF, DSP, BRAM = estimated resources (BRAM in 18 kb blocks); cyc = latency in clock cycles. "
     "An estimate before synthesis, not a synthesis result."
 )

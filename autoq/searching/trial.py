@@ -195,6 +195,7 @@ class Searcher:
             return figures(estimate(model, **self.estimate_settings))
         except Exception:  # noqa: BLE001 - the estimate is informative; never fail a trial on it
             return {}
+
     def _ebops(self, model, pricing=None):
         """Exact effective BOPs (:mod:`autoq.cost.ebops`) of a trained model, widths traced on the training data;
         None where they cannot be counted, unless they are the goal's cost (then the trial fails, saying why)."""
@@ -209,16 +210,12 @@ class Searcher:
                 raise
             return None
 
-    @staticmethod
-    def _fpga(model):
+    def _fpga(self, model):
+        """The FPGA estimate's LUT + DSP (``FPGA_UNIT``) under the config's hls4ml settings: the export's figure."""
+        from ..cost.estimate import estimate
         try:
-            from ..cost.estimate import estimate
-        except ImportError:
-            return None
-        try:
-            e = estimate(model)
-            return float(e.lut_plus_dsp)
-        except Exception:  # the estimate is informative; never fail a trial on it
+            return float(estimate(model, **self.estimate_settings).lut_plus_dsp)
+        except Exception:  # noqa: BLE001 - the estimate is informative; never fail a trial on it
             return None
 
     # ---- training
@@ -315,6 +312,8 @@ class Searcher:
                 raise FloatingPointError(f"validation {self.metric.name} is NaN/inf")
             record.update(**self._metric_fields("val", acc), val_loss=loss, status="ok")
             record.update(self._figures(pricing or qmodel))  # trained weights: zeros cost nothing, as in the export
+            if pricing is None:  # the trained weights (zeros, widths) are what the export prices
+                record["fpga"] = self._fpga(qmodel)
             if self.head:  # several outputs: each one's validation loss (searching.heads)
                 record["val_output_losses"] = self.output_losses
             g = self.cfg.goal

@@ -1,0 +1,202 @@
+"""The FPGA estimate against every public hls4ml synthesis result gathered in benchmarks/data/hls4ml_synthesis.csv.
+
+Rebuilds each design that can be rebuilt (its model, part, clock, io_type, strategy, reuse), runs
+:func:`autoq.cost.estimate.estimate` on it (pure arithmetic, no training, no hls4ml) and writes
+``calibration.md`` and ``calibration.json``: per figure (LUT, FF, DSP, BRAM, latency, II) the ratio estimate /
+reported, the share within 2x, Spearman's rank correlation across designs, and the points outside 2x by name.
+
+    python benchmarks/bench_calibration.py [--out benchmarks/results]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's autoq
+import autoq  # noqa: E402,F401 -- before TensorFlow (autoq/keras_env.py)
+
+DATA = ROOT / "benchmarks" / "data" / "hls4ml_synthesis.csv"
+JET = ROOT / "tests" / "data" / "jet-tagger"
+FIGURES = {"lut": "luts", "ff": "ffs", "dsp": "dsps", "bram18": "bram18", "latency_cycles": "latency_cycles",
+           "ii": "interval_cycles"}
+TARGET = {"within_2x": 0.8, "spearman": 0.9}  # issue 24: LUT, FF, DSP within 2x on >= 80 % of points, rho >= 0.9
+RULE4ML = ("rule4ml 0.2.0 (a learned LUT/FF/DSP/BRAM/latency predictor; `pip download --no-deps rule4ml==0.2.0`: a "
+           "10.7 MB pure-Python wheel with its weights inside) not evaluated: it requires tensorflow>=2.15.1, keras, "
+           "torch, torch-geometric, optuna, pandas and scikit-learn, which do not install beside this stack's "
+           "TensorFlow 2.14, and it takes one precision per model.")
+
+
+def read_rows(path: Path = DATA) -> list[dict]:
+    """The data file's rows, numbers as int/float and blanks as None."""
+    rows = []
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            for k in ("lut", "ff", "dsp", "bram18", "latency_cycles", "latency_ns", "ii", "reuse_factor"):
+                r[k] = float(r[k]) if r[k] not in ("", None) else None
+            r["clock_ns"] = float(r["clock_ns"])
+            rows.append(r)
+    return rows
+
+
+def build(name: str):
+    """The Keras model of a rebuildable design (deterministic weights: no training)."""
+    import numpy as np
+    import tensorflow as tf
+
+    if name == "dense5":  # hls4ml's report test model; glorot-uniform weights from a fixed seed
+        m = tf.keras.Sequential([tf.keras.layers.Dense(5, input_shape=(16,), name="fc1", activation="relu")])
+        lim = math.sqrt(6 / (16 + 5))
+        m.set_weights([np.random.default_rng(0).uniform(-lim, lim, (16, 5)).astype("float32"),
+                       np.zeros(5, "float32")])
+        return m
+    if name in ("tutorial_cnn", "tutorial_qcnn"):
+        return tutorial_cnn(name == "tutorial_qcnn")
+    from qkeras.utils import _add_supported_quantized_objects
+    objs: dict = {}
+    _add_supported_quantized_objects(objs)
+    stem = {"jet_q6": "qkeras_3layer", "jet_bf16": "KERAS_3layer"}[name]
+    m = tf.keras.models.model_from_json((JET / f"{stem}.json").read_text(), custom_objects=objs)
+    m.load_weights(str(JET / f"{stem}_weights.h5"))
+    return m
+
+
+def tutorial_cnn(quantized: bool):
+    """hls4ml-tutorial part 6's SVHN CNN (32x32x3; 3x3 convs of 16, 16, 24 filters, each + batch norm + ReLU + 2x2
+    max pooling; Dense 42, 64 + batch norm + ReLU; Dense 10 + softmax; no biases), pruned to 50 % sparsity. Its
+    trained weights are not public: lecun-normal weights from a fixed seed, the smaller half of each layer zeroed.
+    ``quantized``: QKeras 6-bit weights (quantized_bits(6,0,alpha=1)) and quantized_relu(6), the conv batch norms
+    folded into the kernels, the dense ones kept (the report's layer list shows them as 'normalize')."""
+    import numpy as np
+    import tensorflow as tf
+    from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
+
+    L = tf.keras.layers
+    q = {"kernel_quantizer": quantized_bits(6, 0, alpha=1)} if quantized else {}
+    x = inp = tf.keras.Input((32, 32, 3))
+    for i, f in enumerate((16, 16, 24)):
+        x = (QConv2D(f, 3, use_bias=False, name=f"conv_{i}", **q) if quantized
+             else L.Conv2D(f, 3, use_bias=False, name=f"conv_{i}"))(x)
+        if not quantized:  # the quantized tutorial folds these into the kernels (QConv2DBatchnorm)
+            x = L.BatchNormalization(name=f"bn_conv_{i}")(x)
+        x = QActivation(quantized_relu(6), name=f"conv_act_{i}")(x) if quantized else L.Activation("relu")(x)
+        x = L.MaxPooling2D(2, name=f"pool_{i}")(x)
+    x = L.Flatten()(x)
+    for i, n in enumerate((42, 64)):
+        x = (QDense(n, use_bias=False, name=f"dense_{i}", **q) if quantized
+             else L.Dense(n, use_bias=False, name=f"dense_{i}"))(x)
+        x = L.BatchNormalization(name=f"bn_dense_{i}")(x)
+        x = QActivation(quantized_relu(6), name=f"dense_act_{i}")(x) if quantized else L.Activation("relu")(x)
+    x = (QDense(10, name="output_dense", **q) if quantized else L.Dense(10, name="output_dense"))(x)
+    model = tf.keras.Model(inp, L.Activation("softmax")(x))
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        if isinstance(layer, (L.Conv2D, L.Dense)):
+            w = layer.get_weights()
+            k = rng.normal(0, math.sqrt(1 / np.prod(w[0].shape[:-1])), w[0].shape)
+            k[np.abs(k) < np.median(np.abs(k))] = 0
+            layer.set_weights([k.astype("float32")] + [np.zeros_like(b) for b in w[1:]])
+    return model
+
+
+def spearman(a: list[float], b: list[float]) -> float | None:
+    """Spearman's rank correlation (average ranks for ties); None under 3 points or a constant side."""
+    import numpy as np
+
+    if len(a) < 3:
+        return None
+
+    def ranks(v):
+        v = np.asarray(v, dtype=float)
+        order = np.argsort(v, kind="stable")
+        r = np.empty(len(v))
+        r[order] = np.arange(len(v), dtype=float)
+        for x in np.unique(v):
+            r[v == x] = r[v == x].mean()
+        return r
+
+    ra, rb = ranks(a), ranks(b)
+    if ra.std() == 0 or rb.std() == 0:
+        return None
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def run(path: Path = DATA) -> dict:
+    """Estimate every rebuildable row; the per-figure error table."""
+    from autoq.cost.estimate import estimate
+
+    rows, points, skipped, cache = read_rows(path), [], [], {}
+    for r in rows:
+        if not r["rebuild"]:
+            skipped.append({"design": r["design"], "why": r["note"]})
+            continue
+        if r["rebuild"] not in cache:
+            cache[r["rebuild"]] = build(r["rebuild"])
+        e = estimate(cache[r["rebuild"]], reuse_factor=int(r["reuse_factor"]), clock_period=r["clock_ns"],
+                     part=r["part"], strategy=r["strategy"], io_type=r["io_type"])
+        for fig, attr in FIGURES.items():
+            if r[fig] is not None:
+                points.append({"design": r["design"], "figure": fig, "reported": r[fig],
+                               "estimate": float(getattr(e, attr))})
+    figures = {}
+    for fig in FIGURES:
+        pts = [p for p in points if p["figure"] == fig]
+        ratios = [(p["estimate"] + 1) / (p["reported"] + 1) for p in pts]  # +1: a reported 0 stays comparable
+        for p, q in zip(pts, ratios):
+            p["ratio"] = round(q, 3)
+        within = [0.5 <= q <= 2.0 for q in ratios]
+        rho = spearman([p["estimate"] for p in pts], [p["reported"] for p in pts])
+        figures[fig] = {"points": len(pts), "within_2x": round(sum(within) / len(pts), 3) if pts else None,
+                        "spearman": None if rho is None else round(rho, 3),
+                        "misses": [f"{p['design']} ({p['ratio']}x)" for p, w in zip(pts, within) if not w]}
+    main = [p for p in points if p["figure"] in ("lut", "ff", "dsp")]
+    share = sum(0.5 <= p["ratio"] <= 2.0 for p in main) / len(main)
+    return {"data": str(path.relative_to(ROOT)), "points": points, "figures": figures, "skipped": skipped,
+            "lut_ff_dsp_within_2x": round(share, 3), "target": TARGET, "rule4ml": RULE4ML}
+
+
+def markdown(res: dict) -> str:
+    out = ["# Calibration of autoq's FPGA estimate against public hls4ml synthesis results", "",
+           f"Data: `{res['data']}` (one row per design and report; sources in the file). Ratio = "
+           "(estimate + 1) / (reported + 1). Produced by `python benchmarks/bench_calibration.py`.", "",
+           "| figure | points | within 2x | Spearman | outside 2x |", "| --- | --- | --- | --- | --- |"]
+    for fig, f in res["figures"].items():
+        rho = "n/a (< 3 points)" if f["spearman"] is None else f["spearman"]
+        within = "-" if f["within_2x"] is None else f"{100 * f['within_2x']:.0f} %"
+        out.append(f"| {fig} | {f['points']} | {within} | {rho} | {', '.join(f['misses']) or '-'} |")
+    out += ["", "| design | figure | reported | estimate | ratio |", "| --- | --- | --- | --- | --- |"]
+    out += [f"| {p['design']} | {p['figure']} | {p['reported']:g} | {p['estimate']:g} | {p['ratio']} |"
+            for p in res["points"]]
+    share = res["lut_ff_dsp_within_2x"]
+    out += ["", f"LUT, FF and DSP within 2x: {100 * share:.0f} % of the points (target >= 80 %: "
+            f"{'met' if share >= TARGET['within_2x'] else 'NOT met'})."]
+    rhos = {k: res["figures"][k]["spearman"] for k in ("lut", "ff", "dsp")}
+    out.append("Spearman >= 0.9 across designs: " + ", ".join(
+        f"{k} {'n/a' if v is None else v} ({'n/a' if v is None else 'met' if v >= TARGET['spearman'] else 'NOT met'})"
+        for k, v in rhos.items()) + ".")
+    if res["skipped"]:
+        out += ["", "Not rebuilt: " + "; ".join(f"{s['design']} ({s['why']})" for s in res["skipped"]) + "."]
+    out += ["", res["rule4ml"], ""]
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=str(DATA))
+    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    a = p.parse_args(argv)
+    res = run(Path(a.data).resolve())
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "calibration.json").write_text(json.dumps(res, indent=1) + "\n")
+    (out / "calibration.md").write_text(markdown(res))
+    print(markdown(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

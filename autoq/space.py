@@ -20,9 +20,10 @@ import tensorflow as tf
 from . import quantizers
 from .config import SpaceConfig
 from .errors import SpaceError
+from .graph import (KERNEL_ATTR, Q_CLASS, bn_params, consumers_of, foldable_batchnorms,  # noqa: F401 (public here too)
+                    folded_weights, inbound_of)
+from .graph import layer_activation as _layer_activation
 
-Q_CLASS = {"Dense": "QDense", "Conv1D": "QConv1D", "Conv2D": "QConv2D", "DepthwiseConv2D": "QDepthwiseConv2D"}
-KERNEL_ATTR = {"DepthwiseConv2D": "depthwise_kernel"}
 PASS_THROUGH = {"InputLayer", "Flatten", "Dropout", "Reshape", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D",
                 "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
                 "GlobalMaxPooling2D", "Softmax", "Activation", "ReLU", "ZeroPadding2D", "Add", "Concatenate",
@@ -90,13 +91,6 @@ class SearchSpace:
     def size(self) -> int:
         """Number of distinct configurations."""
         return int(np.prod([len(v) for v in self.hp_choices().values()], dtype=float))
-
-
-def _layer_activation(layer) -> str | None:
-    act = getattr(layer, "activation", None)
-    if act is None:
-        return None
-    return getattr(act, "__name__", str(act))
 
 
 def _roles_for(layer, cfg: SpaceConfig) -> dict:
@@ -262,53 +256,6 @@ def _check_quantizers(slots: list, cfg: SpaceConfig) -> None:
             raise SpaceError(f"{where}: {role} quantizer {spec}: {why} ({EXPORT_HINT})")
 
 
-def consumers_of(inbound: dict) -> dict:
-    """Layer name -> the layers that take its output (the inverse of :func:`_inbound`'s map)."""
-    out: dict = {}
-    for name, srcs in inbound.items():
-        for src in srcs:
-            out.setdefault(src, []).append(name)
-    return out
-
-
-def foldable_batchnorms(model) -> dict:
-    """BatchNormalization layer name -> the quantizable layer it folds into (its only input, linear activation,
-    and the batch norm the only consumer of that layer)."""
-    inbound = inbound_of(model)
-    consumers = consumers_of(inbound)
-    by_name = {l.name: l for l in model.layers}
-    out = {}
-    for layer in model.layers:
-        if layer.__class__.__name__ != "BatchNormalization" or len(inbound.get(layer.name, [])) != 1:
-            continue
-        prev = by_name.get(inbound[layer.name][0])
-        if (prev is not None and prev.__class__.__name__ in Q_CLASS and _layer_activation(prev) in (None, "linear")
-                and consumers.get(prev.name) == [layer.name]):
-            out[layer.name] = prev.name
-    return out
-
-
-def folded_weights(layer, bn) -> tuple:
-    """(kernel, bias) of ``layer`` with the inference-time batch norm ``bn`` folded in."""
-    gamma, beta, mean, var = (np.asarray(w, dtype=np.float64) for w in bn_params(bn))
-    scale = gamma / np.sqrt(var + bn.epsilon)
-    kernel = np.asarray(getattr(layer, KERNEL_ATTR.get(layer.__class__.__name__, "kernel")), dtype=np.float64)
-    kshape = kernel.shape
-    if layer.__class__.__name__ == "DepthwiseConv2D":
-        kernel = kernel * scale.reshape(kshape[2], kshape[3])
-    else:
-        kernel = kernel * scale
-    bias = np.asarray(layer.bias, dtype=np.float64) if layer.use_bias else 0.0
-    return kernel.astype(np.float32), ((bias - mean) * scale + beta).astype(np.float32)
-
-
-def bn_params(bn) -> list:
-    n = int(bn.moving_mean.shape[0])
-    gamma = bn.gamma if bn.scale else np.ones(n)
-    beta = bn.beta if bn.center else np.zeros(n)
-    return [gamma, beta, bn.moving_mean, bn.moving_variance]
-
-
 # ---------------------------------------------------------------------------------------------- building
 
 def _q_layer(cls_name: str, config: dict, kernel, bias, fold_bn: bool = False):
@@ -326,24 +273,6 @@ def _q_layer(cls_name: str, config: dict, kernel, bias, fold_bn: bool = False):
     if config.get("use_bias", True):
         cfg["bias_quantizer"] = bias
     return qcls(**cfg)
-
-
-def inbound_of(model) -> dict:
-    """Layer name -> list of inbound layer names (functional or Sequential)."""
-    if isinstance(model, tf.keras.Sequential):
-        prev, out = None, {}
-        for layer in model.layers:
-            out[layer.name] = [prev] if prev else []
-            prev = layer.name
-        return out
-    out = {}
-    for lc in model.get_config()["layers"]:
-        nodes = lc.get("inbound_nodes") or []
-        if len(nodes) > 1:
-            raise SpaceError(f"layer {lc['name']!r} is shared (called {len(nodes)} times); autoq needs each layer "
-                             "called once")
-        out[lc["name"]] = [n[0] for n in nodes[0]] if nodes else []
-    return out
 
 
 def build_qmodel(model: tf.keras.Model, choice: dict, input_quantizer: str | None = None,

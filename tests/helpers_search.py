@@ -78,6 +78,13 @@ def autoq(*args) -> list:
     return [sys.executable, "-m", "autoq.cli", *map(str, args)]
 
 
+def default_sigint() -> None:
+    """For a child that must be interruptible: a shell's background job (as CI may run the suite) inherits SIGINT
+    ignored, and Python then installs no KeyboardInterrupt handler, so Ctrl-C would never reach the code under test."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(args, cwd, log_path: Path, **extra_env) -> subprocess.Popen:
     """Start the real CLI in the background, stdout+stderr to ``log_path``."""
     f = open(log_path, "w")

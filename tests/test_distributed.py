@@ -173,7 +173,7 @@ def test_a_loopback_chief_serves_only_holders_of_the_search_secret(tmp_path, mon
     w = None
     try:
         listening = lambda: "oracle listening" in (tmp_path / "chief.log").read_text()  # noqa: E731
-        assert wait_until(listening, 150, [chief]), (tmp_path / "chief.log").read_text()
+        assert wait_until(listening, [chief]), (tmp_path / "chief.log").read_text()
         token = out / "chief.token"
         assert stat.S_IMODE(token.stat().st_mode) == 0o600 and len(token.read_text().strip()) >= 32
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:  # any local process, without the secret

@@ -7,7 +7,7 @@ import json
 import signal
 import subprocess
 
-from helpers_search import HANG, autoq, env, records, start, stop, wait_until, write_config
+from helpers_search import HANG, autoq, default_sigint, env, records, start, stop, wait_until, write_config
 
 
 def _digest(path):
@@ -56,7 +56,7 @@ def test_sigint_prints_where_results_are_and_how_to_resume(tmp_path):
     cfg = write_config(tmp_path, train={"epochs": 3}, search={"max_trials": 6, "output_dir": "out"})
     out = tmp_path / "out"
     p = subprocess.Popen(autoq("search", cfg, "--overwrite", "--seed", "7"), cwd=tmp_path, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=env())
+                         stderr=subprocess.PIPE, text=True, env=env(), preexec_fn=default_sigint)
     try:
         assert wait_until(lambda: len(records(out)) >= 1, [p])
         p.send_signal(signal.SIGINT)

@@ -240,10 +240,11 @@ def _run(args, where: dict):
     role, address, tuner_id = _distributed(args)
     from .keras_env import import_tensorflow_quietly
     import_tensorflow_quietly()  # the config's quantizers need it
-    from .searching.run import resolve_config, run_search
+    from .api import search
+    from .searching.run import resolve_config
     cfg = resolve_config(args.config, data_path=args.data)
     where["out"] = args.output or cfg.search.output_dir
-    return run_search(None, None, cfg, output_dir=args.output, max_trials=args.max_trials, seed=args.seed,
+    return search(None, None, cfg, output_dir=args.output, max_trials=args.max_trials, seed=args.seed,
                       algorithm=args.algorithm, overwrite=args.overwrite, verbose=0 if args.quiet else 2 if args.verbose else 1, role=role,
                       chief_address=address, tuner_id=tuner_id, wait_timeout=args.wait, trust_model=args.trust_model,
                       token=args.token, connect_timeout=args.connect_timeout)
@@ -252,7 +253,7 @@ def _run(args, where: dict):
 def _show(args) -> int:
     from .present.tables import front_table, layer_table
     from .searching.result import load_result
-    res = load_result(args.dir)
+    res = load_result(args.dir)  # the data only: no TensorFlow, no matplotlib
     s = res.summary
     b = res.best
     ref = s["reference_cost"]
@@ -287,7 +288,7 @@ def _show(args) -> int:
           f"{s['best_test_metric']:.4g}, {s['cost']} {b[s['cost']]:.6g} ({100 * b[s['cost']] / ref:.1f}% of "
           f"reference), score {b['score']:.4f}" + (" [SYNTHETIC data]" if s.get("synthetic_data") else ""))
     if s.get("exportable") is False:
-        from .searching.run import NOT_EXPORTABLE
+        from .present.narrate import NOT_EXPORTABLE
         print(NOT_EXPORTABLE)
     print(layer_table(b))
     return 0

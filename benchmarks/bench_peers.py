@@ -32,7 +32,7 @@ from autoq.data.jets import is_generated, jets_splits, load_jets, make_synthetic
 from autoq.searching import strategies  # noqa: E402
 from autoq.searching.fronts import hypervolume, pareto_front  # noqa: E402
 from autoq.searching.result import load_model  # noqa: E402
-from autoq.searching.run import run_search  # noqa: E402
+from autoq import search as run_search  # noqa: E402 - the API: plot, closing lines, export
 from autoq.searching.tuner import Interrupted  # noqa: E402
 from autoq.space import build_qmodel  # noqa: E402
 # ----

@@ -114,6 +114,24 @@ def test_modules_are_short_or_say_why():
     assert not long
 
 
+#: (module, import) pairs that still run up a stage, each with the reason it is left: shrink, never grow
+RUNS_UP = {("autoq.exporting.project_report", "autoq.present.tables"):
+           "report.md is rendered where the export writes it (exporting/project_report.py)"}
+
+
+def test_stages_never_import_presentation_or_the_api():
+    """present/ sits on top (only autoq.api and the CLI above it): the stages below return data, and nothing below
+    the API imports autoq.api or autoq.cli, counting imports inside functions."""
+    top = ("autoq.present", "autoq.api", "autoq.cli")
+    graph = import_graph()
+    up = sorted((m, d) for m, deps in graph.items() if m != "autoq" and not m.startswith(top)
+                for d in deps if d.startswith(top))
+    assert [p for p in up if p not in RUNS_UP] == [], "these run back up a stage"
+    assert [p for p in RUNS_UP if p not in up] == [], "fixed: drop them from RUNS_UP"
+    assert not any(d.startswith(("autoq.api", "autoq.cli")) for m, deps in graph.items() if m.startswith(
+        "autoq.present") for d in deps)
+
+
 def test_stages_are_packages_and_api_names_are_plain_functions():
     import types
 

@@ -1,5 +1,5 @@
 """The end of a search: the front and the winner (under the constraints), the front's test metric, the winner's
-model and optional fine-tuning, ``summary.json`` and the plot."""
+model and optional fine-tuning, ``summary.json``."""
 from __future__ import annotations
 
 import time
@@ -7,14 +7,15 @@ import time
 from ..errors import AutoqError, ResultsError
 from .fronts import front_points
 from .provenance import versions
-from .result import SearchResult, load_model
+from .result import FinishedSearch, load_model
 from .store import atomic_copy, atomic_save_model, atomic_write_json
 
 
-def finish(self, fine_tune_epochs: int = 0, interrupted: bool = False) -> SearchResult:
+def finish(self, fine_tune_epochs: int = 0, interrupted: bool = False) -> FinishedSearch:
     """The end of a search (``self`` is its :class:`.trial.Searcher`): trials.csv, the front and the winner under the
     constraints, the front's test metric, the models outside the front dropped (``search.keep: pareto``),
-    ``best_model.h5``, the optional fine-tuning of the winner, summary.json and the plot."""
+    ``best_model.h5``, the optional fine-tuning of the winner, summary.json; then the searcher's ``on_finish``
+    hook (the API's: the plot) sees the finished search."""
     records = self.store.records()
     self.store.write_trials_csv(records, self.dataset_label)
     ok = [r for r in records if r.get("status") == "ok" and not r.get("partial")]  # partial: blocks before the last
@@ -72,8 +73,10 @@ def finish(self, fine_tune_epochs: int = 0, interrupted: bool = False) -> Search
         atomic_save_model(best_model, self.store.dir / "best_model.h5")
         summary.update(**self._metric_fields("fine_tuned_val", acc), **self._metric_fields("best_test", test_acc))
     atomic_write_json(self.store.summary_path, summary)
-    result = SearchResult(self.store.dir, summary, records, front, self.state["baselines"], key, best_model)
-    result.plot(path=self.store.dir / "pareto.png")
+    result = FinishedSearch(self.store.dir, summary, records, front, self.state["baselines"], key, best_model,
+                            self.cfg)
+    if self.on_finish is not None:
+        self.on_finish(result)
     return result
 
 def front_test_metrics(self, front: list, best_trial: str, best_test) -> dict:

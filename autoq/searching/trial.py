@@ -16,7 +16,7 @@ from .. import quantizers
 from ..config import Config
 from ..data import Dataset
 from ..errors import AutoqError, ConfigError, ResultsError
-from ..present.tables import fmt_time, short_choice
+from .progress import fmt_time, short_choice
 from .provenance import config_digest, versions
 from .result import load_model
 from .store import ResultStore, atomic_save_model, atomic_write_json, storage_error
@@ -73,8 +73,9 @@ class Searcher:
     """Everything one search needs: config, data, float model, space, reference cost, output store."""
 
     def __init__(self, cfg: Config, float_model, data: Dataset, output_dir, log=print, trust_model: bool = False,
-                 fingerprint: dict | None = None, epoch_lines: bool = False):
+                 fingerprint: dict | None = None, epoch_lines: bool = False, on_finish=None):
         self.cfg, self.float_model, self.data, self.log = cfg, float_model, data, log
+        self.on_finish = on_finish  # called with the FinishedSearch (autoq.search: the plot)
         self.epoch_lines = epoch_lines
         from ..metrics import Metric
         self.metric = Metric(cfg.goal.metric, cfg.goal.direction)

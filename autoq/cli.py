@@ -301,7 +301,8 @@ def _export(args) -> int:
     for option in ("data", "hls_config"):
         if getattr(args, option) is not None:
             _require_file("--" + option.replace("_", "-"), getattr(args, option))
-    from .exporting.pipeline import ToolNotFoundError, export, export_front, validate_part
+    from .exporting.pipeline import ToolNotFoundError, validate_part
+    from .api import export, export_front
     validate_part(args.part)
     from .keras_env import import_tensorflow_quietly
     import_tensorflow_quietly()
@@ -343,9 +344,9 @@ def _export(args) -> int:
 
 
 def _report(args) -> int:
-    from .exporting.project_report import report
+    from .present.report_files import project_report
     from .present.tables import format_report
-    print(format_report(report(args.project)))
+    print(format_report(project_report(args.project)))
     return 0
 
 

@@ -34,7 +34,7 @@ from .source import load_source, search_provenance
 from .vocabulary import check_model
 from ..keras_env import hls4ml_keras2
 from ..cost.estimate import DEFAULT_PART, ResourceEstimate, estimate
-from .project_report import ProjectReport, report
+from .project_report import ProjectReport
 from .synth import ToolNotFoundError, require_tool, synthesize  # noqa: F401 - raised by export()
 
 RANDOM_SAMPLES = 200
@@ -313,7 +313,6 @@ def export(
     _write_result(result)
     if chk is not None and not result.bit_exact:  # the check's numbers are in the result (format_result prints them)
         _mismatch(result, created, allow_mismatch)
-    report(out)
     if synth:
         synthesize(result, hls_model, backend, _write_result)
     return result

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from . import keras_env
+from .searching.layout import SUMMARY
 
 
 def _printer(verbose, log):
@@ -45,7 +46,7 @@ def _export_winner(finished, log) -> None:
                      project_name=h.project_name, force=True, hls_config=h.settings or None)
         log(format_result(res))
         finished.summary["export"] = str(proj)
-        atomic_write_json(finished.output_dir / "summary.json", finished.summary)
+        atomic_write_json(finished.output_dir / SUMMARY, finished.summary)
     except OSError as exc:
         storage = storage_error(exc)
         if storage is None:

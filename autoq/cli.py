@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .searching import strategies  # the registry only: no TensorFlow
+from .searching.layout import SUMMARY, TRIALS_CSV
 
 # TensorFlow 2.14 logs "Unable to register cuDNN factory" at ERROR level on every CPU-only start: hide it
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -188,9 +189,9 @@ def _interrupted(out, argv) -> str:
         return f"[autoq] interrupted before the search wrote anything. Start it with the same command:\n  " \
                f"{_resume_command(argv)}"
     out = Path(out)
-    if not (out / "trials.csv").is_file():
+    if not (out / TRIALS_CSV).is_file():
         return f"[autoq] interrupted before a trial finished; what was prepared is kept in {out}. {resume}"
-    covered = ", summary.json and best_model.h5 cover them" if (out / "summary.json").is_file() else ""
+    covered = ", summary.json and best_model.h5 cover them" if (out / SUMMARY).is_file() else ""
     return f"[autoq] interrupted. Finished trials are kept in {out} (trials.csv lists them{covered}). {resume}"
 
 

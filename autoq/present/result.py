@@ -6,6 +6,7 @@ import dataclasses
 from ..searching.result import FinishedSearch
 from .plots import plot_pareto, plot_title
 from .tables import layer_table
+from ..searching.layout import PARETO_PNG
 
 
 class SearchResult(FinishedSearch):
@@ -35,4 +36,4 @@ class SearchResult(FinishedSearch):
 
 def save_plot(finished: FinishedSearch) -> None:
     """Write the search's ``pareto.png`` (at the end of a search, and of an interrupted one)."""
-    SearchResult.of(finished).plot(path=finished.output_dir / "pareto.png")
+    SearchResult.of(finished).plot(path=finished.output_dir / PARETO_PNG)

@@ -9,6 +9,7 @@ from .fronts import front_points
 from .provenance import versions
 from .result import FinishedSearch, load_model
 from .store import atomic_copy, atomic_save_model, atomic_write_json
+from .layout import BEST_MODEL
 
 
 def finish(self, fine_tune_epochs: int = 0, interrupted: bool = False) -> FinishedSearch:
@@ -36,14 +37,14 @@ def finish(self, fine_tune_epochs: int = 0, interrupted: bool = False) -> Finish
                 r["model_deleted"] = True
     best_model, test_acc = None, None
     if best is None:  # no winner: no best_model.h5 (an earlier run's would be taken for one)
-        (self.store.dir / "best_model.h5").unlink(missing_ok=True)
+        (self.store.dir / BEST_MODEL).unlink(missing_ok=True)
     else:
         best_path = self.store.dir / best["model"]
         if not best_path.is_file():
             raise ResultsError(f"the best trial's model {best_path} is missing (trial {best['trial']}); restore "
                                "it, or delete that trial's folder to drop the trial and run the same command again")
-        atomic_copy(best_path, self.store.dir / "best_model.h5")
-        best_model = load_model(self.store.dir / "best_model.h5", self.trust)
+        atomic_copy(best_path, self.store.dir / BEST_MODEL)
+        best_model = load_model(self.store.dir / BEST_MODEL, self.trust)
         _, test_acc = self._evaluate(best_model, "test")
     front_test = front_test_metrics(self, front_all, best["trial"] if best else None, test_acc)
     self.store.write_pareto_csv([{**r, "test_metric": front_test.get(r["trial"])} for r in front_all], key,
@@ -70,7 +71,7 @@ def finish(self, fine_tune_epochs: int = 0, interrupted: bool = False) -> Finish
         self._fit(best_model, fine_tune_epochs)
         _, acc = self._evaluate(best_model)
         _, test_acc = self._evaluate(best_model, "test")
-        atomic_save_model(best_model, self.store.dir / "best_model.h5")
+        atomic_save_model(best_model, self.store.dir / BEST_MODEL)
         summary.update(**self._metric_fields("fine_tuned_val", acc), **self._metric_fields("best_test", test_acc))
     atomic_write_json(self.store.summary_path, summary)
     result = FinishedSearch(self.store.dir, summary, records, front, self.state["baselines"], key, best_model,

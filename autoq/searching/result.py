@@ -8,6 +8,7 @@ from pathlib import Path
 from .. import model_io
 from ..errors import ResultsError
 from .store import ResultStore
+from .layout import BEST_MODEL, FLOAT_MODEL, STATE, SUMMARY
 
 
 @dataclass
@@ -38,7 +39,7 @@ class FinishedSearch:
         if self._best_model is None and self.best is not None:
             from ..keras_env import quiet_keras
             with quiet_keras():
-                self._best_model = load_model(self.output_dir / "best_model.h5")
+                self._best_model = load_model(self.output_dir / BEST_MODEL)
         return self._best_model
 
     @property
@@ -87,10 +88,10 @@ def load_result(output_dir) -> FinishedSearch:
     """Read a finished search back from its output directory."""
     import json
     out = Path(output_dir)
-    p = out / "summary.json"
+    p = out / SUMMARY
     if not p.is_file():
         state = "a search in progress or interrupted (run the same command again to resume)" \
-            if (out / "state.json").is_file() else "not an autoq search directory"
+            if (out / STATE).is_file() else "not an autoq search directory"
         raise ResultsError(f"{out} has no summary.json: {state}")
     try:
         summary = json.loads(p.read_text())
@@ -104,7 +105,7 @@ def load_result(output_dir) -> FinishedSearch:
     ids = set(summary.get("pareto", []))
     have = {r["trial"] for r in records}
     missing = [f"trials/{t}/record.json" for t in sorted(ids | ({best_id} - {None})) if t not in have]
-    missing += [name for name in ("best_model.h5",) * (best_id is not None) + ("float_model.h5",)
+    missing += [name for name in (BEST_MODEL,) * (best_id is not None) + (FLOAT_MODEL,)
                 if not (out / name).is_file()]
     if missing:
         raise ResultsError(f"{out} is missing {', '.join(missing)} of the finished search; restore them, or run the "

@@ -18,6 +18,7 @@ from .strategies import make_oracle
 from .strategies.base import StrategyContext
 from .finish import finish
 from .trial import Searcher
+from .layout import SUMMARY
 
 
 def _check_data_fits(model, data: Dataset):
@@ -291,5 +292,5 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
     scaler = _scaler(dataset)
     if scaler is not None:  # the export applies it to inputs in the units the search was given
         result.summary["input_scaler"] = scaler
-    atomic_write_json(out / "summary.json", result.summary)
+    atomic_write_json(out / SUMMARY, result.summary)
     return result

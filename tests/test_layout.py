@@ -172,3 +172,16 @@ def test_old_module_paths_are_gone_and_no_import_hook_is_installed(old):
         importlib.import_module(old)
     with pytest.raises(AttributeError):
         getattr(autoq, old.split(".")[1])
+
+
+def test_the_output_folder_is_named_once():
+    """Every file name of a search folder is spelled in autoq/searching/layout.py only (the folders' names double as
+    summary keys, so file names are what is checked)."""
+    from autoq.searching import layout
+    names = {v for k, v in vars(layout).items() if k.isupper() and "." in v}
+    assert {"summary.json", "best_model.h5", "record.json"} <= names
+    spelled = sorted(f"{name}:{node.lineno} {node.value}" for name, path in _modules().items()
+                     if name != "autoq.searching.layout"
+                     for node in ast.walk(ast.parse(path.read_text()))
+                     if isinstance(node, ast.Constant) and node.value in names)
+    assert spelled == []

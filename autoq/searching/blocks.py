@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ..errors import AutoqError, SpaceError
 from ..space import SearchSpace
-from .layout import TUNER
+from .layout import TRIALS_CSV, TUNER
 
 
 @dataclass
@@ -94,5 +94,5 @@ def stages(searcher, cfg, log):
         best = best_choice(searcher.store.records(), block)
         if best is None:
             raise AutoqError(f"block {block.index + 1} ({block.pattern}) finished no trial successfully; see "
-                             f"{searcher.store.dir / 'trials.csv'}")
+                             f"{searcher.store.dir / TRIALS_CSV}")
         fixed.update(best)

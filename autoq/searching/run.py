@@ -18,7 +18,7 @@ from .strategies import make_oracle
 from .strategies.base import StrategyContext
 from .finish import finish
 from .trial import Searcher
-from .layout import SUMMARY
+from .layout import SUMMARY, TRIALS_CSV
 
 
 def _check_data_fits(model, data: Dataset):
@@ -280,7 +280,7 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
         return None
     if role == "chief" and getattr(tuner, "serve_result", {}).get("stopped_on_failures"):
         stopped = TooManyFailures(f"search stopped: {cfg.search.max_failed_trials} trials in a row failed; "
-                                  f"see {out / 'trials.csv'}")
+                                  f"see {out / TRIALS_CSV}")
     if stopped is not None:
         if not any(r.get("status") == "ok" for r in searcher.store.records()):
             write_table(searcher)

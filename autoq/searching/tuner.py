@@ -15,7 +15,7 @@ from .store import atomic_write_text, storage_error
 from .strategies.base import AS_LEARNED_KEY, START_KEY
 from .finish import finish
 from .trial import Searcher
-from .layout import RECORD, TUNER
+from .layout import RECORD, TRIALS_CSV, TUNER
 
 kt = keras_env.keras_tuner()
 from keras_tuner.src.distribute import utils as dist_utils  # noqa: E402
@@ -63,7 +63,7 @@ def _requeue_lost(oracle, searcher: Searcher) -> list:
         folder = searcher.store.trial_dir(searcher.trial_prefix + tid)
         if oracle.trials[tid].status in ("COMPLETED", "FAILED", "INVALID") and tid not in queued and not (
                 folder / RECORD).is_file():
-            notes.append(f"[autoq] trial {searcher.trial_prefix + tid} had finished, but {folder / 'record.json'} is "
+            notes.append(f"[autoq] trial {searcher.trial_prefix + tid} had finished, but {folder / RECORD} is "
                          "gone: running it again")
             oracle.end_order = [t for t in oracle.end_order if t != tid]
             oracle._retry_queue.append(tid)
@@ -189,7 +189,7 @@ class AutoqTuner(base_tuner.BaseTuner):
             except (OSError, ValueError):
                 last = ((trial.message or "").strip().splitlines()[-1:] or [""])[0]
             raise TooManyFailures(f"search stopped: {limit} trials in a row failed (last error: {last}); "
-                                  f"see {searcher.store.dir / 'trials.csv'}")
+                                  f"see {searcher.store.dir / TRIALS_CSV}")
 
     def save_model(self, trial_id, model, step=0):  # run_trial saves the model itself
         pass

@@ -9,7 +9,8 @@ Python API (the CLI is a thin shell over it)::
 
 The stages, one package each, data flowing one way: :mod:`autoq.config` -> :mod:`autoq.data` ->
 :mod:`autoq.quantizers` / :mod:`autoq.space` -> :mod:`autoq.cost` -> :mod:`autoq.searching` ->
-:mod:`autoq.exporting` -> :mod:`autoq.present`.
+:mod:`autoq.exporting` -> :mod:`autoq.present`, with
+:mod:`autoq.api` (the orchestrator) and the CLI on top.
 """
 import os as _os
 
@@ -22,35 +23,4 @@ keras_env.settle()  # before anything imports TensorFlow: tf.keras is Keras 2 on
 
 from .config import Config, load_config  # noqa: E402
 from .errors import AutoqError, ConfigError, DataError, ExportError, QuantizerError, SpaceError  # noqa: E402
-
-
-def search(model=None, data=None, config=None, **kwargs):
-    """Run a quantization search and return its :class:`autoq.searching.result.SearchResult`; see
-    :func:`autoq.searching.run.run_search` for every argument."""
-    from .searching.run import run_search
-    return run_search(model, data, config, **kwargs)
-
-
-def export(model, output_dir=None, **kwargs):
-    """Export a QKeras model, a search folder's winner or a :class:`SearchResult`'s winner to a bit-exact hls4ml
-    project; see :func:`autoq.exporting.pipeline.export` for every argument. With a SearchResult, ``x`` is in the
-    units the search was given: its scaler (if the search standardized) is applied."""
-    keras_env.import_tensorflow_quietly()
-    from .exporting.pipeline import export as _export
-    from .searching.result import SearchResult
-    if isinstance(model, SearchResult):
-        if kwargs.get("x") is not None:
-            x = kwargs["x"]
-            if isinstance(x, (str, _os.PathLike)):
-                from .exporting.source import load_npz_inputs
-                x = load_npz_inputs(_os.fspath(x))
-            kwargs["x"] = model.scale_inputs(x)
-        model = model.output_dir
-    with keras_env.quiet_keras():
-        return _export(model, output_dir, **kwargs)
-
-
-def load_result(output_dir):
-    """Load a finished search's :class:`autoq.searching.result.SearchResult` from its output directory."""
-    from .searching.result import load_result as _load
-    return _load(output_dir)
+from .api import export, load_result, search  # noqa: E402,F401 - the API: plain functions

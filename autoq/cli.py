@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .searching import strategies  # the registry only: no TensorFlow
+from .searching.layout import SUMMARY, TRIALS_CSV
 
 # TensorFlow 2.14 logs "Unable to register cuDNN factory" at ERROR level on every CPU-only start: hide it
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -188,9 +189,9 @@ def _interrupted(out, argv) -> str:
         return f"[autoq] interrupted before the search wrote anything. Start it with the same command:\n  " \
                f"{_resume_command(argv)}"
     out = Path(out)
-    if not (out / "trials.csv").is_file():
+    if not (out / TRIALS_CSV).is_file():
         return f"[autoq] interrupted before a trial finished; what was prepared is kept in {out}. {resume}"
-    covered = ", summary.json and best_model.h5 cover them" if (out / "summary.json").is_file() else ""
+    covered = ", summary.json and best_model.h5 cover them" if (out / SUMMARY).is_file() else ""
     return f"[autoq] interrupted. Finished trials are kept in {out} (trials.csv lists them{covered}). {resume}"
 
 
@@ -240,10 +241,11 @@ def _run(args, where: dict):
     role, address, tuner_id = _distributed(args)
     from .keras_env import import_tensorflow_quietly
     import_tensorflow_quietly()  # the config's quantizers need it
-    from .searching.run import resolve_config, run_search
+    from .api import search
+    from .searching.run import resolve_config
     cfg = resolve_config(args.config, data_path=args.data)
     where["out"] = args.output or cfg.search.output_dir
-    return run_search(None, None, cfg, output_dir=args.output, max_trials=args.max_trials, seed=args.seed,
+    return search(None, None, cfg, output_dir=args.output, max_trials=args.max_trials, seed=args.seed,
                       algorithm=args.algorithm, overwrite=args.overwrite, verbose=0 if args.quiet else 2 if args.verbose else 1, role=role,
                       chief_address=address, tuner_id=tuner_id, wait_timeout=args.wait, trust_model=args.trust_model,
                       token=args.token, connect_timeout=args.connect_timeout)
@@ -252,7 +254,7 @@ def _run(args, where: dict):
 def _show(args) -> int:
     from .present.tables import front_table, layer_table
     from .searching.result import load_result
-    res = load_result(args.dir)
+    res = load_result(args.dir)  # the data only: no TensorFlow, no matplotlib
     s = res.summary
     b = res.best
     ref = s["reference_cost"]
@@ -287,7 +289,7 @@ def _show(args) -> int:
           f"{s['best_test_metric']:.4g}, {s['cost']} {b[s['cost']]:.6g} ({100 * b[s['cost']] / ref:.1f}% of "
           f"reference), score {b['score']:.4f}" + (" [SYNTHETIC data]" if s.get("synthetic_data") else ""))
     if s.get("exportable") is False:
-        from .searching.run import NOT_EXPORTABLE
+        from .present.narrate import NOT_EXPORTABLE
         print(NOT_EXPORTABLE)
     print(layer_table(b))
     return 0
@@ -300,7 +302,8 @@ def _export(args) -> int:
     for option in ("data", "hls_config"):
         if getattr(args, option) is not None:
             _require_file("--" + option.replace("_", "-"), getattr(args, option))
-    from .exporting.pipeline import ToolNotFoundError, export, export_front, validate_part
+    from .exporting.pipeline import ToolNotFoundError, validate_part
+    from .api import export, export_front
     validate_part(args.part)
     from .keras_env import import_tensorflow_quietly
     import_tensorflow_quietly()
@@ -342,9 +345,9 @@ def _export(args) -> int:
 
 
 def _report(args) -> int:
-    from .exporting.project_report import report
+    from .present.report_files import project_report
     from .present.tables import format_report
-    print(format_report(report(args.project)))
+    print(format_report(project_report(args.project)))
     return 0
 
 

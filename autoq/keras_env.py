@@ -128,15 +128,17 @@ def quiet_keras():
 def import_tensorflow_quietly() -> None:
     """Import TensorFlow with its C++ start-up lines kept off the terminal: the CUDA-factory and driver lines of a
     CPU-only machine and absl's "before InitializeLog" block, which TensorFlow's two libraries each print (so twice)
-    and TF_CPP_MIN_LOG_LEVEL does not always hold back. Only file descriptor 2 is redirected, only for the import;
-    an import that fails still raises. A no-op once TensorFlow is imported."""
+    and TF_CPP_MIN_LOG_LEVEL does not always hold back, and TF 2.21's "failed call to cuInit" of a machine without a
+    GPU, printed when the devices are first listed (so they are listed here). Only file descriptor 2 is redirected,
+    only for the import; an import that fails still raises. A no-op once TensorFlow is imported."""
     if "tensorflow" in sys.modules:
         return
     sys.stderr.flush()
     saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(null, 2)
-        import tensorflow  # noqa: F401
+        import tensorflow
+        tensorflow.config.list_physical_devices()
     finally:
         os.dup2(saved, 2)
         os.close(saved)

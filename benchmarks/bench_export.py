@@ -39,7 +39,7 @@ def published(kind):
 
 
 def winner(args, workdir):
-    from autoq.searching.run import run_search
+    from autoq import search as run_search
     cfg = jet_config(args.budget, args.data, algorithm="pareto", trials=SEARCH_TRIALS[args.budget], baselines=False,
                      keep="pareto", seed=args.seed)
     t0 = time.perf_counter()

@@ -39,7 +39,7 @@ import tensorflow as tf
 mark("import tensorflow")
 import qkeras
 kt = autoq.keras_env.keras_tuner()
-from autoq.searching.run import run_search
+from autoq import search as run_search
 mark("import autoq+qkeras+keras_tuner")
 cfg = json.loads(sys.argv[1])
 res = run_search(config=cfg, output_dir=sys.argv[2], verbose=False, overwrite=True)

@@ -32,7 +32,7 @@ from autoq.data.jets import is_generated, jets_splits, load_jets, make_synthetic
 from autoq.searching import strategies  # noqa: E402
 from autoq.searching.fronts import hypervolume, pareto_front  # noqa: E402
 from autoq.searching.result import load_model  # noqa: E402
-from autoq.searching.run import run_search  # noqa: E402
+from autoq import search as run_search  # noqa: E402 - the API: plot, closing lines, export
 from autoq.searching.tuner import Interrupted  # noqa: E402
 from autoq.space import build_qmodel  # noqa: E402
 # ----
@@ -61,8 +61,10 @@ PEERS_BUDGET = {
 }
 HGQ_BETA = (1e-6, 1e-3)  # HGQ's log beta ramp over its one training (first and last beta)
 LOG_DECADES = 3  # the log cost axis spans this many decades below uniform Q8's cost
-#: autoq's gradient strategy with a width per weight (space.granularity, branch granularity): run when the key exists
+#: autoq's gradient strategy with a width per weight (space.granularity: weight)
 GRANULARITY_METHOD = "autoq gradient, weight granularity"
+#: what --methods selects from: autoq's strategies, the two variants above, the AutoQKeras protocol, HGQ
+METHODS = AUTOQ_ALGORITHMS + ["hessian-input", "gradient-weight", "aqk", "hgq"]
 
 
 # =============================================================================================== data
@@ -226,13 +228,6 @@ def measure_records(recs, out, data):
         m = load_model(Path(out) / r["model"])
         rows.append({"trial": r["trial"], **measure_qkeras(m, data, r.get("energy")), "choice": r.get("choice")})
     return rows
-
-
-def granularity_available() -> bool:
-    """Does this autoq know ``space.granularity`` (per-channel / per-weight widths in the gradient strategy)?"""
-    import dataclasses
-    from autoq.config import SpaceConfig
-    return "granularity" in {f.name for f in dataclasses.fields(SpaceConfig)}
 
 
 def retrain_from_scratch(name, data, float_model, choice, budget, seed):
@@ -469,7 +464,7 @@ def run_dataset(name, data, args, budget, workdir, hgq):
         def add(method, rows, spent, load_before):
             methods[method] = {"rows": rows, "cpu": spent, "load": load_before}
 
-        for algo in AUTOQ_ALGORITHMS:
+        for algo in (a for a in AUTOQ_ALGORITHMS if a in args.methods):
             out = Path(workdir) / name / f"{algo}-{cpu:g}"
             print(f"[bench] {name}: autoq {algo}, {cpu:g} CPU-s ...", flush=True)
             ld = load()
@@ -484,13 +479,14 @@ def run_dataset(name, data, args, budget, workdir, hgq):
                                                                   b[bn].get("energy"))}
                 first = False
             add(f"autoq {algo}", measure_records(recs, out, data), spent, ld)
-        out = Path(workdir) / name / f"hessian-input-{cpu:g}"
-        print(f"[bench] {name}: {INPUT_METHOD}, {cpu:g} CPU-s ...", flush=True)
-        ld = load()
-        recs, _, spent = run_autoq(name, data, float_model, "hessian", cpu, budget, args.seed + 23, out,
-                                   input_quantizer=SEARCHED_INPUT[name])
-        add(INPUT_METHOD, measure_records(recs, out, data), spent, ld)
-        if granularity_available():  # space.granularity (branch granularity): per-weight widths in one training
+        if "hessian-input" in args.methods:
+            out = Path(workdir) / name / f"hessian-input-{cpu:g}"
+            print(f"[bench] {name}: {INPUT_METHOD}, {cpu:g} CPU-s ...", flush=True)
+            ld = load()
+            recs, _, spent = run_autoq(name, data, float_model, "hessian", cpu, budget, args.seed + 23, out,
+                                       input_quantizer=SEARCHED_INPUT[name])
+            add(INPUT_METHOD, measure_records(recs, out, data), spent, ld)
+        if "gradient-weight" in args.methods:  # space.granularity: per-weight widths
             out = Path(workdir) / name / f"gradient-weight-{cpu:g}"
             print(f"[bench] {name}: {GRANULARITY_METHOD}, {cpu:g} CPU-s ...", flush=True)
             ld = load()
@@ -498,23 +494,25 @@ def run_dataset(name, data, args, budget, workdir, hgq):
                                        space={"granularity": "weight"})
             add(GRANULARITY_METHOD, measure_records(recs, out, data), spent, ld)
         # ---- AutoQKeras: the class itself (once), then its protocol
-        if not notes:
-            aqk_line = try_autoqkeras_class(tf.keras.models.clone_model(float_model), data, workdir)
-            notes.append(f"QKeras's own `AutoQKeras` class (qkeras.autoqkeras, random mode) on this stack: {aqk_line}")
-        print(f"[bench] {name}: AutoQKeras protocol, {cpu:g} CPU-s ...", flush=True)
-        ld, c0 = load(), cpu_seconds()
-        out = Path(workdir) / name / f"aqk-{cpu:g}"
-        recs, _, _ = run_autoq(name, data, float_model, "random", 0.6 * cpu, budget, args.seed + 17, out)
-        rows = measure_records(recs, out, data)
-        c1 = cpu_seconds()
-        if recs:
-            best = max(recs, key=lambda r: r["score"])
-            q = retrain_from_scratch(name, data, float_model, best["choice"], budget, args.seed + 17)
+        if "aqk" in args.methods:
+            if not notes:
+                aqk_line = try_autoqkeras_class(tf.keras.models.clone_model(float_model), data, workdir)
+                notes.append(f"QKeras's own `AutoQKeras` class (qkeras.autoqkeras, random mode) on this stack: "
+                             f"{aqk_line}")
+            print(f"[bench] {name}: AutoQKeras protocol, {cpu:g} CPU-s ...", flush=True)
+            ld, c0 = load(), cpu_seconds()
+            out = Path(workdir) / name / f"aqk-{cpu:g}"
+            recs, _, _ = run_autoq(name, data, float_model, "random", 0.6 * cpu, budget, args.seed + 17, out)
+            rows = measure_records(recs, out, data)
             c1 = cpu_seconds()
-            rows.append({"trial": f"{best['trial']} re-trained", **measure_qkeras(q, data), "retrained": True})
-        add("AutoQKeras protocol", rows, c1 - c0, ld)  # search + re-training (its measuring included)
+            if recs:
+                best = max(recs, key=lambda r: r["score"])
+                q = retrain_from_scratch(name, data, float_model, best["choice"], budget, args.seed + 17)
+                c1 = cpu_seconds()
+                rows.append({"trial": f"{best['trial']} re-trained", **measure_qkeras(q, data), "retrained": True})
+            add("AutoQKeras protocol", rows, c1 - c0, ld)  # search + re-training (its measuring included)
         # ---- HGQ
-        if hgq is not None:
+        if hgq is not None and "hgq" in args.methods:
             print(f"[bench] {name}: HGQ, one training with a log beta ramp, {cpu:g} CPU-s ...", flush=True)
             ld = load()
             hrows, spent, top = run_hgq(hgq, name, data, float_model, cpu, budget, args.seed)
@@ -630,7 +628,8 @@ def headline_ratios(name, res, cpu, table):
             f"the CI's lower bound >= 0.95: " + ("HGQ not run" if h is None else ("met" if met_hv else "NOT met"))
             + "); its cheapest model within 1 point of float (picked on validation) costs "
             + (f"{bc['ebops']:.4g} EBOPs (test accuracy {bc['test_acc']:.4f}) against HGQ's "
-               + (f"{hc['ebops']:.4g}" if hc else "n/a") + f" ({'met' if met_cheap else 'NOT met'}) = "
+               + (f"{hc['ebops']:.4g}" if hc else "n/a") + " (" + ("HGQ not run" if h is None else "met: HGQ has no model "
+                  "within 1 point" if hc is None else "met" if met_cheap else "NOT met") + ") = "
                f"**{f(fig['cheapest_within_1pt_over_q6_ebops'])}x** uniform Q6's {f(q6.get('ebops'), '{:.4g}')}"
                if bc else "n/a (no model within 1 point of float on validation)")
             + f"; top end (most accurate on validation): test accuracy {f(best['top_acc'], '{:.4f}')} against HGQ's "
@@ -677,7 +676,15 @@ def main(argv=None):
                         "budget's)")
     p.add_argument("--datasets", default="jets,digits", help="comma-separated: jets, digits")
     p.add_argument("--bootstrap", type=int, default=None, help="paired bootstrap resamples (default: the budget's)")
+    p.add_argument("--methods", default=",".join(METHODS),
+                   help="comma-separated subset of: " + ", ".join(METHODS) + " (default: all; at least one autoq "
+                        "strategy, whose run trains the float model and the uniform baselines)")
     args = p.parse_args(argv)
+    args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in args.methods if m not in METHODS]
+    if unknown or not any(m in AUTOQ_ALGORITHMS for m in args.methods):
+        p.error(f"--methods: unknown {', '.join(unknown)}" if unknown else
+                "--methods needs at least one autoq strategy (" + ", ".join(AUTOQ_ALGORITHMS) + ")")
     budget = json.loads(json.dumps(PEERS_BUDGET[args.budget]))
     if args.cpu_seconds:
         if any(c <= 0 for c in args.cpu_seconds):
@@ -728,15 +735,16 @@ def main(argv=None):
         "'CPU-s used' can exceed the budget by up to one trial. CPU seconds, not wall seconds: the machine is shared. "
         "The float model and the uniform baselines are trained once, before the first autoq search's clock starts, "
         "and are not charged to any method; measuring the models afterwards is not charged either",
+        f"- methods run (--methods): {', '.join(args.methods)}"
+        + ("" if set(args.methods) == set(METHODS) else f"; not run: {', '.join(m for m in METHODS if m not in args.methods)}"),
         f"- autoq strategies: {', '.join(AUTOQ_ALGORITHMS)} (every strategy in autoq.searching.strategies); goal "
         "energy (forgiving factor, delta 8 %, rate 2), trials start from the float weights; space: the paper's "
         "(configs/jets-generated.yaml) for jets, configs/digits.yaml's for digits",
         f"- {INPUT_METHOD}: the same hessian search, with `space.input_quantizer` searched instead of fixed (as HGQ "
         "learns its input bits): " + "; ".join(f"{n}: {', '.join(f'`{q}`' for q in v)}"
                                                for n, v in SEARCHED_INPUT.items()),
-        f"- {GRANULARITY_METHOD}: the gradient strategy with `space.granularity: weight` "
-        + ("(run)" if granularity_available() else "-- not run: this autoq has no `space.granularity` yet (branch "
-           "`granularity`); the row appears by itself once the key exists"),
+        f"- {GRANULARITY_METHOD}: the gradient strategy with `space.granularity: weight` (a width per weight, 0-bit "
+        "pruning, learned in one training with a beta schedule; every epoch on the validation front kept)",
         "- AutoQKeras protocol: autoq's random search with the forgiving-factor energy score for 60 % of the CPU "
         "budget, then the best-scoring quantization re-trained from scratch (fresh initial weights, float epochs, "
         "early stopping) as AutoQKeras's documented workflow does; charged the search's and the re-training's CPU",

@@ -37,7 +37,7 @@ def fpga_of(model_path) -> dict:
 
 def run_all(args, workdir):
     from autoq.searching.result import load_model
-    from autoq.searching.run import run_search
+    from autoq import search as run_search
     runs, float_model, baselines = {}, None, None
     for algo in ALGORITHMS:
         first = float_model is None

@@ -141,7 +141,7 @@ def run_keras_tuner_qkeras(data, cfg, trials, workdir, float_model_path):
 
 
 def run_autoq(cfg, workdir):
-    from autoq.searching.run import run_search
+    from autoq import search as run_search
     with trial_clock() as stamps:
         t0 = time.perf_counter()
         res = run_search(config=cfg, output_dir=Path(workdir), verbose=False, overwrite=True)

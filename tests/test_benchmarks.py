@@ -34,11 +34,17 @@ HEADINGS = {
 }
 
 
+#: bench_peers's methods in the suite: every kind of method (plain strategies, the strategies' own CPU accounting,
+#: per-weight widths, AutoQKeras's re-training, HGQ), without the slower duplicates of a kind
+PEERS_METHODS = "random,bayesian,pareto,hessian,gradient-weight,aqk,hgq"
+
+
 @pytest.mark.parametrize("name", sorted(HEADINGS))
 def test_benchmark_tiny(name, tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run([sys.executable, str(BENCH / f"{name}.py"), "--budget", "tiny", "--out", str(tmp_path)],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=HANG)
+    extra = ["--methods", PEERS_METHODS] if name == "bench_peers" else []
+    proc = subprocess.run([sys.executable, str(BENCH / f"{name}.py"), "--budget", "tiny", "--out", str(tmp_path),
+                           *extra], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=HANG)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     md, png = tmp_path / f"{name}.md", tmp_path / f"{name}.png"
     assert md.is_file() and png.is_file() and png.stat().st_size > 5000
@@ -69,10 +75,8 @@ def test_benchmark_tiny(name, tmp_path):
             if sys.version_info < (3, 12):  # HGQ's models: our exact EBOPs are hgq's own count
                 hgq = budget["HGQ"]["models"]
                 assert hgq and all(x["ebops"] == pytest.approx(x["hgq_own_ebops"]) for x in hgq)
-        import dataclasses
-        from autoq.config import SpaceConfig
-        has = "granularity" in {f.name for f in dataclasses.fields(SpaceConfig)}
-        assert ("| autoq gradient, weight granularity |" in text) == has  # listed once space.granularity exists
+        assert "| autoq gradient, weight granularity |" in text  # per-weight widths (space.granularity: weight)
+        assert "not run: hyperband, gradient, hessian-input" in text and "| autoq hyperband |" not in text
     if name in ("bench_throughput", "bench_memory"):  # headline figures for benchmarks/stacks.py
         rec = json.loads((tmp_path / f"{name}.json").read_text())
         assert rec["stack"] == stack() and rec["figures"]

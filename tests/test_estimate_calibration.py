@@ -17,7 +17,7 @@ import tensorflow as tf
 from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
 
 from autoq.cost.estimate import estimate, part_resources
-from autoq.exporting.pipeline import export
+from autoq import export  # the API: the project with its report.md
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "benchmarks" / "data" / "hls4ml_synthesis.csv"

@@ -18,7 +18,8 @@ from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 from helpers_search import HANG
 
 from autoq.errors import ExportError, UnsupportedModelError
-from autoq.exporting.pipeline import InvalidOptionError, MismatchError, OutputExistsError, export, load_source
+from autoq import export  # the API: the project with its report (report.json, report.md)
+from autoq.exporting.pipeline import InvalidOptionError, MismatchError, OutputExistsError, load_source
 from autoq.exporting.synth import ToolNotFoundError
 from autoq.present.tables import format_result
 

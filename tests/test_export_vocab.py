@@ -32,7 +32,7 @@ from qkeras import (
 )
 from tensorflow.keras import layers as L
 
-from autoq.exporting.pipeline import export
+from autoq import export  # the API: the project with its report.md
 
 
 def dense_zoo():

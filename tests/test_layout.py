@@ -114,6 +114,28 @@ def test_modules_are_short_or_say_why():
     assert not long
 
 
+TOP = ("autoq.present", "autoq.api", "autoq.cli")
+
+
+def runs_up(graph: dict) -> list:
+    """(module, import) pairs where a module below the presentation imports present/, autoq.api or autoq.cli, or
+    present/ imports the API or the CLI."""
+    up = [(m, d) for m, deps in graph.items() if m != "autoq" and not m.startswith(TOP) for d in deps
+          if d.startswith(TOP)]
+    up += [(m, d) for m, deps in graph.items() if m.startswith("autoq.present") for d in deps
+           if d.startswith(("autoq.api", "autoq.cli"))]
+    return sorted(up)
+
+
+def test_stages_never_import_presentation_or_the_api():
+    """present/ sits on top (only autoq.api and the CLI above it): the stages below return data, counting imports
+    inside functions. The checker itself catches a stage that reaches up."""
+    assert runs_up(import_graph()) == [], "these run back up a stage"
+    fake = {"autoq.searching.run": {"autoq.present.tables"}, "autoq.present.plots": {"autoq.api"},
+            "autoq.api": {"autoq.present.result"}, "autoq": {"autoq.api"}}
+    assert runs_up(fake) == [("autoq.present.plots", "autoq.api"), ("autoq.searching.run", "autoq.present.tables")]
+
+
 def test_stages_are_packages_and_api_names_are_plain_functions():
     import types
 
@@ -150,3 +172,16 @@ def test_old_module_paths_are_gone_and_no_import_hook_is_installed(old):
         importlib.import_module(old)
     with pytest.raises(AttributeError):
         getattr(autoq, old.split(".")[1])
+
+
+def test_the_output_folder_is_named_once():
+    """Every file name of a search folder is spelled in autoq/searching/layout.py only (the folders' names double as
+    summary keys, so file names are what is checked)."""
+    from autoq.searching import layout
+    names = {v for k, v in vars(layout).items() if k.isupper() and "." in v}
+    assert {"summary.json", "best_model.h5", "record.json"} <= names
+    spelled = sorted(f"{name}:{node.lineno} {node.value}" for name, path in _modules().items()
+                     if name != "autoq.searching.layout"
+                     for node in ast.walk(ast.parse(path.read_text()))
+                     if isinstance(node, ast.Constant) and node.value in names)
+    assert spelled == []

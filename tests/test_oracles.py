@@ -154,7 +154,7 @@ def test_bad_arguments():
 # ---------------------------------------------------------------------------------------- a real search
 
 def test_real_pareto_search_on_digits(tmp_path):
-    from autoq.searching.run import run_search
+    from autoq import search as run_search
     cfg = {
         "name": "digits-pareto", "seed": 1,
         "model": {"builder": "autoq.models:mlp", "kwargs": {"input_dim": 64, "hidden": [16], "n_classes": 10}},

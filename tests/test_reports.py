@@ -20,6 +20,7 @@ from autoq.errors import ExportError
 from autoq.cost.estimate import ResourceEstimate, estimate, part_family
 from autoq.present.tables import format_estimate, format_report
 from autoq.exporting.project_report import report
+from autoq.present.report_files import project_report
 
 DATA = Path(__file__).parent / "data" / "vivado-reports"
 REPO = Path(__file__).resolve().parents[1]
@@ -127,7 +128,7 @@ def _lay_out_project(root: Path) -> Path:
 
 def test_parse_real_vivado_reports(tmp_path):
     prj = _lay_out_project(tmp_path)
-    rep = report(str(prj))
+    rep = project_report(str(prj))
     s = rep.synth
     assert s is not None and s.source == "csynth"
     assert (s.target_clock_ns, s.estimated_clock_ns) == (5.0, 4.049)
@@ -150,6 +151,8 @@ def test_report_side_by_side_with_estimate(tmp_path, hand_model):
     (prj / "autoq_export.json").write_text(json.dumps({"estimate": est.to_dict()}))
     os.utime(prj / "autoq_export.json", (1, 1))  # older than the reports: not stale
     rep = report(str(prj))
+    assert not (prj / "report.json").exists()  # reading a project writes nothing; the presentation writes it
+    rep = project_report(str(prj))
     assert rep.estimate is not None and rep.estimate.mult_lut == 12 and not rep.stale
     text = format_report(rep)
     assert "estimate" in text and "synthesized" in text and "2532" in text and "fc1" in text
@@ -161,7 +164,7 @@ def test_report_without_synthesis_says_how_to_run_it(tmp_path, hand_model):
     prj = tmp_path / "exported"
     prj.mkdir()
     (prj / "autoq_export.json").write_text(json.dumps({"estimate": estimate(hand_model).to_dict()}))
-    rep = report(str(prj))
+    rep = project_report(str(prj))
     assert rep.synth is None and any("build_prj.tcl" in n for n in rep.notes)
     assert (prj / "report.md").exists()
 
@@ -171,7 +174,7 @@ def test_report_refuses_a_folder_that_is_no_project(tmp_path):
     folder.mkdir()
     (folder / "report.md").write_text("my own notes")
     with pytest.raises(ExportError, match="not an hls4ml project"):
-        report(str(folder))
+        project_report(str(folder))
     assert (folder / "report.md").read_text() == "my own notes"
 
 

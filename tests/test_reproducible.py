@@ -6,7 +6,7 @@ import json
 
 from helpers_search import TINY, merge, records
 
-from autoq.searching.run import run_search
+from autoq import search as run_search
 
 
 def _run(tmp_path, name, over):

@@ -34,8 +34,9 @@ from .source import load_source, search_provenance
 from .vocabulary import check_model
 from ..keras_env import hls4ml_keras2
 from ..cost.estimate import DEFAULT_PART, ResourceEstimate, estimate
-from .project_report import ProjectReport, report
+from .project_report import ProjectReport
 from .synth import ToolNotFoundError, require_tool, synthesize  # noqa: F401 - raised by export()
+from ..searching.layout import DATA_SAMPLE, SUMMARY
 
 RANDOM_SAMPLES = 200
 MAX_CHECK_SAMPLES = 1000
@@ -219,7 +220,7 @@ def export(
     _refuse_unexportable_search(model, allow_mismatch)
     provenance = search_provenance(model, trial)  # {} for a model that is not a search's
     kmodel, name, data = load_source(model, trial, trust_model)
-    npz = os.path.join(os.fspath(model), "data_sample.npz") if data is not None else ""
+    npz = os.path.join(os.fspath(model), DATA_SAMPLE) if data is not None else ""
     kmodel = source.prepare(kmodel)
     check_model(kmodel)
     x, x_source, notes = _inputs(x, data, npz, kmodel)
@@ -313,7 +314,6 @@ def export(
     _write_result(result)
     if chk is not None and not result.bit_exact:  # the check's numbers are in the result (format_result prints them)
         _mismatch(result, created, allow_mismatch)
-    report(out)
     if synth:
         synthesize(result, hls_model, backend, _write_result)
     return result
@@ -338,7 +338,7 @@ def _refuse_unexportable_search(model: Any, allow: bool) -> None:
     """A search run with ``hls4ml: false`` searched quantizers hls4ml may not reproduce: refused unless ``allow``."""
     if not isinstance(model, (str, os.PathLike)):
         return
-    path = os.path.join(os.fspath(model), "summary.json")
+    path = os.path.join(os.fspath(model), SUMMARY)
     if not os.path.isfile(path):
         return
     try:

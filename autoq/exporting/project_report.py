@@ -1,5 +1,6 @@
 """The report of one exported project: the estimate autoq wrote at export time (``autoq_export.json``) beside the
-synthesized numbers of :mod:`autoq.exporting.vendor_reports`; written as ``report.json`` and ``report.md``."""
+synthesized numbers of :mod:`autoq.exporting.vendor_reports` (written as ``report.json`` and ``report.md`` by
+:mod:`autoq.present.report_files`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,7 +11,6 @@ from typing import Any
 
 from ..cost.estimate import ResourceEstimate
 from ..errors import ExportError
-from ..present.tables import format_report
 from .vendor_reports import SynthReport, parse_synth_report
 
 
@@ -43,8 +43,8 @@ CHECK_KEYS = ("bit_exact", "agreement", "max_abs_diff", "compared_layer", "first
 def report(project_dir: str) -> ProjectReport:
     """Collect the estimate (from ``autoq_export.json``) and the synthesis reports of ``project_dir``.
 
-    Writes ``report.json`` and ``report.md`` into a project autoq exported, and returns the
-    :class:`ProjectReport`; another hls4ml project is read but not written to, and any other folder is refused.
+    Returns the :class:`ProjectReport` of a project autoq exported or of another hls4ml project; any other folder
+    is refused. Nothing is written (:func:`autoq.present.report_files.write_report` writes it).
     """
     import glob
 
@@ -75,16 +75,7 @@ def report(project_dir: str) -> ProjectReport:
         if xmls and max(os.path.getmtime(p) for p in xmls) < os.path.getmtime(meta_path):
             stale = True
             notes.append("synthesis report is older than the last export: it may describe a previous model")
-    if not ours:
-        notes.append("not an autoq export: report.md and report.json were not written")
-    rep = ProjectReport(project_dir=project_dir, estimate=est, synth=synth, stale=stale, notes=notes, check=check)
-    if ours:
-        try:
-            write_report_files(rep, project_dir)
-        except OSError as exc:  # a read-only project (an archive, another user's): the report is still printed
-            rep.notes.append(f"report.json and report.md not written ({exc.strerror or exc}): the report above is "
-                             "the only copy")
-    return rep
+    return ProjectReport(project_dir=project_dir, estimate=est, synth=synth, stale=stale, notes=notes, check=check)
 
 
 def _read_meta(meta_path: str) -> tuple[ResourceEstimate | None, dict]:
@@ -104,11 +95,3 @@ def _read_meta(meta_path: str) -> tuple[ResourceEstimate | None, dict]:
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             raise ExportError(f"{meta_path}: its estimate is damaged ({exc}); {fix}") from None
     return est, {k: meta.get(k) for k in CHECK_KEYS}
-
-
-def write_report_files(rep: ProjectReport, project_dir: str) -> None:
-    """Write ``report.json`` and ``report.md`` (the formatted table in a code block)."""
-    with open(os.path.join(project_dir, "report.json"), "w") as f:
-        json.dump(rep.to_dict(), f, indent=2)
-    with open(os.path.join(project_dir, "report.md"), "w") as f:
-        f.write(f"# autoq report: {os.path.basename(os.path.abspath(project_dir))}\n\n```\n{format_report(rep)}\n```\n")

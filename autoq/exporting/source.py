@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ExportError
+from ..searching.layout import BEST_MODEL, DATA_SAMPLE, RECORD, SUMMARY, TRIAL_MODEL, TRIALS
 
 def load_source(src: Any, trial: str | None = None, trust_model: bool = False) -> tuple[Any, str, dict | None]:
     """(model, name, data) for a tf.keras model, an .h5 path or a finished search directory.
@@ -25,14 +26,14 @@ def load_source(src: Any, trial: str | None = None, trust_model: bool = False) -
         return src, src.name, None
     path = os.fspath(src)
     if os.path.isdir(path):
-        h5 = os.path.join(path, "best_model.h5")
-        if not ((os.path.isfile(h5) or trial is not None) and os.path.isfile(os.path.join(path, "summary.json"))):
+        h5 = os.path.join(path, BEST_MODEL)
+        if not ((os.path.isfile(h5) or trial is not None) and os.path.isfile(os.path.join(path, SUMMARY))):
             raise ExportError(f"{path} is not a finished search directory: it needs best_model.h5 and summary.json")
         name = os.path.basename(os.path.normpath(path))
         if trial is not None:
             h5, name = _trial_model(path, str(trial)), f"{name}_trial{trial}"
         data = None
-        npz = os.path.join(path, "data_sample.npz")
+        npz = os.path.join(path, DATA_SAMPLE)
         if os.path.isfile(npz):
             data = read_npz(npz)
         return load_h5(h5, trust_model), name, data
@@ -48,7 +49,7 @@ def load_source(src: Any, trial: str | None = None, trust_model: bool = False) -
 def _summary(path: str) -> dict:
     import json
     try:
-        with open(os.path.join(path, "summary.json")) as f:
+        with open(os.path.join(path, SUMMARY)) as f:
             return json.load(f)
     except (OSError, ValueError) as e:
         raise ExportError(f"{path} is not a finished search directory: its summary.json is unreadable ({e})") from None
@@ -60,7 +61,7 @@ def search_provenance(src: Any, trial: str | None = None) -> dict:
     trials all break its constraints has no winner: exporting it without ``trial`` is an error that says so."""
     import json
     if hasattr(src, "layers") or not os.path.isdir(os.fspath(src)) or \
-            not os.path.isfile(os.path.join(os.fspath(src), "summary.json")):
+            not os.path.isfile(os.path.join(os.fspath(src), SUMMARY)):
         return {}
     path = os.path.abspath(os.fspath(src))
     summary = _summary(path)
@@ -70,7 +71,7 @@ def search_provenance(src: Any, trial: str | None = None) -> dict:
                           "--front")
     tid = str(trial) if trial is not None else str(summary["best"]["trial"])
     try:
-        with open(os.path.join(path, "trials", tid, "record.json")) as f:
+        with open(os.path.join(path, TRIALS, tid, RECORD)) as f:
             record = json.load(f)
     except (OSError, ValueError):
         record = summary["best"] if trial is None else {}
@@ -83,7 +84,7 @@ def search_provenance(src: Any, trial: str | None = None) -> dict:
 
 def front_trials(search_dir: str) -> list:
     """The trial ids on a finished search's Pareto front, each with its saved model (else an error naming it)."""
-    if not os.path.isfile(os.path.join(search_dir, "summary.json")):
+    if not os.path.isfile(os.path.join(search_dir, SUMMARY)):
         raise ExportError(f"--front needs a finished search directory; {search_dir} has no summary.json")
     trials = [str(t) for t in _summary(search_dir).get("pareto", [])]
     if not trials:
@@ -95,12 +96,12 @@ def front_trials(search_dir: str) -> list:
 
 def _trial_model(search_dir: str, trial: str) -> str:
     """Path of the saved model of ``trial`` in a search directory (``trials/<id>/model.h5``)."""
-    path = os.path.join(search_dir, "trials", trial, "model.h5")
+    path = os.path.join(search_dir, TRIALS, trial, TRIAL_MODEL)
     if os.path.isfile(path):
         return path
-    tdir = os.path.join(search_dir, "trials")
+    tdir = os.path.join(search_dir, TRIALS)
     saved = sorted(t for t in (os.listdir(tdir) if os.path.isdir(tdir) else [])
-                   if os.path.isfile(os.path.join(tdir, t, "model.h5")))
+                   if os.path.isfile(os.path.join(tdir, t, TRIAL_MODEL)))
     raise ExportError(
         f"trial {trial!r} has no saved model in {search_dir}; trials with a saved model: {', '.join(saved) or 'none'}"
         " (search.keep: pareto keeps the Pareto front and the winner, all keeps every trial)"

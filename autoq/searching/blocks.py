@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from ..errors import AutoqError, SpaceError
 from ..space import SearchSpace
+from .layout import TRIALS_CSV, TUNER
 
 
 @dataclass
@@ -79,7 +80,7 @@ def stages(searcher, cfg, log):
     """(trial budget, keras-tuner project) of each stage of the search: one for a plain search; one per block
     with ``search.blocks``, the searcher set to the block's space (earlier blocks fixed at their best choice)."""
     if not cfg.search.blocks:
-        yield cfg.search.max_trials, "tuner"
+        yield cfg.search.max_trials, TUNER
         return
     blocks = plan(searcher.space, cfg.search.blocks)
     fixed: dict = {}
@@ -93,5 +94,5 @@ def stages(searcher, cfg, log):
         best = best_choice(searcher.store.records(), block)
         if best is None:
             raise AutoqError(f"block {block.index + 1} ({block.pattern}) finished no trial successfully; see "
-                             f"{searcher.store.dir / 'trials.csv'}")
+                             f"{searcher.store.dir / TRIALS_CSV}")
         fixed.update(best)

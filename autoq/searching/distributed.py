@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from ..errors import AutoqError, ResultsError
+from .layout import STATE
 
 ENV_ID, ENV_IP, ENV_PORT = "KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"
 ENV_TOKEN = "AUTOQ_TOKEN"
@@ -175,7 +176,7 @@ def wait_for_state(out: Path, fingerprint: dict, timeout: float, log, poll: floa
     """Worker side: wait until the chief has prepared the shared output directory; check it is this search (same
     config, data and float model)."""
     from .folder import differ, read_state, state_changes
-    state_path = out / "state.json"
+    state_path = out / STATE
     t0 = time.time()
     said = False
     while not state_path.is_file():

@@ -1,5 +1,5 @@
 """The end of a search: the front and the winner (under the constraints), the front's test metric, the winner's
-model and optional fine-tuning, ``summary.json`` and the plot."""
+model and optional fine-tuning, ``summary.json``."""
 from __future__ import annotations
 
 import time
@@ -7,14 +7,16 @@ import time
 from ..errors import AutoqError, ResultsError
 from .fronts import front_points
 from .provenance import versions
-from .result import SearchResult, load_model
+from .result import FinishedSearch, load_model
 from .store import atomic_copy, atomic_save_model, atomic_write_json
+from .layout import BEST_MODEL
 
 
-def finish(self, fine_tune_epochs: int = 0, interrupted: bool = False) -> SearchResult:
+def finish(self, fine_tune_epochs: int = 0, interrupted: bool = False) -> FinishedSearch:
     """The end of a search (``self`` is its :class:`.trial.Searcher`): trials.csv, the front and the winner under the
     constraints, the front's test metric, the models outside the front dropped (``search.keep: pareto``),
-    ``best_model.h5``, the optional fine-tuning of the winner, summary.json and the plot."""
+    ``best_model.h5``, the optional fine-tuning of the winner, summary.json; then the searcher's ``on_finish``
+    hook (the API's: the plot) sees the finished search."""
     records = self.store.records()
     self.store.write_trials_csv(records, self.dataset_label)
     ok = [r for r in records if r.get("status") == "ok" and not r.get("partial")]  # partial: blocks before the last
@@ -35,14 +37,14 @@ def finish(self, fine_tune_epochs: int = 0, interrupted: bool = False) -> Search
                 r["model_deleted"] = True
     best_model, test_acc = None, None
     if best is None:  # no winner: no best_model.h5 (an earlier run's would be taken for one)
-        (self.store.dir / "best_model.h5").unlink(missing_ok=True)
+        (self.store.dir / BEST_MODEL).unlink(missing_ok=True)
     else:
         best_path = self.store.dir / best["model"]
         if not best_path.is_file():
             raise ResultsError(f"the best trial's model {best_path} is missing (trial {best['trial']}); restore "
                                "it, or delete that trial's folder to drop the trial and run the same command again")
-        atomic_copy(best_path, self.store.dir / "best_model.h5")
-        best_model = load_model(self.store.dir / "best_model.h5", self.trust)
+        atomic_copy(best_path, self.store.dir / BEST_MODEL)
+        best_model = load_model(self.store.dir / BEST_MODEL, self.trust)
         _, test_acc = self._evaluate(best_model, "test")
     front_test = front_test_metrics(self, front_all, best["trial"] if best else None, test_acc)
     self.store.write_pareto_csv([{**r, "test_metric": front_test.get(r["trial"])} for r in front_all], key,
@@ -69,11 +71,13 @@ def finish(self, fine_tune_epochs: int = 0, interrupted: bool = False) -> Search
         self._fit(best_model, fine_tune_epochs)
         _, acc = self._evaluate(best_model)
         _, test_acc = self._evaluate(best_model, "test")
-        atomic_save_model(best_model, self.store.dir / "best_model.h5")
+        atomic_save_model(best_model, self.store.dir / BEST_MODEL)
         summary.update(**self._metric_fields("fine_tuned_val", acc), **self._metric_fields("best_test", test_acc))
     atomic_write_json(self.store.summary_path, summary)
-    result = SearchResult(self.store.dir, summary, records, front, self.state["baselines"], key, best_model)
-    result.plot(path=self.store.dir / "pareto.png")
+    result = FinishedSearch(self.store.dir, summary, records, front, self.state["baselines"], key, best_model,
+                            self.cfg)
+    if self.on_finish is not None:
+        self.on_finish(result)
     return result
 
 def front_test_metrics(self, front: list, best_trial: str, best_test) -> dict:

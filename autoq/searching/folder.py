@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 
 from ..errors import ResultsError
+from .layout import (BASELINES, BEST_MODEL, DATA_SAMPLE, FLOAT_MODEL, PARETO_CSV, PARETO_PNG, STATE, STRATEGY, SUMMARY,
+                     TRIALS, TRIALS_CSV, TUNER)
 
 MARKER = "autoq.json"
 LOCK = "autoq.lock"
@@ -28,8 +30,8 @@ FORMAT = 1
 HEARTBEAT = 20.0  # seconds between touches of the lock file
 STALE_AFTER = 120.0  # a lock from another host with no heartbeat for this long is abandoned
 # everything autoq writes at the top of a search folder (``--overwrite`` removes these and nothing else)
-OWN_ENTRIES = frozenset({MARKER, LOCK, "state.json", "summary.json", "float_model.h5", "best_model.h5", "trials.csv",
-                         "pareto.csv", "pareto.png", "data_sample.npz", "trials", "baselines", "tuner", "strategy",
+OWN_ENTRIES = frozenset({MARKER, LOCK, STATE, SUMMARY, FLOAT_MODEL, BEST_MODEL, TRIALS_CSV,
+                         PARETO_CSV, PARETO_PNG, DATA_SAMPLE, TRIALS, BASELINES, TUNER, STRATEGY,
                          "chief.token"})
 FINGERPRINT_PARTS = {"config": "config", "data": "data (content hash)", "model": "float model (weights hash)"}
 
@@ -54,7 +56,7 @@ def write_marker(out: Path, kind: str = "search") -> None:
 def _legacy_search(out: Path) -> bool:
     """A search folder of autoq before markers existed: a state.json with a config digest and nothing foreign."""
     try:
-        state = json.loads((out / "state.json").read_text())
+        state = json.loads((out / STATE).read_text())
     except (OSError, ValueError):
         return False
     return isinstance(state, dict) and "config_digest" in state and all(_own(p.name) for p in out.iterdir())
@@ -308,7 +310,7 @@ def differ(parts: list) -> str:
 
 def read_state(out: Path) -> dict | None:
     """``state.json`` of a prepared search (None before preparation finished); a damaged one is an error."""
-    p = Path(out) / "state.json"
+    p = Path(out) / STATE
     if not p.is_file():
         return None
     try:

@@ -1,4 +1,5 @@
-"""A finished search read back from its output folder: :class:`SearchResult` and :func:`load_result`."""
+"""A finished search, as data: :class:`FinishedSearch` (what :func:`.run.run_search` returns) and :func:`load_result`
+(the same read back from its output folder). Its plot and table are :class:`autoq.present.result.SearchResult`'s."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,14 +7,15 @@ from pathlib import Path
 
 from .. import model_io
 from ..errors import ResultsError
-from ..present.plots import plot_pareto, plot_title
-from ..present.tables import layer_table
 from .store import ResultStore
+from .layout import BEST_MODEL, FLOAT_MODEL, STATE, SUMMARY
 
 
 @dataclass
-class SearchResult:
-    """A finished search: records of every trial, the Pareto front, baselines, and the winner on disk."""
+class FinishedSearch:
+    """A finished search: records of every trial, the Pareto front, baselines, and the winner on disk. ``config``
+    (the resolved :class:`~autoq.config.Config`) and ``tag`` (the log lines' prefix) are set by the run that
+    finished it, not read back."""
 
     output_dir: Path
     summary: dict
@@ -22,6 +24,8 @@ class SearchResult:
     baselines: dict
     cost_key: str = "energy"
     _best_model: object = field(default=None, repr=False)
+    config: object = field(default=None, repr=False, compare=False)
+    tag: str = field(default="[autoq]", repr=False, compare=False)
 
     @property
     def best(self) -> dict | None:
@@ -35,7 +39,7 @@ class SearchResult:
         if self._best_model is None and self.best is not None:
             from ..keras_env import quiet_keras
             with quiet_keras():
-                self._best_model = load_model(self.output_dir / "best_model.h5")
+                self._best_model = load_model(self.output_dir / BEST_MODEL)
         return self._best_model
 
     @property
@@ -62,19 +66,6 @@ class SearchResult:
         from ..metrics import Metric
         return Metric(self.summary.get("metric", "accuracy"), self.summary.get("direction", "max"))
 
-    def plot(self, cost: str | None = None, ax=None, path=None):
-        """The goal metric vs cost with the Pareto front and baselines (a matplotlib Figure)."""
-        s = self.summary
-        return plot_pareto(self.trials, self.baselines, cost or self.cost_key, path=path, ax=ax,
-                           title=plot_title(s), metric=self.metric, n_val=s.get("val_samples"),
-                           test=s.get("test_metric"), n_test=s.get("test_samples"))
-
-    def table(self) -> str:
-        """Per-layer table of the winner (or, with no winner, why there is none)."""
-        if self.best is None:
-            return (self.summary.get("constraints") or {}).get("message", "no winner")
-        return layer_table(self.best)
-
     def trials_frame(self):
         """Trials as a pandas DataFrame (pandas must be installed); ``.trials`` is the plain list."""
         import pandas as pd
@@ -83,8 +74,8 @@ class SearchResult:
     def __repr__(self):
         b = self.best
         if b is None:
-            return f"SearchResult({self.output_dir}, {len(self.trials)} trials, no trial within the constraints)"
-        return (f"SearchResult({self.output_dir}, {len(self.trials)} trials, best trial {b['trial']}: "
+            return f"{type(self).__name__}({self.output_dir}, {len(self.trials)} trials, no trial within the constraints)"
+        return (f"{type(self).__name__}({self.output_dir}, {len(self.trials)} trials, best trial {b['trial']}: "
                 f"val {self.metric.name} {b['val_metric']:.4g}, {self.cost_key} {b[self.cost_key]:.4g})")
 
 
@@ -93,14 +84,14 @@ def load_model(path, trust: bool = False):
     return model_io.load(path, trust, error=ResultsError)
 
 
-def load_result(output_dir) -> SearchResult:
+def load_result(output_dir) -> FinishedSearch:
     """Read a finished search back from its output directory."""
     import json
     out = Path(output_dir)
-    p = out / "summary.json"
+    p = out / SUMMARY
     if not p.is_file():
         state = "a search in progress or interrupted (run the same command again to resume)" \
-            if (out / "state.json").is_file() else "not an autoq search directory"
+            if (out / STATE).is_file() else "not an autoq search directory"
         raise ResultsError(f"{out} has no summary.json: {state}")
     try:
         summary = json.loads(p.read_text())
@@ -114,10 +105,10 @@ def load_result(output_dir) -> SearchResult:
     ids = set(summary.get("pareto", []))
     have = {r["trial"] for r in records}
     missing = [f"trials/{t}/record.json" for t in sorted(ids | ({best_id} - {None})) if t not in have]
-    missing += [name for name in ("best_model.h5",) * (best_id is not None) + ("float_model.h5",)
+    missing += [name for name in (BEST_MODEL,) * (best_id is not None) + (FLOAT_MODEL,)
                 if not (out / name).is_file()]
     if missing:
         raise ResultsError(f"{out} is missing {', '.join(missing)} of the finished search; restore them, or run the "
                            "same autoq search command again to rebuild what can be rebuilt")
-    return SearchResult(out, summary, records, [r for r in records if r["trial"] in ids],
+    return FinishedSearch(out, summary, records, [r for r in records if r["trial"] in ids],
                         summary.get("baselines", {}), summary.get("cost", "energy"))

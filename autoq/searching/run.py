@@ -1,6 +1,6 @@
-"""The search entry point: config and data resolved, checks before training, the output folder taken, the
-stages (one, or one per block) run through keras-tuner, the winner summarised and, with an ``hls4ml:`` section,
-exported."""
+"""The search proper: config and data resolved, checks before training, the output folder taken, the stages (one, or
+one per block) run through keras-tuner, the finished search returned. Telling it and the automatic export are the
+orchestrator's (:mod:`autoq.api`)."""
 from __future__ import annotations
 
 import time
@@ -10,15 +10,15 @@ from ..config import SEEDING_ALGORITHMS, Config, config_from_dict, load_config
 from ..data import Dataset, as_dataset, load_dataset
 from ..errors import ConfigError, DataError
 from .. import model_io
-from ..present.tables import fmt_time
 from .provenance import config_digest
-from .result import SearchResult
+from .result import FinishedSearch
 from .store import atomic_write_json, storage_error
 from . import strategies
 from .strategies import make_oracle
 from .strategies.base import StrategyContext
 from .finish import finish
 from .trial import Searcher
+from .layout import SUMMARY, TRIALS_CSV
 
 
 def _check_data_fits(model, data: Dataset):
@@ -95,7 +95,7 @@ def resolve_config(config, **overrides) -> Config:
 def run_search(model=None, data=None, config=None, *, output_dir=None, max_trials=None, seed=None,
                algorithm=None, overwrite=False, verbose=True, log=None, role=None, chief_address=None,
                tuner_id=None, wait_timeout=3600.0, trust_model=False, token=None,
-               connect_timeout=None) -> SearchResult | None:
+               connect_timeout=None, on_finish=None) -> FinishedSearch | None:
     """Search a heterogeneous quantization of ``model`` on ``data`` under ``config``.
 
     model: a trained float tf.keras model, or None to take it from the config (path or builder).
@@ -105,10 +105,11 @@ def run_search(model=None, data=None, config=None, *, output_dir=None, max_trial
     role: None (one process), "chief" or "worker" (keras-tuner's distributed mode, see autoq.searching.distributed);
         chief_address is HOST:PORT (the chief listens there, workers connect there), else keras-tuner's
         KERASTUNER_ORACLE_IP/PORT variables; tuner_id names this process (default: "chief", or a worker name).
-        A worker returns None once the chief has no more trials; the chief returns the SearchResult. token (or
+        A worker returns None once the chief has no more trials; the chief returns the FinishedSearch. token (or
         $AUTOQ_TOKEN) is the shared secret a chief beyond loopback requires of its workers; a worker whose chief
         does not answer within connect_timeout seconds (default 30) fails.
     trust_model: allow a model file that carries code (Lambda layers, unknown custom layers, a SavedModel).
+    on_finish: called with the FinishedSearch once summary.json is written (also when interrupted).
 
     The output folder is locked while the search runs; a folder that holds a search is resumed only if its config,
     data and float model are the same (else an error says what changed).
@@ -126,7 +127,7 @@ def run_search(model=None, data=None, config=None, *, output_dir=None, max_trial
                 return _run_search(model, data, config, output_dir=output_dir, max_trials=max_trials, seed=seed,
                                    algorithm=algorithm, overwrite=overwrite, verbose=verbose, log=log, dist=dist,
                                    wait_timeout=wait_timeout, trust_model=trust_model,
-                                   connect_timeout=connect_timeout)
+                                   connect_timeout=connect_timeout, on_finish=on_finish)
             except OSError as exc:
                 storage = storage_error(exc)
                 if storage is None:
@@ -140,7 +141,7 @@ def _float_activation_layers(model) -> set:
 
 
 def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm, overwrite, verbose, log, dist=None,
-                wait_timeout=3600.0, trust_model=False, connect_timeout=None):
+                wait_timeout=3600.0, trust_model=False, connect_timeout=None, on_finish=None):
     cfg = resolve_config(config, max_trials=max_trials, seed=seed, output_dir=output_dir, algorithm=algorithm)
     if log is None:
         log = (lambda *a, **k: print(*a, **{"flush": True, **k})) if verbose else (lambda *a, **k: None)
@@ -189,15 +190,10 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
             dist["token"] = search_token(out)
     try:
         return _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp, connect_timeout,
-                          epoch_lines=int(verbose) >= 2)
+                          epoch_lines=int(verbose) >= 2, on_finish=on_finish)
     finally:
         if lock is not None:
             lock.release()
-
-
-#: what every output of a ``hls4ml: false`` search says
-NOT_EXPORTABLE = ("NOT exportable: this search ran with hls4ml: false (its space was not checked against what hls4ml "
-                  "reproduces bit-exactly); autoq export refuses it unless --allow-mismatch")
 
 
 def preflight(cfg: Config) -> None:
@@ -221,7 +217,7 @@ def preflight(cfg: Config) -> None:
             validate_part(cfg.hls4ml.part)
         except ExportError as exc:
             raise ConfigError(str(exc), key="hls4ml.part", source=cfg.source) from None
-        proj = _hls_project_dir(cfg)
+        proj = hls_project_dir(cfg)
         if proj.exists() and (not proj.is_dir() or (any(proj.iterdir()) and not (proj / "hls4ml_config.yml").is_file())):
             raise ConfigError(f"the export folder {proj} exists and is not an hls4ml project; autoq would write into "
                               "it at the end of the search: choose another hls4ml.output_dir", key="hls4ml.output_dir",
@@ -236,12 +232,14 @@ def _scaler(dataset) -> dict | None:
     return {"mean": [float(v) for v in mean.reshape(-1)], "scale": [float(v) for v in dataset.scaler_scale.reshape(-1)]}
 
 
-def _hls_project_dir(cfg: Config) -> Path:
+def hls_project_dir(cfg: Config) -> Path:
+    """Where the search's automatic export (an ``hls4ml:`` section) writes its project."""
     h = cfg.hls4ml
     return Path(h.output_dir) if h.output_dir else Path("hls_projects") / cfg.name
 
 
-def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp, connect_timeout, epoch_lines):
+def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp, connect_timeout, epoch_lines,
+               on_finish=None):
     """The search proper, in an output folder this process may write (locked, or a worker's shared folder)."""
     from .blocks import stages  # imports TensorFlow (the space)
     from .tuner import TooManyFailures, make_tuner, run_stage, write_table  # imports keras-tuner
@@ -250,7 +248,7 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
         raise ConfigError("search.blocks runs in one process; drop --chief/--worker or the blocks",
                           key="search.blocks", source=cfg.source)
     searcher = Searcher(cfg, model, dataset, out, log, trust_model=trust_model, fingerprint=fp,
-                        epoch_lines=epoch_lines)
+                        epoch_lines=epoch_lines, on_finish=on_finish)
     log(f"[autoq] {dataset.describe()}")
     log(f"[autoq] search space: {len(searcher.space.slots)} quantizable layers, "
         f"{len(searcher.space.hp_choices())} choices, {searcher.space.size():.3g} configurations; "
@@ -282,59 +280,17 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
         return None
     if role == "chief" and getattr(tuner, "serve_result", {}).get("stopped_on_failures"):
         stopped = TooManyFailures(f"search stopped: {cfg.search.max_failed_trials} trials in a row failed; "
-                                  f"see {out / 'trials.csv'}")
+                                  f"see {out / TRIALS_CSV}")
     if stopped is not None:
         if not any(r.get("status") == "ok" for r in searcher.store.records()):
             write_table(searcher)
             raise stopped
         log(f"[autoq] {stopped}")
     result = finish(searcher, cfg.train.fine_tune_epochs)
+    result.tag = f"[autoq {dist['tuner_id']}]" if dist else "[autoq]"
+    result.summary["seconds"] = round(time.time() - searcher.t0, 1)  # with the winner's fine-tuning
     scaler = _scaler(dataset)
     if scaler is not None:  # the export applies it to inputs in the units the search was given
         result.summary["input_scaler"] = scaler
-        atomic_write_json(out / "summary.json", result.summary)
-    log(f"[autoq] done in {fmt_time(time.time() - searcher.t0)}: {len(result.trials)} trials, "
-        f"{len(result.pareto)} on the Pareto front")
-    b = result.best
-    cons = result.summary.get("constraints")
-    if cons:  # goal.budget / goal.max_drop: which constraint binds, or plainly that nothing fits
-        for entry in cons["constraints"].values():
-            log(f"[autoq] constraint {entry['text']}: met by {entry['met_by']} of {cons['trials']} trials"
-                + (", binds the winner" if entry.get("binds") else ""))
-        log(f"[autoq] {cons['message']}")
-    if b is None:
-        log(f"[autoq] results in {out}: trials.csv, pareto.csv, pareto.png, summary.json (no best_model.h5: no "
-            "winner)" + ("; the winner's export to hls4ml is skipped" if cfg.hls4ml is not None else ""))
-        return result
-    ref = result.summary["reference_cost"]
-    ftest, m = result.summary.get("float_test_metric"), searcher.metric.name
-    log(f"[autoq] best: trial {b['trial']}, val {m} {b['val_metric']:.4g} (float "
-        f"{result.summary['float_val_metric']:.4g}), test {m} {result.summary['best_test_metric']:.4g}"
-        + (f" (float {ftest:.4g})" if ftest is not None else "")
-        + f", {cfg.goal.cost} {b[cfg.goal.cost]:.6g} = {100 * b[cfg.goal.cost] / ref:.1f}% of the reference"
-        + (" [SYNTHETIC data: not a result on real data]" if dataset.synthetic else ""))
-    up = searcher.metric.up
-    beaten = [n for n, bl in result.baselines.items() if n != "float" and bl.get("val_metric") is not None
-              and bl.get(cfg.goal.cost) is not None and up(bl["val_metric"]) >= up(b["val_metric"])
-              and bl[cfg.goal.cost] <= b[cfg.goal.cost]]
-    if beaten:
-        log(f"[autoq] note: baseline {', '.join(beaten)} is at least as accurate and as cheap as the winner "
-            "(see pareto.csv); more trials or a wider space may help")
-    log(result.table())
-    log(f"[autoq] results in {out}: best_model.h5, trials.csv, pareto.csv, pareto.png, summary.json")
-    if not cfg.exportable:
-        log(f"[autoq] {NOT_EXPORTABLE}")
-    if cfg.hls4ml is not None:
-        from ..exporting.pipeline import export
-        h = cfg.hls4ml
-        proj = _hls_project_dir(cfg)
-        log(f"[autoq] exporting the winner to {proj} (hls4ml {h.backend}) ...")
-        res = export(out, proj, x=dataset.x_val[:2000], backend=h.backend, part=h.part,
-                     clock_period=h.clock_period, io_type=h.io_type, reuse_factor=h.reuse_factor,
-                     strategy=h.strategy, project_name=h.project_name, force=True,
-                     hls_config=h.settings or None)
-        from ..present.tables import format_result
-        log(format_result(res))
-        result.summary["export"] = str(proj)
-        atomic_write_json(out / "summary.json", result.summary)
+    atomic_write_json(out / SUMMARY, result.summary)
     return result

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import ResultsError
+from .layout import PARETO_CSV, RECORD, SUMMARY, TRIALS, TRIALS_CSV
 
 ROLE_SEP = "|"
 CSV_FIXED = ["trial", "status", "val_metric", "val_accuracy", "score", "energy", "bits", "bops", "ebops", "fpga", "seconds", "epochs",
@@ -130,20 +131,20 @@ class ResultStore:
 
     # paths
     def trial_dir(self, trial_id) -> Path:
-        return self.dir / "trials" / str(trial_id)
+        return self.dir / TRIALS / str(trial_id)
 
     @property
     def summary_path(self) -> Path:
-        return self.dir / "summary.json"
+        return self.dir / SUMMARY
 
     # records
     def write_record(self, record: dict) -> None:
-        atomic_write_json(self.trial_dir(record["trial"]) / "record.json", record)
+        atomic_write_json(self.trial_dir(record["trial"]) / RECORD, record)
 
     def records(self) -> list:
         """All finished or failed trial records, in trial order."""
         out = []
-        root = self.dir / "trials"
+        root = self.dir / TRIALS
         if not root.is_dir():
             return out
         for p in root.glob("*/record.json"):
@@ -175,7 +176,7 @@ class ResultStore:
             row = [_fmt(r.get(c)) for c in CSV_FIXED]
             row += [choice.get(c.rsplit(".", 1)[0], {}).get(c.rsplit(".", 1)[1], "") for c in cols]
             w.writerow(row + [r.get("error", ""), dataset])
-        path = self.dir / "trials.csv"
+        path = self.dir / TRIALS_CSV
         atomic_write_text(path, buf.getvalue())
         return path
 
@@ -188,7 +189,7 @@ class ResultStore:
         w.writerow(["trial"] + cols + ["front_cost", "model", "dataset"])
         for r in front:
             w.writerow([r["trial"]] + [_fmt(r.get(c)) for c in cols] + [cost_key, r.get("model", ""), dataset])
-        path = self.dir / "pareto.csv"
+        path = self.dir / PARETO_CSV
         atomic_write_text(path, buf.getvalue())
         return path
 

@@ -16,10 +16,11 @@ from .. import quantizers
 from ..config import Config
 from ..data import Dataset
 from ..errors import AutoqError, ConfigError, ResultsError
-from ..present.tables import fmt_time, short_choice
+from .progress import fmt_time, short_choice
 from .provenance import config_digest, versions
 from .result import load_model
 from .store import ResultStore, atomic_save_model, atomic_write_json, storage_error
+from .layout import BASELINES, DATA_SAMPLE, FLOAT_MODEL, STATE
 
 REFERENCE_Q16 = ("quantized_bits(16,6,alpha=1)", "quantized_bits(16,6,alpha=1)", "quantized_relu(16,6)")
 
@@ -73,8 +74,9 @@ class Searcher:
     """Everything one search needs: config, data, float model, space, reference cost, output store."""
 
     def __init__(self, cfg: Config, float_model, data: Dataset, output_dir, log=print, trust_model: bool = False,
-                 fingerprint: dict | None = None, epoch_lines: bool = False):
+                 fingerprint: dict | None = None, epoch_lines: bool = False, on_finish=None):
         self.cfg, self.float_model, self.data, self.log = cfg, float_model, data, log
+        self.on_finish = on_finish  # called with the FinishedSearch (autoq.search: the plot)
         self.epoch_lines = epoch_lines
         from ..metrics import Metric
         self.metric = Metric(cfg.goal.metric, cfg.goal.direction)
@@ -101,11 +103,11 @@ class Searcher:
     # ---- preparation (idempotent: state.json + float_model.h5 make resumed runs and workers reuse it)
     def prepare(self, train_float: bool) -> dict:
         from .folder import FRESH_HINT, model_digest, read_state
-        state_path = self.store.dir / "state.json"
+        state_path = self.store.dir / STATE
         state = read_state(self.store.dir)
         if state is not None:
             self.state = state
-            path = self.store.dir / "float_model.h5"
+            path = self.store.dir / FLOAT_MODEL
             if not path.is_file():
                 raise ResultsError(f"{path} is missing: every trial of this search starts from it; restore it, or "
                                    f"{FRESH_HINT}")
@@ -132,12 +134,12 @@ class Searcher:
                              f"{self.cfg.train.learning_rate} too high?) or produces NaN; fix it before searching")
         _, test_acc = self._evaluate(self.float_model, "test")
         self.log(f"[autoq] float model: val {m} {acc:.4g}, test {m} {test_acc:.4g} ({time.time() - t:.1f} s)")
-        atomic_save_model(self.float_model, self.store.dir / "float_model.h5")
+        atomic_save_model(self.float_model, self.store.dir / FLOAT_MODEL)
         ref = self.reference_cost()
         self.log(f"[autoq] reference {self.cost_key}: {ref:.6g}" + (" (the float model priced as 16-bit fixed point)"
                                                                   if self.cfg.goal.reference == "float16" else ""))
         from .heads import sample
-        np.savez_compressed(self.store.dir / "data_sample.npz", x_val=self.data.x_val[:2000],
+        np.savez_compressed(self.store.dir / DATA_SAMPLE, x_val=self.data.x_val[:2000],
                             **sample(self.data.y_val, 2000))
         baselines = {"float": {**self._metric_fields("val", acc), "val_loss": loss, self.cost_key: ref,
                                **{k: v for k, v in self.q16_costs.items()}}}
@@ -349,7 +351,7 @@ class Searcher:
         eb = self._ebops(qmodel, pricing)
         self.log(f"[autoq] baseline {b.name}: val {self.metric.name} {acc:.4g}, {self.cost_key} "
                  f"{ {'energy': c.energy, 'bits': c.bits, 'bops': c.bops, 'ebops': eb}.get(self.cost_key) or 0:.6g}")
-        atomic_save_model(qmodel, self.store.dir / "baselines" / f"{b.name}.h5")
+        atomic_save_model(qmodel, self.store.dir / BASELINES / f"{b.name}.h5")
         return {**self._metric_fields("val", acc), "val_loss": loss, "energy": c.energy, "bits": c.bits, "bops": c.bops,
                 "ebops": eb, "fpga": self._fpga(pricing or qmodel), **self._figures(pricing or qmodel),
                 "model": f"baselines/{b.name}.h5",

@@ -15,6 +15,7 @@ from .store import atomic_write_text, storage_error
 from .strategies.base import AS_LEARNED_KEY, START_KEY
 from .finish import finish
 from .trial import Searcher
+from .layout import RECORD, TRIALS_CSV, TUNER
 
 kt = keras_env.keras_tuner()
 from keras_tuner.src.distribute import utils as dist_utils  # noqa: E402
@@ -61,8 +62,8 @@ def _requeue_lost(oracle, searcher: Searcher) -> list:
     for tid in sorted(oracle.trials):
         folder = searcher.store.trial_dir(searcher.trial_prefix + tid)
         if oracle.trials[tid].status in ("COMPLETED", "FAILED", "INVALID") and tid not in queued and not (
-                folder / "record.json").is_file():
-            notes.append(f"[autoq] trial {searcher.trial_prefix + tid} had finished, but {folder / 'record.json'} is "
+                folder / RECORD).is_file():
+            notes.append(f"[autoq] trial {searcher.trial_prefix + tid} had finished, but {folder / RECORD} is "
                          "gone: running it again")
             oracle.end_order = [t for t in oracle.end_order if t != tid]
             oracle._retry_queue.append(tid)
@@ -75,7 +76,7 @@ class AutoqTuner(base_tuner.BaseTuner):
     progress line shows (None for hyperband, which sizes its own brackets)."""
 
     def __init__(self, searcher: Searcher, oracle, max_trials: int | None = None, serve_options: dict | None = None,
-                 project: str = "tuner"):
+                 project: str = TUNER):
         self.searcher, self.max_trials, self.serve_options = searcher, max_trials, serve_options
         super().__init__(oracle, directory=str(searcher.store.dir), project_name=project, overwrite=False)
 
@@ -126,7 +127,7 @@ class AutoqTuner(base_tuner.BaseTuner):
         """The record of this trial if an earlier (killed) run finished it: same choice, model on disk."""
         store = self.searcher.store
         try:
-            rec = json.loads((store.trial_dir(trial_id) / "record.json").read_text())
+            rec = json.loads((store.trial_dir(trial_id) / RECORD).read_text())
         except (OSError, ValueError):
             return None
         if rec.get("hp") != values or rec.get("status") not in ("ok", "failed"):
@@ -183,12 +184,12 @@ class AutoqTuner(base_tuner.BaseTuner):
         limit = searcher.cfg.search.max_failed_trials
         if limit and not self._is_worker() and consecutive_failures(self.oracle) >= limit:
             try:
-                rec_path = searcher.store.trial_dir(searcher.trial_prefix + trial.trial_id) / "record.json"
+                rec_path = searcher.store.trial_dir(searcher.trial_prefix + trial.trial_id) / RECORD
                 last = json.loads(rec_path.read_text()).get("error") or ""
             except (OSError, ValueError):
                 last = ((trial.message or "").strip().splitlines()[-1:] or [""])[0]
             raise TooManyFailures(f"search stopped: {limit} trials in a row failed (last error: {last}); "
-                                  f"see {searcher.store.dir / 'trials.csv'}")
+                                  f"see {searcher.store.dir / TRIALS_CSV}")
 
     def save_model(self, trial_id, model, step=0):  # run_trial saves the model itself
         pass
@@ -204,7 +205,7 @@ def write_table(searcher: Searcher, records: list | None = None) -> None:
 
 
 def make_tuner(searcher: Searcher, oracle, max_trials: int | None, serve_options: dict | None = None,
-               dist: dict | None = None, project: str = "tuner") -> AutoqTuner:
+               dist: dict | None = None, project: str = TUNER) -> AutoqTuner:
     """The tuner of one search stage, reloaded from its folder when it exists (a damaged state is one error)."""
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # keras-tuner prints "Reloading Tuner from ..."

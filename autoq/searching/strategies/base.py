@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..store import atomic_write_text
+from ..layout import STRATEGY, TUNER
 
 START_KEY = "autoq/start"  # a proposed trial's start weights (a model file in the output folder), not a choice
 AS_LEARNED_KEY = "autoq/as_learned"  # True: the trial evaluates its start weights untrained (per-weight precision)
@@ -24,7 +25,7 @@ class StrategyContext:
     data: Any = None
     log: Callable = print
     store_dir: Any = None  # the output folder: a strategy keeps what it computed before the trials there
-    stage: str = "tuner"  # the search stage (keras-tuner project) the oracle is for
+    stage: str = TUNER  # the search stage (keras-tuner project) the oracle is for
 
     def values_of(self, choice: dict) -> dict:
         """``{layer: {role: spec}}`` -> the hyperparameter values the space declares (``<group>/<role>``); with a
@@ -92,7 +93,7 @@ def cached(ctx: StrategyContext, name: str, compute: Callable[[], list]) -> list
     search proposes the same candidates without computing them again."""
     if ctx.store_dir is None:
         return compute()
-    path = os.path.join(str(ctx.store_dir), "strategy", f"{ctx.stage}-{name}.json")
+    path = os.path.join(str(ctx.store_dir), STRATEGY, f"{ctx.stage}-{name}.json")
     if os.path.exists(path):
         try:
             with open(path) as f:

@@ -25,6 +25,7 @@ from . import snap
 from .base import AS_LEARNED_KEY, START_KEY, cached
 from .hessian import KIND
 from .pareto import Pareto
+from ..layout import STRATEGY
 
 
 def betas(n: int) -> list:
@@ -70,7 +71,7 @@ class Gradient(Pareto):
                                                 seed=ctx.cfg.seed)):
                 rel = None
                 if ctx.store_dir is not None:
-                    rel = os.path.join("strategy", f"{ctx.stage}-gradient-{i}.h5")
+                    rel = os.path.join(STRATEGY, f"{ctx.stage}-gradient-{i}.h5")
                     atomic_save_model(learned.fold(ctx.float_model, r, ctx.space.input_quantizer),
                                       os.path.join(str(ctx.store_dir), rel))
                 out.append({"choice": r.choice, "beta": r.beta, "cost": float(r.cost), "loss": float(r.loss),

@@ -13,6 +13,7 @@ import os
 import numpy as np
 
 from ..fronts import nondominated_sort
+from ..layout import STRATEGY
 
 BETA_RANGE = (0.1, 100.0)  # x the cost relative to its 8-bit start: HGQ's 1e-6 -> 1e-3 x EBOPs on a ~1e5-EBOPs model
 
@@ -55,7 +56,7 @@ def candidates(ctx, n: int, bits_lr) -> list:
                               input_quantizer=ctx.space.input_quantizer, seed=cfg.seed)
         rel = None
         if ctx.store_dir is not None:
-            rel = os.path.join("strategy", f"{ctx.stage}-gradient-{cfg.space.granularity}-{c.epoch}.h5")
+            rel = os.path.join(STRATEGY, f"{ctx.stage}-gradient-{cfg.space.granularity}-{c.epoch}.h5")
             atomic_save_model(learned_fine.fold(ctx.float_model, c, ctx.space.input_quantizer),
                               os.path.join(str(ctx.store_dir), rel))
         out.append({"choice": c.choice, "beta": c.beta, "epoch": c.epoch, "val": metric.up(c.val_score),

@@ -203,7 +203,7 @@ def main(argv=None):
         ("Energy vs the paper (QTools, 45 nm, fixed memory)", md_table(
             ["model", "paper pJ", "ours pJ", "ours/paper"], paper_rows)
          + "\n\nOur Q6 is priced with a 16-bit input quantizer (the published Q6 model prices at 959.5 pJ, "
-           "tests/test_jets_config.py); the float reference is the float model priced as uniform 16-bit."),
+           "tests/config/test_jets_config.py); the float reference is the float model priced as uniform 16-bit."),
         ("Plot", "![fronts](bench_quality.png)"),
     ])
 

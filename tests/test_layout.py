@@ -185,3 +185,12 @@ def test_the_output_folder_is_named_once():
                      for node in ast.walk(ast.parse(path.read_text()))
                      if isinstance(node, ast.Constant) and node.value in names)
     assert spelled == []
+
+
+def test_the_tests_mirror_the_packages():
+    """tests/<stage>/ per stage package (and config), cross-cutting tests (layout, docs, install, CLI, benchmarks) at
+    the top; nothing else holds tests."""
+    tests = PKG.parent / "tests"
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and any(p.glob("test_*.py"))}
+    assert folders == set(STAGES) | {"config"}
+    assert not list(tests.glob("*/*/test_*.py"))

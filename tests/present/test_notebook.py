@@ -9,7 +9,7 @@ from nbclient import NotebookClient
 
 from helpers_search import HANG
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "quickstart.ipynb"
 
 
 def _python3_kernelspec(tmp_path, monkeypatch):

@@ -19,7 +19,7 @@ from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
 from autoq.cost.estimate import estimate, part_resources
 from autoq import export  # the API: the project with its report.md
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "benchmarks" / "data" / "hls4ml_synthesis.csv"
 REQUIRED = ("design", "source", "model", "part", "clock_ns", "io_type", "strategy", "reuse_factor", "report")
 

@@ -6,7 +6,7 @@ import pytest
 from autoq.config import Config, load_config, parse_config
 from autoq.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_shipped_configs_validate():
@@ -84,8 +84,8 @@ def test_a_config_survives_its_own_round_trip():
     hls4ml: section's own LayerName settings (found when the search started re-validating Config objects)."""
     from autoq.config import config_from_dict
     for name in ("digits.yaml", "digits-cnn.yaml", "diabetes-regression.yaml", "jets.yaml"):
-        cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / name)
+        cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / name)
         again = config_from_dict(cfg.to_dict())
         assert again.to_dict() == cfg.to_dict(), name
-    assert config_from_dict(load_config(Path(__file__).resolve().parents[1] / "configs" / "digits-cnn.yaml")
+    assert config_from_dict(load_config(Path(__file__).resolve().parents[2] / "configs" / "digits-cnn.yaml")
                             .to_dict()).hls4ml.settings == {"LayerName": {"conv2": {"ReuseFactor": 2}}}

@@ -9,11 +9,11 @@ import pytest
 from autoq.config import load_config
 from autoq import quantizers
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 JETS = ROOT / "configs" / "jets.yaml"
 SYNTH = ROOT / "configs" / "jets-synthetic.yaml"
 GEN = ROOT / "configs" / "jets-generated.yaml"
-PUBLISHED = Path(__file__).resolve().parent / "data" / "jet-tagger"
+PUBLISHED = Path(__file__).resolve().parents[1] / "data" / "jet-tagger"
 
 #: The paper's QTools energies (pJ; 45 nm, fixed memory): Q6 949, BF 3439. Our pricing of the published Q6 model with
 #: a 16-bit input quantizer gives 959.5 (+1.1 %); allow 3 %. The float model priced as uniform 16-bit gives 3853.9,

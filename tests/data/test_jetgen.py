@@ -237,7 +237,7 @@ def test_generated_data_is_named_as_such_in_a_search(generated):
     from autoq.data.sources import load_dataset
     from autoq.errors import DataError
     d = generated[0]
-    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "jets-generated.yaml")
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "jets-generated.yaml")
     cfg.data.path = str(d / "gen.npz")
     data = load_dataset(cfg.data)
     assert data.name == "jets-generated" and data.describe().startswith("jets-generated:")

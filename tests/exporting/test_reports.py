@@ -22,8 +22,8 @@ from autoq.present.tables import format_estimate, format_report
 from autoq.exporting.project_report import report
 from autoq.present.report_files import project_report
 
-DATA = Path(__file__).parent / "data" / "vivado-reports"
-REPO = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parents[1] / "data" / "vivado-reports"
+REPO = Path(__file__).resolve().parents[2]
 
 # Hand-set weights: layer 1 has 8-bit weights on 8-bit inputs, layer 2 12-bit weights; as constants (reuse 1) all are
 # LUT-mapped (no operand >= 10 bits), as general multipliers (reuse 2) layer 2's 12 x 8 products go to DSPs.

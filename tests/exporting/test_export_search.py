@@ -18,7 +18,7 @@ from autoq.config import parse_config
 from autoq.errors import ConfigError, SpaceError
 
 # configs/digits-cnn.yaml, the README's example, at a tiny budget
-CONFIG = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "digits-cnn.yaml").read_text())
+CONFIG = yaml.safe_load((Path(__file__).resolve().parents[2] / "configs" / "digits-cnn.yaml").read_text())
 CONFIG["train"].update(epochs=2, patience=0, float_epochs=6)
 CONFIG["search"].update(max_trials=2, output_dir="out")
 CONFIG["hls4ml"]["output_dir"] = "hls"

@@ -16,7 +16,7 @@ from autoq.config import load_config
 from autoq.data.sources import load_dataset
 from autoq.searching.result import load_model
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 TINY = {
     "name": "tiny",

@@ -12,7 +12,7 @@ import yaml
 import autoq
 from autoq.searching.strategies.pareto import ParetoOracle
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def config(algorithm: str, trials: int) -> dict:

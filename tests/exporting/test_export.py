@@ -23,8 +23,8 @@ from autoq.exporting.pipeline import InvalidOptionError, MismatchError, OutputEx
 from autoq.exporting.synth import ToolNotFoundError
 from autoq.present.tables import format_result
 
-REPO = Path(__file__).resolve().parents[1]
-JET = Path(__file__).resolve().parent / "data" / "jet-tagger"
+REPO = Path(__file__).resolve().parents[2]
+JET = Path(__file__).resolve().parents[1] / "data" / "jet-tagger"
 
 
 def _tiny_model(seed=0):

@@ -17,7 +17,7 @@ from autoq.cli import main
 from autoq.config import parse_config
 from autoq.errors import ConfigError
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def run(cfg: Path, out: Path, *extra) -> str:

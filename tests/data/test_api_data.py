@@ -17,7 +17,7 @@ from helpers_search import run_cli
 import autoq
 from autoq.errors import ConfigError, ResultsError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def readme_api_snippet() -> str:

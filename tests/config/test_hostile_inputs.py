@@ -29,19 +29,10 @@ def _errors(code, stdout, stderr):
 @pytest.fixture(scope="module")
 def qmodel(tmp_path_factory):
     """A small QKeras model (untrained: the checks here are about the files around it) and valid inputs."""
-    import tensorflow as tf
-    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+    from helpers_models import tiny_qmodel
 
     d = tmp_path_factory.mktemp("hostile")
-    tf.keras.utils.set_random_seed(0)
-    inp = tf.keras.Input((16,), name="x")
-    h = QActivation(quantized_bits(8, 3, alpha=1), name="input_quant")(inp)
-    h = QDense(8, kernel_quantizer=quantized_bits(4, 0, alpha=1), bias_quantizer=quantized_bits(4, 0, alpha=1),
-               name="fc1")(h)
-    h = QActivation(quantized_relu(4, 2), name="fc1_relu")(h)
-    out = QDense(3, kernel_quantizer=quantized_bits(4, 0, alpha=1), bias_quantizer=quantized_bits(4, 0, alpha=1),
-                 name="fc2")(h)
-    tf.keras.Model(inp, out, name="tiny").save(d / "tiny.h5")
+    tiny_qmodel(0).save(d / "tiny.h5")
     x = np.random.default_rng(0).normal(size=(40, 16)).astype("float32")
     np.savez(d / "x.npz", x=x)
     return d, x

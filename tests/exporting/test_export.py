@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
+from helpers_models import tiny_qmodel
 from helpers_search import HANG
 
 from autoq.errors import ExportError, UnsupportedModelError
@@ -29,15 +30,7 @@ JET = Path(__file__).resolve().parents[1] / "data" / "jet-tagger"
 
 def _tiny_model(seed=0):
     """16 inputs -> input_quant(8,3) -> QDense 8 (4-bit) -> relu(4,2) -> QDense 3 (4-bit), trained 3 epochs."""
-    tf.keras.utils.set_random_seed(seed)
-    inp = tf.keras.Input((16,), name="x")
-    h = QActivation(quantized_bits(8, 3, alpha=1), name="input_quant")(inp)
-    h = QDense(8, kernel_quantizer=quantized_bits(4, 0, alpha=1), bias_quantizer=quantized_bits(4, 0, alpha=1),
-               name="fc1")(h)
-    h = QActivation(quantized_relu(4, 2), name="fc1_relu")(h)
-    out = QDense(3, kernel_quantizer=quantized_bits(4, 0, alpha=1), bias_quantizer=quantized_bits(4, 0, alpha=1),
-                 name="fc2")(h)
-    model = tf.keras.Model(inp, out, name="tiny")
+    model = tiny_qmodel(seed)
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(256, 16)).astype(np.float32)
     y = tf.keras.utils.to_categorical((x[:, 0] + x[:, 1] > 0).astype(int) + (x[:, 2] > 1), 3)

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from helpers_models import bn_mlp
+
 from autoq import cost, space
 from autoq.quantizers import learned as bitlearn
 from autoq.config import parse_config
@@ -64,13 +66,7 @@ def test_bits_clamped_and_integer_from_range():
 
 
 def mlp():
-    tf.keras.utils.set_random_seed(3)
-    inp = tf.keras.Input((8,), name="x")
-    h = tf.keras.layers.Dense(16, activation="relu", name="fc1")(inp)
-    h = tf.keras.layers.Dense(8, name="fc2")(h)
-    h = tf.keras.layers.BatchNormalization(name="bn")(h)
-    h = tf.keras.layers.Activation("relu", name="act2")(h)
-    return tf.keras.Model(inp, tf.keras.layers.Dense(3, activation="softmax", name="out")(h))
+    return bn_mlp(3)
 
 
 def test_fold_is_exact_after_training():

@@ -19,6 +19,7 @@ from autoq.config import parse_config
 from autoq.quantizers import learned, learned_fine
 from autoq.searching.strategies import snap
 
+from helpers_models import bn_mlp
 from helpers_search import TINY, env, merge, run_cli
 
 LN2 = math.log(2.0)
@@ -77,13 +78,7 @@ def test_fine_quantizer_by_hand():
 
 
 def mlp():
-    tf.keras.utils.set_random_seed(3)
-    inp = tf.keras.Input((8,), name="x")
-    h = tf.keras.layers.Dense(16, activation="relu", name="fc1")(inp)
-    h = tf.keras.layers.Dense(8, name="fc2")(h)
-    h = tf.keras.layers.BatchNormalization(name="bn")(h)
-    h = tf.keras.layers.Activation("relu", name="act2")(h)
-    return tf.keras.Model(inp, tf.keras.layers.Dense(3, activation="softmax", name="out")(h))
+    return bn_mlp(3)
 
 
 @pytest.mark.parametrize("granularity", ["weight", "channel"])

@@ -9,20 +9,15 @@ from . import keras_env
 from .searching.layout import SUMMARY
 
 
-def _printer(verbose, log):
-    if log is not None:
-        return log
-    return (lambda *a, **k: print(*a, **{"flush": True, **k})) if verbose else (lambda *a, **k: None)
-
-
 def search(model=None, data=None, config=None, *, verbose=True, log=None, **kwargs):
     """Run a quantization search (:func:`autoq.searching.run.run_search`, which lists every argument), write its
     ``pareto.png``, tell its end, export the winner when the config has an ``hls4ml:`` section, and return the
     :class:`autoq.present.result.SearchResult` (None for a distributed worker: its chief tells the end)."""
     from .present.narrate import search_done
     from .present.result import SearchResult, save_plot
+    from .searching.progress import printer
     from .searching.run import run_search
-    log = _printer(verbose, log)
+    log = printer(verbose, log)
     finished = run_search(model, data, config, verbose=verbose, log=log, on_finish=save_plot, **kwargs)
     if finished is None:
         return None

@@ -1,4 +1,4 @@
-"""The search's progress-line wording: a duration, and a trial's choice in a few characters per layer."""
+"""The search's progress lines: where they go, a duration, and a trial's choice in a few characters per layer."""
 from __future__ import annotations
 
 from .. import quantizers
@@ -30,3 +30,10 @@ def short_choice(choice: dict) -> str:
             parts.append(f"{role[0]}{mark}")
         out.append(f"{layer} {' '.join(parts)}")
     return ", ".join(out)
+
+
+def printer(verbose, log=None):
+    """``log`` when given, else print flushed lines when ``verbose``, else nothing."""
+    if log is not None:
+        return log
+    return (lambda *a, **k: print(*a, **{"flush": True, **k})) if verbose else (lambda *a, **k: None)

@@ -10,6 +10,7 @@ from ..config import SEEDING_ALGORITHMS, Config, config_from_dict, load_config
 from ..data import Dataset, as_dataset, load_dataset
 from ..errors import ConfigError, DataError
 from .. import model_io
+from .progress import printer
 from .provenance import config_digest
 from .result import FinishedSearch
 from .store import atomic_write_json, storage_error
@@ -143,8 +144,7 @@ def _float_activation_layers(model) -> set:
 def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm, overwrite, verbose, log, dist=None,
                 wait_timeout=3600.0, trust_model=False, connect_timeout=None, on_finish=None):
     cfg = resolve_config(config, max_trials=max_trials, seed=seed, output_dir=output_dir, algorithm=algorithm)
-    if log is None:
-        log = (lambda *a, **k: print(*a, **{"flush": True, **k})) if verbose else (lambda *a, **k: None)
+    log = printer(verbose, log)
     role = dist["role"] if dist else None
     if dist:  # every line says which process wrote it
         base_log, tag = log, f"[autoq {dist['tuner_id']}]"

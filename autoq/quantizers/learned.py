@@ -232,15 +232,42 @@ def learned_model(float_model, space_or_slots, init_bits: int = 8, input_quantiz
     return model
 
 
-def calibrate(model, x, batch_size: int = 256) -> None:
-    """Set every activation quantizer's integer bits from the range of its input over ``x``."""
+def activation_peaks(model):
+    """(activation quantizers, ``x -> [largest value feeding each]``): one traced pass, built once per model so
+    that calibrating after every epoch does not build and trace a new probe model each time."""
     acts = [l for l in model.layers if isinstance(l, LearnedBits)]
     if not acts:
-        return
+        return acts, None
     probe = tf.keras.Model(model.inputs, [l.input for l in acts])
-    vals = probe.predict(x, batch_size=batch_size, verbose=0)
-    for layer, v in zip(acts, vals if len(acts) > 1 else [vals]):
-        layer.project(np.maximum(v, 0.0))
+
+    @tf.function(reduce_retracing=True)
+    def peaks(x):
+        out = probe(x, training=False)
+        return [tf.reduce_max(tf.maximum(v, 0.0)) for v in (out if isinstance(out, (list, tuple)) else [out])]
+    return acts, peaks
+
+
+def calibrate(model, x, batch_size: int = 1024, peaks=None) -> None:
+    """Set every activation quantizer's integer bits from the range of its input over ``x`` (``peaks``: from
+    :func:`activation_peaks` of ``model``, to reuse)."""
+    acts, fn = peaks or activation_peaks(model)
+    if not acts:
+        return
+    top = np.zeros(len(acts))
+    for start in range(0, len(x), batch_size):
+        top = np.maximum(top, [float(v) for v in fn(tf.constant(x[start:start + batch_size]))])
+    for layer, v in zip(acts, top):
+        layer.project(np.array([v]))
+
+
+def inference(model, batch_size: int = 1024):
+    """``x -> model(x)`` as numpy, batched, traced once (``model.predict`` builds a new function per call)."""
+    fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+
+    def run(x):
+        x = np.asarray(x, np.float32)
+        return np.concatenate([fn(tf.constant(x[s:s + batch_size])).numpy() for s in range(0, len(x), batch_size)])
+    return run
 
 
 # ---------------------------------------------------------------------------------------------- cost

@@ -179,12 +179,29 @@ def beta_ramp(steps: int, beta_range=(0.1, 100.0)) -> np.ndarray:
     return np.geomspace(beta_range[0], beta_range[1], max(1, steps))
 
 
+def _dominates(a: Candidate, b: Candidate) -> bool:
+    return a.val_score >= b.val_score and a.ebops <= b.ebops and (a.val_score > b.val_score or a.ebops < b.ebops)
+
+
+def _drop_dominated(cands: list) -> None:
+    """Free the weights and state of the candidates the newest one dominates (or itself, if dominated): only the
+    validation front is ever folded or tuned, and a long training would otherwise hold every epoch's weights."""
+    new = cands[-1]
+    for c in cands[:-1]:
+        if c.state and _dominates(new, c):
+            c.weights, c.state = {}, []
+    if any(c.state and _dominates(c, new) for c in cands[:-1]):
+        new.weights, new.state = {}, []
+
+
 def learn(float_model, space, x_train, y_train, x_val, y_val, score, granularity: str = "weight", epochs: int = 8,
           beta_range=(0.1, 100.0), batch_size: int = 64, learning_rate: float = 1e-3, bits_learning_rate: float = 0.1,
           loss="categorical_crossentropy", init_bits: int = 8, input_quantizer: str | None = None,
-          seed: int = 0, target: float | None = None) -> list:
+          seed: int = 0, target: float | None = None, on_epoch=None) -> list:
     """One training of per-``granularity`` bits on loss + beta x EBOPs / EBOPs at start, beta ramped over the
-    steps; -> one :class:`Candidate` per epoch (``score(y_val, prediction)``, higher is better).
+    steps; -> one :class:`Candidate` per epoch (``score(y_val, prediction)``, higher is better); only those on the
+    validation front keep their weights and state (:func:`_drop_dominated`). ``on_epoch(candidate, epochs)`` is
+    called after each epoch (progress).
 
     ``target`` (EBOPs): beta is steered instead, as HGQ2's BetaPID steers it: it starts at ``beta_range[0]`` and
     after each epoch is multiplied by sqrt(EBOPs / target) (an integral controller on log beta, gain 1/2: gain 1
@@ -194,7 +211,8 @@ def learn(float_model, space, x_train, y_train, x_val, y_val, score, granularity
     x_train, y_train = np.asarray(x_train, np.float32), np.asarray(y_train, np.float32)
     tf.keras.utils.set_random_seed(seed)
     model = fine_model(float_model, space, granularity, init_bits, input_quantizer)
-    learned.calibrate(model, x_train)
+    peaks, infer = learned.activation_peaks(model), learned.inference(model)
+    learned.calibrate(model, x_train, peaks=peaks)
     ref = float(learned.cost_terms(model)["bops"]) or 1.0
     per_epoch = -(-len(x_train) // batch_size)
     ramp = beta_ramp(epochs * per_epoch, beta_range)
@@ -226,9 +244,12 @@ def learn(float_model, space, x_train, y_train, x_val, y_val, score, granularity
             k += 1
             for layer in wq:
                 layer.project()
-        learned.calibrate(model, x_train)
-        pred = model.predict(np.asarray(x_val, np.float32), batch_size=1024, verbose=0)
+        learned.calibrate(model, x_train, peaks=peaks)
+        pred = infer(x_val)
         out.append(read(model, epoch + 1, beta, score(y_val, pred), float(np.mean(losses))))
+        _drop_dominated(out)
+        if on_epoch is not None:
+            on_epoch(out[-1], epochs)
         if target:
             steered = float(np.clip(steered * math.sqrt(out[-1].ebops / target), beta_range[0] / 100,
                                     beta_range[1] * 100))
@@ -241,16 +262,23 @@ def tune(float_model, space, cand: Candidate, x_train, y_train, x_val, y_val, sc
     """``cand`` trained ``epochs`` more with every width fixed (kernel, bias and activation ``f``, activation
     ranges) and its pruned weights held at 0: only the weights move, on their own grids. -> the epoch with the best
     validation score (the candidate itself when none is better)."""
+    return tune_all(float_model, space, [cand], x_train, y_train, x_val, y_val, score, granularity, epochs,
+                    batch_size, learning_rate, loss, input_quantizer, seed)[0]
+
+
+def tune_all(float_model, space, cands: list, x_train, y_train, x_val, y_val, score, granularity: str = "weight",
+             epochs: int = 2, batch_size: int = 64, learning_rate: float = 1e-3, loss="categorical_crossentropy",
+             input_quantizer: str | None = None, seed: int = 0) -> list:
+    """:func:`tune` of each of ``cands`` on one model and one traced training step (a fresh Adam state and the
+    same shuffles for each): building and tracing a model per candidate cost more than its epochs."""
     loss_fn = tf.keras.losses.get(loss)
     x_train, y_train = np.asarray(x_train, np.float32), np.asarray(y_train, np.float32)
     tf.keras.utils.set_random_seed(seed)
     model = fine_model(float_model, space, granularity, input_quantizer=input_quantizer)
-    model.set_weights(cand.state)
     wq = [l for l in model.layers if isinstance(l, learned.LearnedQLayer)]
-    for layer in wq:
-        layer.kq.keep.assign(tf.cast(layer.kq.widths() > 0, tf.float32))
     ws = [v for v in model.trainable_variables if not v.name.split("/")[-1].startswith("f:")]
-    opt = tf.keras.optimizers.Adam(learning_rate)
+    opt, infer = tf.keras.optimizers.Adam(learning_rate), learned.inference(model)
+    opt.build(ws)
 
     @tf.function(reduce_retracing=True)
     def step(x, y):
@@ -259,16 +287,23 @@ def tune(float_model, space, cand: Candidate, x_train, y_train, x_val, y_val, sc
         opt.apply_gradients([(g, v) for g, v in zip(tape.gradient(task, ws), ws) if g is not None])
         return task
 
-    rng, best = np.random.default_rng(seed), cand
-    for _ in range(epochs):
-        order, losses = rng.permutation(len(x_train)), []
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            losses.append(float(step(tf.constant(x_train[idx]), tf.constant(y_train[idx]))))
-            for layer in wq:
-                layer.project()
-        pred = model.predict(np.asarray(x_val, np.float32), batch_size=1024, verbose=0)
-        now = read(model, cand.epoch, cand.beta, score(y_val, pred), float(np.mean(losses)))
-        if now.val_score > best.val_score or (now.val_score == best.val_score and now.ebops < best.ebops):
-            best = now
-    return best
+    out = []
+    for cand in cands:
+        model.set_weights(cand.state)
+        for v in opt.variables:
+            v.assign(tf.zeros_like(v))
+        for layer in wq:
+            layer.kq.keep.assign(tf.cast(layer.kq.widths() > 0, tf.float32))
+        rng, best = np.random.default_rng(seed), cand
+        for _ in range(epochs):
+            order, losses = rng.permutation(len(x_train)), []
+            for start in range(0, len(order), batch_size):
+                idx = order[start:start + batch_size]
+                losses.append(float(step(tf.constant(x_train[idx]), tf.constant(y_train[idx]))))
+                for layer in wq:
+                    layer.project()
+            now = read(model, cand.epoch, cand.beta, score(y_val, infer(x_val)), float(np.mean(losses)))
+            if now.val_score > best.val_score or (now.val_score == best.val_score and now.ebops < best.ebops):
+                best = now
+        out.append(best)
+    return out

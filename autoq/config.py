@@ -25,6 +25,7 @@ RANGES = {  # inclusive bounds of numeric settings: (section, key) -> (low, high
     ("train", "epochs"): (1, 100_000), ("train", "batch_size"): (1, 1_000_000), ("train", "patience"): (0, 100_000),
     ("train", "float_epochs"): (0, 100_000), ("train", "fine_tune_epochs"): (0, 100_000),
     ("search", "max_trials"): (1, 1_000_000), ("search", "max_failed_trials"): (0, 1_000_000),
+    ("search", "learn_epochs"): (1, 1_000_000),
     ("data", "n_samples"): (1, 10_000_000), ("hls4ml", "reuse_factor"): (1, 1_000_000),
     ("goal", "delta_p"): (0, 1000), ("goal", "delta_n"): (0, 1000),
     ("goal", "input_bits"): (1, 64), ("goal", "output_bits"): (1, 64),
@@ -145,6 +146,7 @@ class SearchConfig:
     blocks: list = field(default_factory=list)  # [{layers: regex, max_trials: n}, ...] searched in order
     leave_space: bool = False  # learned choices may leave the listed quantizers (else snapped to the nearest)
     target_ebops: float | None = None  # granularity channel/weight: steer beta to this EBOPs (HGQ2's BetaPID)
+    learn_epochs: int | None = None  # granularity channel/weight: epochs of the one training (default 2 per candidate)
 
 
 @dataclass
@@ -406,6 +408,10 @@ def _granularity(cfg, ctx) -> None:
         if t is not None:
             raise ctx.error(("search", "target_ebops"), "steers the per-weight training of space.granularity "
                                                         "channel or weight; set one, or drop target_ebops")
+        if cfg.search.learn_epochs is not None:
+            raise ctx.error(("search", "learn_epochs"), "is the length of the per-weight training of "
+                                                        "space.granularity channel or weight; set one, or drop "
+                                                        "learn_epochs")
         return
     if cfg.search.algorithm != "gradient":
         raise ctx.error(("space", "granularity"), f"{g} granularity is learned by search.algorithm 'gradient' "

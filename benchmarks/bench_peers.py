@@ -176,6 +176,35 @@ def measure_qkeras(model, data, energy=None) -> dict:
 
 
 # =============================================================================================== autoq runs
+FINE_SHARE = 0.7  # of gradient-weight's CPU budget for its one training; the rest tunes its candidates and evolves
+
+
+def fine_epochs(name, data, float_model, budget, cpu, seed):
+    """(``search.learn_epochs``, CPU-s per epoch) for gradient-weight: the one training's epochs that fill
+    :data:`FINE_SHARE` of ``cpu``, as a user sizes a training to the time they have. The per-epoch CPU is measured
+    before the method's clock starts (not charged, like the float model): 8 epochs of the same training less 2
+    (the difference leaves out building and tracing the model)."""
+    import numpy as np
+    from autoq.quantizers import learned_fine
+    from autoq.searching.run import resolve_config
+    from autoq.space import analyse
+    cfg = dataset_config(name, budget, "gradient", seed, False)
+    cfg["space"]["granularity"] = "weight"
+    c = resolve_config(cfg)
+    sp = analyse(float_model, c.space)
+    t = c.train
+    spent = []
+    for epochs in (2, 8):
+        c0 = cpu_seconds()
+        learned_fine.learn(float_model, sp, data.x_train, data.y_train, data.x_val, data.y_val,
+                           lambda y, p: float(np.mean(np.argmax(y, -1) == np.argmax(p, -1))), epochs=epochs,
+                           batch_size=t.batch_size, learning_rate=t.learning_rate, input_quantizer=sp.input_quantizer,
+                           seed=seed)
+        spent.append(cpu_seconds() - c0)
+    per_epoch = max(1e-3, (spent[1] - spent[0]) / 6)
+    return max(8, int(FINE_SHARE * cpu / per_epoch)), per_epoch
+
+
 class _Deadline:
     """autoq's log callback: the CPU clock (:func:`cpu_seconds`) starts when the strategy's own work or the first
     trial starts; once ``seconds`` of CPU are spent no new trial starts (the one running finishes), by interrupting
@@ -196,12 +225,13 @@ class _Deadline:
 
 
 def run_autoq(name, data, float_model, algorithm, seconds, budget, seed, out, baselines=False, input_quantizer=None,
-              space=None):
+              space=None, search=None):
     """One autoq search under the CPU budget; returns (records, baselines, CPU seconds spent)."""
     cfg = dataset_config(name, budget, algorithm, seed, baselines)
     if input_quantizer is not None:
         cfg["space"]["input_quantizer"] = input_quantizer
     cfg["space"].update(space or {})
+    cfg["search"].update(search or {})
     dl = _Deadline(seconds)
     try:
         run_search(model=float_model, data=data, config=cfg, output_dir=out, verbose=False, log=dl, overwrite=True)
@@ -456,7 +486,7 @@ def hgq_hls_check(HGQ, model, data, workdir) -> str:
 def run_dataset(name, data, args, budget, workdir, hgq):
     """Every method at every CPU budget on one dataset: {cpu: {"methods", ...}}, the baselines, notes."""
     import tensorflow as tf
-    per_budget, notes, hls_line = {}, [], None
+    per_budget, notes, hls_line, fine = {}, [], None, {}
     float_model, base, first = None, {}, True
     for cpu in budget["cpu_seconds"][name]:
         methods = {}
@@ -490,8 +520,10 @@ def run_dataset(name, data, args, budget, workdir, hgq):
             out = Path(workdir) / name / f"gradient-weight-{cpu:g}"
             print(f"[bench] {name}: {GRANULARITY_METHOD}, {cpu:g} CPU-s ...", flush=True)
             ld = load()
+            epochs, per_epoch = fine_epochs(name, data, float_model, budget, cpu, args.seed + 29)
             recs, _, spent = run_autoq(name, data, float_model, "gradient", cpu, budget, args.seed + 29, out,
-                                       space={"granularity": "weight"})
+                                       space={"granularity": "weight"}, search={"learn_epochs": epochs})
+            fine[f"{cpu:g}"] = {"learn_epochs": epochs, "cpu_per_epoch": per_epoch}
             add(GRANULARITY_METHOD, measure_records(recs, out, data), spent, ld)
         # ---- AutoQKeras: the class itself (once), then its protocol
         if "aqk" in args.methods:
@@ -520,7 +552,7 @@ def run_dataset(name, data, args, budget, workdir, hgq):
                 hls_line = "the most accurate model on validation: " + hgq_hls_check(hgq, top, data, workdir)
             add("HGQ", hrows, spent, ld)
         per_budget[cpu] = {"methods": methods}
-    return {"budgets": per_budget, "baselines": base, "notes": notes, "hls_check": hls_line}
+    return {"budgets": per_budget, "baselines": base, "notes": notes, "hls_check": hls_line, "fine": fine}
 
 
 # =============================================================================================== analysis
@@ -744,7 +776,11 @@ def main(argv=None):
         "learns its input bits): " + "; ".join(f"{n}: {', '.join(f'`{q}`' for q in v)}"
                                                for n, v in SEARCHED_INPUT.items()),
         f"- {GRANULARITY_METHOD}: the gradient strategy with `space.granularity: weight` (a width per weight, 0-bit "
-        "pruning, learned in one training with a beta schedule; every epoch on the validation front kept)",
+        "pruning, learned in one training with a beta schedule; every epoch on the validation front kept, up to 24 "
+        f"spread along it tuned with their widths fixed): its `search.learn_epochs` fill {FINE_SHARE:.0%} of its CPU "
+        "budget at a per-epoch CPU cost measured before its clock starts (8 epochs less 2, not charged; "
+        + ("; ".join(f"{n} at {c} CPU-s: {f['learn_epochs']} epochs at {f['cpu_per_epoch']:.3f} CPU-s each"
+                     for n, r in results.items() for c, f in r["fine"].items()) or "not run") + ")",
         "- AutoQKeras protocol: autoq's random search with the forgiving-factor energy score for 60 % of the CPU "
         "budget, then the best-scoring quantization re-trained from scratch (fresh initial weights, float epochs, "
         "early stopping) as AutoQKeras's documented workflow does; charged the search's and the re-training's CPU",
@@ -817,7 +853,7 @@ def main(argv=None):
                   "budgets": {f"{cpu:g}": {m: {"cpu": d["cpu"], "load": d["load"],
                                                "models": [_clean(x) for x in d["rows"]]}
                                            for m, d in b["methods"].items()} for cpu, b in r["budgets"].items()},
-                  "notes": r["notes"], "hls_check": r["hls_check"]}
+                  "notes": r["notes"], "hls_check": r["hls_check"], "fine": r["fine"]}
               for n, r in results.items()}
     write_md(out, "bench_peers", f"{tag}Peers: autoq vs AutoQKeras, HGQ and uniform quantization at equal process "
                                  "CPU-seconds", sections, figures={**figures, "detail": detail})

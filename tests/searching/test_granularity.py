@@ -110,6 +110,33 @@ def test_fold_is_exact_and_pruned_weights_are_zero(granularity):
         assert tuple(fm.get_layer("fc1").kq.f.shape) == (1, 16)
 
 
+def test_long_training_keeps_only_the_front_and_tunes_candidates_on_one_model():
+    """learn frees the weights of every epoch off the validation front (a long training would hold them all);
+    tune_all on one model gives what tune gives one candidate at a time."""
+    from autoq.searching.fronts import nondominated_sort
+    m = mlp()
+    sp = space.analyse(m, parse_config(SPACE).space)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(256, 8)).astype("float32") * 2
+    y = tf.keras.utils.to_categorical(rng.integers(0, 3, 256), 3)
+    acc = lambda yt, p: float(np.mean(np.argmax(p, 1) == np.argmax(yt, 1)))
+    seen = []
+    cands = learned_fine.learn(m, sp, x, y, x[:64], y[:64], acc, epochs=6, batch_size=32, beta_range=(1.0, 30.0),
+                               learning_rate=1e-2, bits_learning_rate=0.3, on_epoch=lambda c, n: seen.append((c.epoch, n)))
+    assert seen == [(k, 6) for k in range(1, 7)]
+    ranks = nondominated_sort([(c.val_score, c.ebops) for c in cands])
+    assert [bool(c.state) for c in cands] == [r == 0 for r in ranks]
+    assert any(r > 0 for r in ranks)  # something was dropped
+    kept = [c for c in cands if c.state][:2]
+    both = learned_fine.tune_all(m, sp, kept, x, y, x[:64], y[:64], acc, epochs=2, batch_size=32)
+    for c, t in zip(kept, both):
+        one = learned_fine.tune(m, sp, c, x, y, x[:64], y[:64], acc, epochs=2, batch_size=32)
+        assert (t.val_score, t.ebops, t.epoch) == (one.val_score, one.ebops, one.epoch)
+        for name in one.weights:
+            for a, b in zip(t.weights[name], one.weights[name]):
+                np.testing.assert_array_equal(a, b)
+
+
 def test_learned_model_equals_its_fold_bit_for_bit():
     m = mlp()
     sp = space.analyse(m, parse_config(SPACE).space)
@@ -144,7 +171,11 @@ def test_bad_granularity_is_one_error_line(tmp_path):
                         ({"search": {"algorithm": "gradient", "target_ebops": 1000}},
                          "search.target_ebops: steers the per-weight training"),
                         ({"space": {"granularity": "weight"}, "search": {"algorithm": "gradient", "target_ebops": -1}},
-                         "search.target_ebops: expected a positive number")):
+                         "search.target_ebops: expected a positive number"),
+                        ({"search": {"algorithm": "gradient", "learn_epochs": 100}},
+                         "search.learn_epochs: is the length of the per-weight training"),
+                        ({"space": {"granularity": "weight"}, "search": {"algorithm": "gradient", "learn_epochs": 0}},
+                         "search.learn_epochs: must be between 1 and")):
         cfg = write_config(tmp_path, **over)
         code, out, err = run_cli("search", str(cfg), cwd=tmp_path)
         assert code == 2 and err.startswith("error: ") and words in err and len(err.strip().splitlines()) == 1, err
@@ -168,9 +199,12 @@ def search(tmp_path, name, trials=4, **over) -> tuple:
 
 def test_weight_granularity_search_cli_cheaper_than_layer_and_exports_its_zeros(tmp_path):
     from autoq.searching.result import load_model
-    out_w, rec_w, log_w = search(tmp_path, "w", 6, space={"granularity": "weight"})  # 3 candidates
+    out_w, rec_w, log_w = search(tmp_path, "w", 6, space={"granularity": "weight"},  # up to 4 candidates
+                                 search={"learn_epochs": 10})
     cands = json.loads((out_w / "strategy" / "tuner-gradient-weight.json").read_text())
     assert "weight-granularity candidates on the validation front" in log_w
+    assert "in one training of 10 epochs" in log_w  # search.learn_epochs, with a progress line per tenth
+    assert [f"epoch {k}/10, beta" in log_w for k in (1, 5, 10)] == [True] * 3 and "epoch 11/10" not in log_w
     assert "evolve per-layer quantizers" in log_w  # what the evolution after them does is said
     float_acc = json.loads((out_w / "state.json").read_text())["float_val_accuracy"]
     for c, r in zip(cands, rec_w):  # the candidates are the first trials, evaluated as learned

@@ -107,14 +107,14 @@ class Gradient(Pareto):
     def _fine(self, ctx, max_trials, granularity):
         """Per-channel / per-weight candidates (:mod:`.gradient_fine`), evaluated as learned; then evolution."""
         from . import gradient_fine
-        n = n_betas(max_trials)
+        n = gradient_fine.n_candidates(max_trials)
 
         def compute():
             target = ctx.cfg.search.target_ebops
             how = (f"beta steered to {target:g} EBOPs" if target else
                    f"beta ramped {gradient_fine.BETA_RANGE[0]:g} -> {gradient_fine.BETA_RANGE[1]:g}, cost EBOPs")
             ctx.log(f"[autoq] gradient: learning {granularity} bit widths with pruning in one training of "
-                    f"{gradient_fine.epochs_for(n)} epochs ({how}) ...")
+                    f"{gradient_fine.epochs_for(n, ctx.cfg.search.learn_epochs)} epochs ({how}) ...")
             return gradient_fine.candidates(ctx, n, bits_learning_rate)
         cands = cached(ctx, f"gradient-{granularity}", compute)
         seeds = []

@@ -18,9 +18,16 @@ from ..layout import STRATEGY
 BETA_RANGE = (0.1, 100.0)  # x the cost relative to its 8-bit start: HGQ's 1e-6 -> 1e-3 x EBOPs on a ~1e5-EBOPs model
 
 
-def epochs_for(n: int) -> int:
-    """Epochs of the one training: two per candidate wanted (an epoch is a candidate), at least 8."""
-    return max(8, 2 * n)
+def n_candidates(max_trials: int) -> int:
+    """Candidates kept from the one training: three quarters of the trials (2 to 24). Each costs ``train.epochs``
+    epochs of tuning, less than a trial; the per-layer evolution after them reaches less of the cheap end."""
+    return max(2, min(24, (3 * max_trials) // 4))
+
+
+def epochs_for(n: int, learn_epochs: int | None = None) -> int:
+    """Epochs of the one training: ``search.learn_epochs`` when given, else two per candidate wanted (an epoch is
+    a candidate), at least 8."""
+    return int(learn_epochs) if learn_epochs else max(8, 2 * n)
 
 
 def spread(points: list, n: int) -> list:
@@ -28,6 +35,16 @@ def spread(points: list, n: int) -> list:
     if len(points) <= n:
         return list(range(len(points)))
     return sorted({int(round(k)) for k in np.linspace(0, len(points) - 1, n)})
+
+
+def _progress(log, shown):
+    """A line at every tenth of the one training: epoch, beta, validation metric (``shown(score)``), EBOPs
+    surrogate, pruned share."""
+    def on_epoch(c, epochs):
+        if c.epoch % max(1, epochs // 10) == 0 or c.epoch == epochs:
+            log(f"[autoq] gradient: epoch {c.epoch}/{epochs}, beta {c.beta:.3g}, val {shown(c.val_score):.4g}, "
+                f"EBOPs {c.ebops:,.0f}, {100 * c.pruned:.0f}% pruned")
+    return on_epoch
 
 
 def candidates(ctx, n: int, bits_lr) -> list:
@@ -38,22 +55,23 @@ def candidates(ctx, n: int, bits_lr) -> list:
     cfg, t = ctx.cfg, ctx.cfg.train
     metric = Metric(cfg.goal.metric, cfg.goal.direction)
     x, y = ctx.train_split()
-    epochs = epochs_for(n)
+    epochs = epochs_for(n, cfg.search.learn_epochs)
     cands = learned_fine.learn(ctx.float_model, ctx.space, x, y, ctx.data.x_val, ctx.data.y_val,
                                lambda yt, p: metric.up(metric(yt, p)), granularity=cfg.space.granularity,
                                epochs=epochs, beta_range=BETA_RANGE, batch_size=t.batch_size,
                                learning_rate=t.learning_rate, bits_learning_rate=bits_lr(len(x), t.batch_size, epochs),
                                loss=t.loss, input_quantizer=ctx.space.input_quantizer, seed=cfg.seed,
-                               target=cfg.search.target_ebops)
+                               target=cfg.search.target_ebops, on_epoch=_progress(ctx.log, metric.up))
     points = [(c.val_score, c.ebops) for c in cands]
     ranks = nondominated_sort(points)
     front = sorted((c for c, r in zip(cands, ranks) if r == 0), key=lambda c: c.ebops)
+    picked = [front[i] for i in spread(front, n)]
+    tuned = learned_fine.tune_all(ctx.float_model, ctx.space, picked, x, y, ctx.data.x_val, ctx.data.y_val,
+                                  lambda yt, p: metric.up(metric(yt, p)), granularity=cfg.space.granularity,
+                                  epochs=t.epochs, batch_size=t.batch_size, learning_rate=t.learning_rate,
+                                  loss=t.loss, input_quantizer=ctx.space.input_quantizer, seed=cfg.seed)
     out = []
-    for i in spread(front, n):
-        c = learned_fine.tune(ctx.float_model, ctx.space, front[i], x, y, ctx.data.x_val, ctx.data.y_val,
-                              lambda yt, p: metric.up(metric(yt, p)), granularity=cfg.space.granularity,
-                              epochs=t.epochs, batch_size=t.batch_size, learning_rate=t.learning_rate, loss=t.loss,
-                              input_quantizer=ctx.space.input_quantizer, seed=cfg.seed)
+    for c in tuned:
         rel = None
         if ctx.store_dir is not None:
             rel = os.path.join(STRATEGY, f"{ctx.stage}-gradient-{cfg.space.granularity}-{c.epoch}.h5")

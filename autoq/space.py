@@ -45,6 +45,7 @@ class Slot:
 #: a searched input quantizer: its key in a choice (``{INPUT_KEY: {"quantizer": spec}}``) and its hyperparameter
 INPUT_KEY = "<input>"
 INPUT_HP = f"{INPUT_KEY}/quantizer"
+INPUT_QUANT = "input_quant"  # the input quantizer layer's name in a built model (one input)
 
 
 @dataclass
@@ -307,7 +308,7 @@ def build_qmodel(model: tf.keras.Model, choice: dict, input_quantizer: str | Non
         x = srcs[0] if len(srcs) == 1 else srcs
         if input_quantizer and (inbound[layer.name] == ["__input__"] or
                                 (len(inbound[layer.name]) == 1 and inbound[layer.name][0] in in_names)):
-            qname = "input_quant" if len(inputs) == 1 else f"input_quant_{inbound[layer.name][0]}"
+            qname = INPUT_QUANT if len(inputs) == 1 else f"{INPUT_QUANT}_{inbound[layer.name][0]}"
             key = f"__iq__{inbound[layer.name][0]}"
             if key not in tensors:
                 tensors[key] = QActivation(quantizers.parse(input_quantizer).build(), name=qname)(x)

@@ -189,7 +189,7 @@ def fine_epochs(name, data, float_model, budget, cpu, seed):
     from autoq.searching.run import resolve_config
     from autoq.space import analyse
     cfg = dataset_config(name, budget, "gradient", seed, False)
-    cfg["space"]["granularity"] = "weight"
+    cfg["space"].update(granularity="weight", input_quantizer=SEARCHED_INPUT[name])
     c = resolve_config(cfg)
     sp = analyse(float_model, c.space)
     t = c.train
@@ -522,7 +522,8 @@ def run_dataset(name, data, args, budget, workdir, hgq):
             ld = load()
             epochs, per_epoch = fine_epochs(name, data, float_model, budget, cpu, args.seed + 29)
             recs, _, spent = run_autoq(name, data, float_model, "gradient", cpu, budget, args.seed + 29, out,
-                                       space={"granularity": "weight"}, search={"learn_epochs": epochs})
+                                       input_quantizer=SEARCHED_INPUT[name], space={"granularity": "weight"},
+                                       search={"learn_epochs": epochs})
             fine[f"{cpu:g}"] = {"learn_epochs": epochs, "cpu_per_epoch": per_epoch}
             add(GRANULARITY_METHOD, measure_records(recs, out, data), spent, ld)
         # ---- AutoQKeras: the class itself (once), then its protocol
@@ -776,7 +777,9 @@ def main(argv=None):
         "learns its input bits): " + "; ".join(f"{n}: {', '.join(f'`{q}`' for q in v)}"
                                                for n, v in SEARCHED_INPUT.items()),
         f"- {GRANULARITY_METHOD}: the gradient strategy with `space.granularity: weight` (a width per weight, 0-bit "
-        "pruning, learned in one training with a beta schedule; every epoch on the validation front kept, up to 24 "
+        "pruning, the input's bits learned too (`space.input_quantizer` listed as for the hessian variant above, as "
+        "HGQ learns its input's bits), learned in one training with a beta schedule; every epoch on the validation "
+        "front kept, up to 24 "
         f"spread along it tuned with their widths fixed): its `search.learn_epochs` fill {FINE_SHARE:.0%} of its CPU "
         "budget at a per-epoch CPU cost measured before its clock starts (8 epochs less 2, not charged; "
         + ("; ".join(f"{n} at {c} CPU-s: {f['learn_epochs']} epochs at {f['cpu_per_epoch']:.3f} CPU-s each"

@@ -176,11 +176,12 @@ def _bits_range(slot, role):
 
 
 def learned_model(float_model, space_or_slots, init_bits: int = 8, input_quantizer: str | None = None,
-                  kernel_quantizer=None):
+                  kernel_quantizer=None, input_bits=None):
     """The trainable learned-bit model of ``float_model``: every slot's kernel, bias and activation get a
     :class:`LearnedBits`; batch norms are folded as in :func:`autoq.space.build_qmodel`; layer names are those
     of the QKeras model, so :func:`fold` can copy weights by name. ``kernel_quantizer(slot, name)``, if given,
-    makes the kernels' quantizers instead (per-channel / per-weight bits: :mod:`autoq.quantizers.learned_fine`)."""
+    makes the kernels' quantizers instead (per-channel / per-weight bits: :mod:`autoq.quantizers.learned_fine`);
+    ``input_bits`` (a signed :class:`LearnedBits`), if given, replaces the input quantizer (its bits learned too)."""
     slots, iq = _slots(space_or_slots)
     iq = input_quantizer if input_quantizer is not None else iq
     placeholder = {s.layer: {r: ("quantized_relu(8,0)" if r == "activation" else "quantized_bits(8,0,alpha=1)")
@@ -218,6 +219,8 @@ def learned_model(float_model, space_or_slots, init_bits: int = 8, input_quantiz
             lo, hi = _bits_range(act_of[layer.name], "activation")
             new = LearnedBits(False, f_init=min(init_bits, hi), bits_range=(lo, hi), name=layer.name)
             y = new(x)
+        elif input_bits is not None and layer.name == space_mod.INPUT_QUANT and len(inputs) == 1:
+            y = input_bits(x)
         else:  # input quantizer, pass-through and float layers: fresh copies, same weights
             new = layer.__class__.from_config(layer.get_config())
             y = new(x)
@@ -243,7 +246,8 @@ def activation_peaks(model):
     @tf.function(reduce_retracing=True)
     def peaks(x):
         out = probe(x, training=False)
-        return [tf.reduce_max(tf.maximum(v, 0.0)) for v in (out if isinstance(out, (list, tuple)) else [out])]
+        out = out if isinstance(out, (list, tuple)) else [out]
+        return [tf.reduce_max(tf.abs(v) if l.signed else tf.maximum(v, 0.0)) for l, v in zip(acts, out)]
     return acts, peaks
 
 

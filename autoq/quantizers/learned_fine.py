@@ -38,6 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import learned
+from ..space import INPUT_KEY, INPUT_QUANT
 
 GRANULARITIES = ("layer", "channel", "weight")
 FRAC_RANGE = (-24, 15)  # f's clamp: low enough to prune any weight, high enough for 16-bit kernels
@@ -117,13 +118,29 @@ def channel_axes(class_name: str) -> int:
     return 2 if class_name == "DepthwiseConv2D" else 1
 
 
+def input_bits(space, input_quantizer: str | None = None):
+    """A learned input quantizer when ``space.input_quantizer`` lists several (the input is searched; HGQ learns
+    its input's bits too): signed, its width within the listed widths, starting at the reference's fractional bits;
+    else None (the input quantizer stays as given)."""
+    if not getattr(space, "input_searched", False):
+        return None
+    from .. import quantizers
+    from ..space import INPUT_QUANT
+    widths = [quantizers.parse(q).equivalent().bits for q in space.input_choices]
+    ref = quantizers.parse(input_quantizer or space.input_quantizer).equivalent()
+    return learned.LearnedBits(True, f_init=ref.bits - 1 - ref.integer, integer=ref.integer,
+                               bits_range=(min(widths), max(widths)), name=INPUT_QUANT)
+
+
 def fine_model(float_model, space, granularity: str, init_bits: int = 8, input_quantizer: str | None = None):
-    """:func:`autoq.quantizers.learned.learned_model` with a :class:`FineBits` on every kernel."""
+    """:func:`autoq.quantizers.learned.learned_model` with a :class:`FineBits` on every kernel (and learned input
+    bits when the input is searched: :func:`input_bits`)."""
     def kq(slot, name):
         lo, hi = learned._bits_range(slot, "kernel")
         return FineBits(granularity, channel_axes(slot.class_name), f_init=min(init_bits, hi) - 1, max_bits=hi,
                         name=name)
-    model = learned.learned_model(float_model, space, init_bits, input_quantizer, kernel_quantizer=kq)
+    model = learned.learned_model(float_model, space, init_bits, input_quantizer, kernel_quantizer=kq,
+                                  input_bits=input_bits(space, input_quantizer))
     for layer in model.layers:
         if isinstance(layer, learned.LearnedQLayer):
             object.__setattr__(layer.kq, "_kernel_fn", (lambda lay: (lambda: lay.kernel))(layer))
@@ -158,6 +175,8 @@ def read(model, epoch=0, beta=0.0, val_score=float("nan"), loss=float("nan")) ->
                 choice[layer.name]["bias"] = layer.bq.spec()
             weights[layer.name] = [wq] + layer.inner.get_weights()[1:]
             zeros, total = zeros + int(np.sum(wq == 0)), total + wq.size
+        elif isinstance(layer, learned.LearnedBits) and layer.name == INPUT_QUANT:
+            choice[INPUT_KEY] = {"quantizer": layer.spec()}
         elif isinstance(layer, learned.LearnedBits):
             owner = layer.name[:-len("_relu")] if layer.name.endswith("_relu") else layer.name
             choice.setdefault(owner, {})["activation"] = layer.spec()
@@ -170,8 +189,9 @@ def read(model, epoch=0, beta=0.0, val_score=float("nan"), loss=float("nan")) ->
 
 def fold(float_model, cand: Candidate, input_quantizer: str | None = None):
     """The plain QKeras model of a candidate (:func:`autoq.quantizers.learned.fold`): same outputs."""
-    return learned.fold(float_model, learned.Learned(cand.beta, cand.choice, {}, cand.weights, cand.ebops,
-                                                     cand.loss), input_quantizer)
+    choice = {k: v for k, v in cand.choice.items() if k != INPUT_KEY}
+    iq = cand.choice.get(INPUT_KEY, {}).get("quantizer", input_quantizer)
+    return learned.fold(float_model, learned.Learned(cand.beta, choice, {}, cand.weights, cand.ebops, cand.loss), iq)
 
 
 def beta_ramp(steps: int, beta_range=(0.1, 100.0)) -> np.ndarray:

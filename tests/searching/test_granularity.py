@@ -137,6 +137,32 @@ def test_long_training_keeps_only_the_front_and_tunes_candidates_on_one_model():
                 np.testing.assert_array_equal(a, b)
 
 
+def test_searched_input_bits_are_learned_and_fold_exactly():
+    """space.input_quantizer listing several: the per-weight training learns the input's bits too (as HGQ does),
+    records them as the choice's input quantizer, and the fold computes what the learned model computes."""
+    from autoq.space import INPUT_KEY
+    m = mlp()
+    text = SPACE.replace('input_quantizer: "quantized_bits(8,3,alpha=1)"',
+                         'input_quantizer: ["quantized_bits(8,3,alpha=1)", "quantized_bits({3..7},3,alpha=1)"]')
+    sp = space.analyse(m, parse_config(text).space)
+    assert sp.input_searched
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(256, 8)).astype("float32") * 2
+    y = tf.keras.utils.to_categorical(rng.integers(0, 3, 256), 3)
+    acc = lambda yt, p: float(np.mean(np.argmax(p, 1) == np.argmax(yt, 1)))
+    cands = learned_fine.learn(m, sp, x, y, x[:64], y[:64], acc, epochs=4, batch_size=32, beta_range=(3.0, 100.0),
+                               learning_rate=1e-2, bits_learning_rate=0.3, input_quantizer=sp.input_quantizer)
+    first, last = cands[0].choice[INPUT_KEY]["quantizer"], cands[-1].choice[INPUT_KEY]["quantizer"]
+    bits = lambda spec: int(spec.split("(")[1].split(",")[0])
+    assert 3 <= bits(last) < 8 and bits(last) <= bits(first), (first, last)
+    c = next(c for c in reversed(cands) if c.state)
+    model = learned_fine.fine_model(m, sp, "weight", input_quantizer=sp.input_quantizer)
+    model.set_weights(c.state)
+    folded = learned_fine.fold(m, c, sp.input_quantizer)
+    assert folded.get_layer("input_quant").quantizer.bits == bits(c.choice[INPUT_KEY]["quantizer"])
+    np.testing.assert_array_equal(model.predict(x, verbose=0), folded.predict(x, verbose=0))
+
+
 def test_learned_model_equals_its_fold_bit_for_bit():
     m = mlp()
     sp = space.analyse(m, parse_config(SPACE).space)

@@ -264,6 +264,8 @@ def generate_jets(n: int, seed: int = 1, workers: int | None = None, settings: G
                   progress: LineProgress | None = None):
     """Generate ``n`` class-balanced jets; returns ``(X float32 [n,16], y int64 [n], class_names, stats)``."""
     import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
     workers = available_cores() if workers is None else workers
     require_extra()
     s = settings or GenSettings()
@@ -272,15 +274,23 @@ def generate_jets(n: int, seed: int = 1, workers: int | None = None, settings: G
     stats = {c: {"events": 0, "worker_seconds": 0.0, "cpu_seconds": 0.0} for c in JET_CLASSES}
     done = 0
     t0 = time.perf_counter()
-    with mp.get_context("spawn").Pool(min(workers, len(tasks)), initializer=_quiet_worker) as pool:
-        for cls, X, tried, sec, cpu in pool.imap(_chunk_task, tasks):  # ordered: result independent of timing
-            per_class[cls].append(X)
-            stats[cls]["events"] += tried
-            stats[cls]["worker_seconds"] += sec
-            stats[cls]["cpu_seconds"] += cpu
-            done += len(X)
-            if progress:
-                progress.update(done)
+    # an executor, not a Pool: a worker that dies (killed, out of memory, a script without a __main__ guard) breaks
+    # it with an error, where a Pool starts a new worker and waits forever for the lost chunk
+    with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=mp.get_context("spawn"),
+                             initializer=_quiet_worker) as pool:
+        try:
+            for cls, X, tried, sec, cpu in pool.map(_chunk_task, tasks):  # ordered: independent of timing
+                per_class[cls].append(X)
+                stats[cls]["events"] += tried
+                stats[cls]["worker_seconds"] += sec
+                stats[cls]["cpu_seconds"] += cpu
+                done += len(X)
+                if progress:
+                    progress.update(done)
+        except BrokenProcessPool as exc:
+            raise JetGenError("a jet-generation worker process died before finishing its chunk (killed, out of "
+                              "memory, or a script that calls generate_jets without an `if __name__ == "
+                              "'__main__':` guard)") from exc
     X = np.concatenate([np.concatenate(per_class[c]) for c in JET_CLASSES]).astype(np.float32)
     y = np.concatenate([np.full(sum(len(a) for a in per_class[c]), i) for i, c in enumerate(JET_CLASSES)])
     perm = np.random.default_rng(seed).permutation(len(y))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -295,3 +296,22 @@ def test_features_match_the_definitions_on_a_hand_made_jet():
     want["mass_mmdt"] = np.sqrt(p4[0] ** 2 - (p4[1:] ** 2).sum())  # nothing groomed away
     for name in JET_FEATURES:
         assert got[name] == pytest.approx(want[name], rel=1e-6), name
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path):
+    """A worker that exits at start (here: a script without a __main__ guard whose re-import in the spawned child
+    exits) breaks the generation with one JetGenError; a multiprocessing Pool would restart it and wait forever."""
+    script = tmp_path / "noguard.py"
+    script.write_text(
+        "import multiprocessing as mp, sys\n"
+        "if mp.current_process().name != 'MainProcess':\n"
+        "    raise SystemExit(3)\n"
+        "from autoq.data.jetgen import generate_jets\n"
+        "try:\n"
+        "    generate_jets(16, seed=1, workers=2)\n"
+        "except Exception as exc:\n"
+        "    print('ERR', type(exc).__name__, exc)\n")
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env(), capture_output=True, text=True,
+                          timeout=HANG)  # only to catch the hang this test is about
+    assert proc.returncode == 0 and "ERR JetGenError a jet-generation worker process died" in proc.stdout, \
+        proc.stdout + proc.stderr[-2000:]

@@ -7,7 +7,11 @@ import tensorflow as tf
 
 from .errors import SpaceError
 
+#: the one table of layer classes: float class -> its QKeras class (what a search quantizes; every other stage's
+#: list derives from it)
 Q_CLASS = {"Dense": "QDense", "Conv1D": "QConv1D", "Conv2D": "QConv2D", "DepthwiseConv2D": "QDepthwiseConv2D"}
+#: the quantizable classes whose output width (units / filters) ``space.widths`` can search
+WIDTH_CLASSES = tuple(c for c in Q_CLASS if c != "DepthwiseConv2D")
 KERNEL_ATTR = {"DepthwiseConv2D": "depthwise_kernel"}
 
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import SpaceError
+from .graph import WIDTH_CLASSES
 from .space import SearchSpace, consumers_of, inbound_of
 
-WIDTH_CLASSES = ("Dense", "Conv1D", "Conv2D")
 CHANNELWISE = {"Activation", "ReLU", "BatchNormalization", "Dropout", "MaxPooling1D", "MaxPooling2D",
                "AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
                "GlobalMaxPooling1D", "GlobalMaxPooling2D", "ZeroPadding2D"}

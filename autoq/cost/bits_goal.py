@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..graph import Q_CLASS
+
 AUTOQKERAS_DEFAULT_BITS = 8  # AutoQKeras's input_bits / output_bits when its goal does not give them
-FLOAT_LAYERS = ("Dense", "Conv2D", "Conv1D", "DepthwiseConv2D")
-Q_LAYERS = ("QDense", "QConv2D", "QConv1D", "QDepthwiseConv2D")
+FLOAT_LAYERS = tuple(Q_CLASS)
+Q_LAYERS = tuple(Q_CLASS.values())
 
 
 @dataclass

@@ -49,7 +49,6 @@ from ..cost import pricing as cost_mod
 LN2 = math.log(2.0)
 WEIGHT_BITS = (2, 16)
 ACT_BITS = (1, 16)
-FLOAT_CLASS = {"Dense": "Dense", "Conv1D": "Conv1D", "Conv2D": "Conv2D", "DepthwiseConv2D": "DepthwiseConv2D"}
 
 #: pJ per unit of each energy feature (horowitz, everything in fixed memory: autoq's default EnergySettings),
 #: fitted by :func:`autoq.cost.energyfit.fit_energy` on 20 uniform jet taggers (kernel/bias 2, 4, 6, 8, 12 bits x activations 2, 4, 8,
@@ -126,7 +125,7 @@ class LearnedQLayer(tf.keras.layers.Layer):
         super().__init__(**kw)
         self.class_name = class_name
         cfg = dict(config, activation="linear", name=f"{kw.get('name', class_name)}_float")
-        self.inner = getattr(tf.keras.layers, FLOAT_CLASS[class_name]).from_config(cfg)
+        self.inner = getattr(tf.keras.layers, class_name).from_config(cfg)
         self.kq, self.bq = kq, bq
 
     def build(self, input_shape):

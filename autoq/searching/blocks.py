@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ..errors import AutoqError, SpaceError
 from ..space import SearchSpace
 from .layout import TRIALS_CSV, TUNER
+from .selection import best_by_score
 
 
 @dataclass
@@ -65,11 +66,8 @@ def plan(space: SearchSpace, blocks: list) -> list:
 
 def best_choice(records: list, block: Block) -> dict | None:
     """The block's best-scoring trial's choice for the block's own layers (None before any trial finished)."""
-    ok = [r for r in records if str(r["trial"]).startswith(block.prefix) and r.get("status") == "ok"]
-    if not ok:
-        return None
-    best = max(ok, key=lambda r: (r["score"], -r.get("number", 0)))
-    return {s.layer: best["choice"][s.layer] for s in block.slots}
+    best = best_by_score(r for r in records if str(r["trial"]).startswith(block.prefix))
+    return None if best is None else {s.layer: best["choice"][s.layer] for s in block.slots}
 
 
 def space_for(space: SearchSpace, block: Block, fixed: dict) -> BlockSpace:

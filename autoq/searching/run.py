@@ -18,7 +18,6 @@ from . import strategies
 from .strategies import make_oracle
 from .strategies.base import StrategyContext
 from .finish import finish
-from .trial import Searcher
 from .layout import SUMMARY, TRIALS_CSV
 
 
@@ -242,53 +241,54 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
                on_finish=None):
     """The search proper, in an output folder this process may write (locked, or a worker's shared folder)."""
     from .blocks import stages  # imports TensorFlow (the space)
+    from .prepare import prepare
+    from .session import open_session
     from .tuner import TooManyFailures, make_tuner, run_stage, write_table  # imports keras-tuner
     role = dist["role"] if dist else None
     if role and cfg.search.blocks:
         raise ConfigError("search.blocks runs in one process; drop --chief/--worker or the blocks",
                           key="search.blocks", source=cfg.source)
-    searcher = Searcher(cfg, model, dataset, out, log, trust_model=trust_model, fingerprint=fp,
-                        epoch_lines=epoch_lines, on_finish=on_finish)
+    session = open_session(cfg, model, dataset, out, log, trust_model=trust_model, fingerprint=fp,
+                           epoch_lines=epoch_lines, on_finish=on_finish)
     log(f"[autoq] {dataset.describe()}")
-    log(f"[autoq] search space: {len(searcher.space.slots)} quantizable layers, "
-        f"{len(searcher.space.hp_choices())} choices, {searcher.space.size():.3g} configurations; "
+    log(f"[autoq] search space: {len(session.space.slots)} quantizable layers, "
+        f"{len(session.space.hp_choices())} choices, {session.space.size():.3g} configurations; "
         f"{cfg.search.algorithm} search, {cfg.search.max_trials} trials, goal {cfg.goal.cost}")
-    left_float = [n for n in searcher.space.float_layers if n not in _float_activation_layers(searcher.float_model)]
+    left_float = [n for n in session.space.float_layers if n not in _float_activation_layers(session.float_model)]
     if left_float:
         log(f"[autoq] layers left float: {', '.join(left_float)}")
     if role == "worker":
-        searcher.log = lambda *a, **k: None  # not "resuming": the chief prepared it
-        searcher.prepare(False)
-        searcher.log = log
+        # not "resuming": the chief prepared it
+        session = prepare(session.but(log=lambda *a, **k: None), False).but(log=log)
         from .distributed import CONNECT_TIMEOUT, wait_for_chief
         wait_for_chief(dist["host"], dist["port"], connect_timeout or CONNECT_TIMEOUT, log)
         log(f"[autoq] worker joined the search in {out}; chief at {dist['host']}:{dist['port']}")
     else:
-        searcher.prepare(train_float)
+        session = prepare(session, train_float)
     serve_options = {"max_failed": cfg.search.max_failed_trials, "token": dist["token"]} if role == "chief" else None
     shown_total = None if cfg.search.algorithm == "hyperband" else cfg.search.max_trials
     stopped, tuner = None, None
-    for n_trials, project in stages(searcher, cfg, log):
-        ctx = StrategyContext(cfg, searcher.active, searcher.float_model, searcher.data, log, out, project)
-        tuner = make_tuner(searcher, make_oracle(ctx, n_trials), shown_total, serve_options, dist, project)
-        stopped = run_stage(tuner, searcher, role, dist, out)
+    for stage in stages(session):
+        ctx = StrategyContext(cfg, stage.space, session.float_model, session.data, log, out, stage.project)
+        tuner = make_tuner(session, stage, make_oracle(ctx, stage.trials), shown_total, serve_options, dist)
+        stopped = run_stage(tuner, session, role, dist, out)
         if stopped is not None:
             break
     if role == "worker":
-        n = sum(1 for r in searcher.store.records() if r.get("tuner_id") == dist["tuner_id"])
+        n = sum(1 for r in session.store.records() if r.get("tuner_id") == dist["tuner_id"])
         log(f"[autoq] no more trials: this worker ran {n}; the chief writes the summary into {out}")
         return None
     if role == "chief" and getattr(tuner, "serve_result", {}).get("stopped_on_failures"):
         stopped = TooManyFailures(f"search stopped: {cfg.search.max_failed_trials} trials in a row failed; "
                                   f"see {out / TRIALS_CSV}")
     if stopped is not None:
-        if not any(r.get("status") == "ok" for r in searcher.store.records()):
-            write_table(searcher)
+        if not any(r.get("status") == "ok" for r in session.store.records()):
+            write_table(session)
             raise stopped
         log(f"[autoq] {stopped}")
-    result = finish(searcher, cfg.train.fine_tune_epochs)
+    result = finish(session, cfg.train.fine_tune_epochs)
     result.tag = f"[autoq {dist['tuner_id']}]" if dist else "[autoq]"
-    result.summary["seconds"] = round(time.time() - searcher.t0, 1)  # with the winner's fine-tuning
+    result.summary["seconds"] = round(time.time() - session.t0, 1)  # with the winner's fine-tuning
     scaler = _scaler(dataset)
     if scaler is not None:  # the export applies it to inputs in the units the search was given
         result.summary["input_scaler"] = scaler

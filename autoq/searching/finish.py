@@ -14,10 +14,13 @@ from .layout import BEST_MODEL
 from .training import evaluate, fit
 
 
-def finish(session: Session, fine_tune_epochs: int = 0, interrupted: bool = False) -> FinishedSearch:
+def finish(session: Session, fine_tune_epochs: int = 0, interrupted: bool = False,
+           input_scaler: dict | None = None) -> FinishedSearch:
     """The end of a search (``session``: its :class:`.session.Session`): trials.csv, the front and the winner under
     the constraints, the front's test metric, the models outside the front dropped (``search.keep: pareto``),
-    ``best_model.h5``, the optional fine-tuning of the winner, summary.json; then the session's ``on_finish`` hook (the API's: the plot) sees the finished search."""
+    ``best_model.h5``, the optional fine-tuning of the winner, summary.json (its ``seconds`` include the
+    fine-tuning; ``input_scaler``: the standardization the search's inputs went through, which the export applies);
+    then the session's ``on_finish`` hook (the API's: the plot) sees the finished search."""
     records = session.store.records()
     session.store.write_trials_csv(records, session.dataset_label)
     ok = [r for r in records if r.get("status") == "ok" and not r.get("partial")]  # partial: blocks before the last
@@ -61,7 +64,8 @@ def finish(session: Session, fine_tune_epochs: int = 0, interrupted: bool = Fals
                **session.metric_fields("float_test", session.state["float_test_metric"]), "config": session.cfg.to_dict(),
                "config_digest": session.state["config_digest"], "versions": versions(),
                "dataset": session.state["dataset"], "synthetic_data": session.state["synthetic_data"],
-               "space_size": session.state["space_size"], "seconds": round(time.time() - session.t0, 1),
+               "space_size": session.state["space_size"],
+               "seconds": None,  # set last: the whole run, the winner's fine-tuning included
                "max_trials": session.cfg.search.max_trials, "interrupted": interrupted,
                "test_metric": front_test, "val_samples": len(session.data.x_val),
                "test_samples": len(session.data.x_test),
@@ -74,6 +78,9 @@ def finish(session: Session, fine_tune_epochs: int = 0, interrupted: bool = Fals
         _, test_acc = evaluate(session, best_model, "test")
         atomic_save_model(best_model, session.store.dir / BEST_MODEL)
         summary.update(**session.metric_fields("fine_tuned_val", acc), **session.metric_fields("best_test", test_acc))
+    summary["seconds"] = round(time.time() - session.t0, 1)  # with the winner's fine-tuning
+    if input_scaler is not None:  # the export applies it to inputs in the units the search was given
+        summary["input_scaler"] = input_scaler
     atomic_write_json(session.store.summary_path, summary)
     result = FinishedSearch(session.store.dir, summary, records, front, session.state["baselines"], key, best_model,
                             session.cfg)

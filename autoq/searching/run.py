@@ -3,7 +3,6 @@ one per block) run through keras-tuner, the finished search returned. Telling it
 orchestrator's (:mod:`autoq.api`)."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from ..config import SEEDING_ALGORITHMS, Config, config_from_dict, load_config
@@ -13,12 +12,12 @@ from .. import model_io
 from .progress import printer
 from .provenance import config_digest
 from .result import FinishedSearch
-from .store import atomic_write_json, storage_error
+from .store import storage_error
 from . import strategies
 from .strategies import make_oracle
 from .strategies.base import StrategyContext
 from .finish import finish
-from .layout import SUMMARY, TRIALS_CSV
+from .layout import TRIALS_CSV
 
 
 def _check_data_fits(model, data: Dataset):
@@ -286,11 +285,6 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
             write_table(session)
             raise stopped
         log(f"[autoq] {stopped}")
-    result = finish(session, cfg.train.fine_tune_epochs)
+    result = finish(session, cfg.train.fine_tune_epochs, input_scaler=_scaler(dataset))
     result.tag = f"[autoq {dist['tuner_id']}]" if dist else "[autoq]"
-    result.summary["seconds"] = round(time.time() - session.t0, 1)  # with the winner's fine-tuning
-    scaler = _scaler(dataset)
-    if scaler is not None:  # the export applies it to inputs in the units the search was given
-        result.summary["input_scaler"] = scaler
-    atomic_write_json(out / SUMMARY, result.summary)
     return result

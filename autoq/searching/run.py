@@ -3,6 +3,7 @@ one per block) run through keras-tuner, the finished search returned. Telling it
 orchestrator's (:mod:`autoq.api`)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import SEEDING_ALGORITHMS, Config, config_from_dict, load_config
@@ -56,6 +57,21 @@ def check_overrides(max_trials=None, seed=None) -> None:
         raise ConfigError(f"must be between 0 and {MAX_SEED}, got {number_shown(seed)}", key="seed (--seed)")
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """A config resolved once (:func:`resolve`): the caller's overrides applied and validated; :func:`run_search`
+    takes it as it is. ``output_given``: the output folder came from the caller, so a relative one stays relative
+    (one from a config file is taken from the current directory)."""
+
+    config: Config
+    output_given: bool = False
+
+
+def resolve(config, **overrides) -> Resolved:
+    """:func:`resolve_config`, remembered as done (the CLI's: the config file with its options applied)."""
+    return Resolved(resolve_config(config, **overrides), overrides.get("output_dir") is not None)
+
+
 def resolve_config(config, **overrides) -> Config:
     if config is None:
         cfg = config_from_dict({})
@@ -99,7 +115,9 @@ def run_search(model=None, data=None, config=None, *, output_dir=None, max_trial
 
     model: a trained float tf.keras model, or None to take it from the config (path or builder).
     data: a Dataset, (x, y), six split arrays, or None to load the config's dataset.
-    config: a Config, a dict, a YAML path, or None for the defaults.
+    config: a Config, a dict, a YAML path, or None for the defaults (validated here, the overrides output_dir,
+        max_trials, seed and algorithm applied); or a :class:`Resolved` config, already validated with its
+        overrides (the CLI's), used as it is.
     verbose: 0 (quiet), 1 or True (a line when each trial starts and ends), 2 (also a line per epoch).
     role: None (one process), "chief" or "worker" (keras-tuner's distributed mode, see autoq.searching.distributed);
         chief_address is HOST:PORT (the chief listens there, workers connect there), else keras-tuner's
@@ -141,7 +159,14 @@ def _float_activation_layers(model) -> set:
 
 def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm, overwrite, verbose, log, dist=None,
                 wait_timeout=3600.0, trust_model=False, connect_timeout=None, on_finish=None):
-    cfg = resolve_config(config, max_trials=max_trials, seed=seed, output_dir=output_dir, algorithm=algorithm)
+    overrides = {"max_trials": max_trials, "seed": seed, "output_dir": output_dir, "algorithm": algorithm}
+    if isinstance(config, Resolved):
+        if any(v is not None for v in overrides.values()):
+            raise TypeError("a Resolved config has its overrides applied already: pass them to resolve()")
+        resolved = config
+    else:
+        resolved = resolve(config, **overrides)
+    cfg = resolved.config
     log = printer(verbose, log)
     role = dist["role"] if dist else None
     if dist:  # every line says which process wrote it
@@ -171,7 +196,7 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
                           key="search.algorithm", source=cfg.source)
     check_losses(cfg.train.loss, model, cfg.source)
     out = Path(cfg.search.output_dir)
-    if not out.is_absolute() and cfg.source and output_dir is None:
+    if not out.is_absolute() and cfg.source and not resolved.output_given:
         out = Path.cwd() / out
     from . import folder as outdir
     fp = outdir.fingerprint(config_digest(cfg), dataset, model)

@@ -25,7 +25,8 @@ def reference(session: Session) -> tuple[float, dict]:
         return float(g.reference) * g.stress, q16
     ref = q16[session.cost_key]
     if ref is None:
-        raise ConfigError(f"goal.cost {session.cost_key!r} needs autoq.cost.estimate (the FPGA estimate), not available")
+        raise ConfigError(f"goal.cost {session.cost_key!r} needs autoq.cost.estimate (the FPGA estimate), "
+                          "not available")
     return float(ref) * g.stress, q16
 
 

@@ -87,7 +87,8 @@ class AutoqTuner(base_tuner.BaseTuner):
         super().reload()
         if not self._is_worker():
             _requeue_stranded(self.oracle)
-            self.notes = _requeue_lost(self.oracle, self.session, self.stage.prefix)  # logged by make_tuner (stdout is muted here)
+            # logged by make_tuner (stdout is muted here)
+            self.notes = _requeue_lost(self.oracle, self.session, self.stage.prefix)
 
     def save(self):
         """keras-tuner's save, with the tuner's own file written atomically too (the oracle's: AtomicState)."""

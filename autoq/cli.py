@@ -242,13 +242,14 @@ def _run(args, where: dict):
     from .keras_env import import_tensorflow_quietly
     import_tensorflow_quietly()  # the config's quantizers need it
     from .api import search
-    from .searching.run import resolve_config
-    cfg = resolve_config(args.config, data_path=args.data)
-    where["out"] = args.output or cfg.search.output_dir
-    return search(None, None, cfg, output_dir=args.output, max_trials=args.max_trials, seed=args.seed,
-                      algorithm=args.algorithm, overwrite=args.overwrite, verbose=0 if args.quiet else 2 if args.verbose else 1, role=role,
-                      chief_address=address, tuner_id=tuner_id, wait_timeout=args.wait, trust_model=args.trust_model,
-                      token=args.token, connect_timeout=args.connect_timeout)
+    from .searching.run import resolve
+    # the config resolved once, here: the file with the command line's options applied
+    cfg = resolve(args.config, data_path=args.data, max_trials=args.max_trials, seed=args.seed,
+                  output_dir=args.output, algorithm=args.algorithm)
+    where["out"] = cfg.config.search.output_dir
+    return search(None, None, cfg, overwrite=args.overwrite, verbose=0 if args.quiet else 2 if args.verbose else 1,
+                  role=role, chief_address=address, tuner_id=tuner_id, wait_timeout=args.wait,
+                  trust_model=args.trust_model, token=args.token, connect_timeout=args.connect_timeout)
 
 
 def _show(args) -> int:

@@ -154,16 +154,20 @@ def run_autoq(cfg, workdir):
 
 
 def breakdown(res, data, cfg, workdir):
-    """Seconds of each step of one autoq trial (Searcher.run_trial's steps, one by one, on a real trial choice)."""
+    """Seconds of each step of one autoq trial (searching.trial.run_trial's steps, one by one, on a real trial
+    choice)."""
     import tensorflow as tf
     from autoq import cost as costs
     from autoq.config import config_from_dict
     from autoq.searching.result import load_model
     from autoq.searching.store import atomic_save_model
-    from autoq.searching.trial import Searcher
+    from autoq.searching.pricing import fpga
+    from autoq.searching.session import open_session
+    from autoq.searching.training import evaluate
+    from autoq.searching.trial import build
     c = config_from_dict(cfg)
     float_model = load_model(res.output_dir / "float_model.h5")
-    s = Searcher(c, float_model, data, Path(workdir) / "breakdown", log=lambda *a, **k: None)
+    s = open_session(c, float_model, data, Path(workdir) / "breakdown", log=lambda *a, **k: None)
     choice = res.trials[-1]["choice"]
     steps = {}
     t0 = time.perf_counter()
@@ -171,13 +175,13 @@ def breakdown(res, data, cfg, workdir):
     tf.keras.utils.set_random_seed(c.seed)
     steps["clear_session + seeding"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    qmodel, pricing = s.build(choice)
+    qmodel, pricing = build(s, choice)
     steps["build QKeras model"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     costs.model_cost(qmodel, pricing)
     steps["QTools energy + bits/BOPs"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    s._fpga(qmodel)
+    fpga(s, qmodel)
     steps["FPGA estimate"] = time.perf_counter() - t0
     timer = epoch_timer()
     t = cfg["train"]
@@ -187,7 +191,7 @@ def breakdown(res, data, cfg, workdir):
                batch_size=t["batch_size"], verbose=0, callbacks=[timer])
     steps["train (compile + fit)"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    s._evaluate(qmodel)
+    evaluate(s, qmodel)
     steps["evaluate (validation predictions)"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     atomic_save_model(qmodel, Path(workdir) / "breakdown" / "m.h5")
@@ -271,7 +275,7 @@ def main(argv=None):
     step_rows.append(["other (keras-tuner's oracle and state files, record.json, trials.csv; in-search tracing)",
                       rest, 100 * rest / a_trial])
     step_rows.append(["median autoq trial (start to next start)", a_trial, 100.0])
-    step_rows.append(["inside Searcher.run_trial (record 'seconds', median)", med(pooled("autoq", "record_seconds")),
+    step_rows.append(["inside run_trial (record 'seconds', median)", med(pooled("autoq", "record_seconds")),
                       100 * med(pooled("autoq", "record_seconds")) / a_trial])
     overhead = a_trial - q_trial
     headline = (f"machinery ratio: an autoq trial takes **{machinery:.2f}x** a plain keras-tuner trial training the "

@@ -92,7 +92,7 @@ def test_the_circle_check_finds_a_circle():
     """The check itself works: a graph with a circle is reported."""
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     g = import_graph()
-    assert "autoq.searching.trial" in g["autoq.searching.run"]  # real edges are seen, relative imports resolved
+    assert "autoq.searching.finish" in g["autoq.searching.run"]  # real edges are seen, relative imports resolved
     assert "autoq.exporting.pipeline" in g["autoq.searching.run"]  # ... including imports inside functions
 
 
@@ -194,3 +194,28 @@ def test_the_tests_mirror_the_packages():
     folders = {p.name for p in tests.iterdir() if p.is_dir() and any(p.glob("test_*.py"))}
     assert folders == set(STAGES) | {"config"}
     assert not list(tests.glob("*/*/test_*.py"))
+
+
+def attribute_writes(tree, names=("session", "stage")) -> list:
+    """Line numbers where ``<name>.<attr> = ...`` (or ``+=``) assigns an attribute of one of ``names``."""
+    out = []
+    for node in ast.walk(tree):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, (ast.AugAssign, ast.AnnAssign)) else []
+        for t in targets:
+            for sub in ast.walk(t):
+                if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id in names:
+                    out.append(node.lineno)
+    return out
+
+
+def test_the_search_session_and_its_stages_are_read_only():
+    """A search's shared inputs are one frozen session and each stage a frozen value: no module assigns an attribute
+    of a session or a stage (a step that learns something returns a new session). The checker catches one."""
+    from autoq.searching.session import Session
+    from autoq.searching.stage import Stage
+    assert Session.__dataclass_params__.frozen and Stage.__dataclass_params__.frozen
+    writes = [f"{name}:{line}" for name, path in _modules().items()
+              for line in attribute_writes(ast.parse(path.read_text()))]
+    assert writes == []
+    assert attribute_writes(ast.parse("session.log = print\nstage.partial += 1\nx.session = 1")) == [1, 2]

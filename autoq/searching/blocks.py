@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 
 from ..errors import AutoqError, SpaceError
 from ..space import SearchSpace
-from .layout import TRIALS_CSV, TUNER
+from .layout import TRIALS_CSV
+from .selection import best_by_score
+from .stage import Stage
 
 
 @dataclass
@@ -65,34 +67,32 @@ def plan(space: SearchSpace, blocks: list) -> list:
 
 def best_choice(records: list, block: Block) -> dict | None:
     """The block's best-scoring trial's choice for the block's own layers (None before any trial finished)."""
-    ok = [r for r in records if str(r["trial"]).startswith(block.prefix) and r.get("status") == "ok"]
-    if not ok:
-        return None
-    best = max(ok, key=lambda r: (r["score"], -r.get("number", 0)))
-    return {s.layer: best["choice"][s.layer] for s in block.slots}
+    best = best_by_score(r for r in records if str(r["trial"]).startswith(block.prefix))
+    return None if best is None else {s.layer: best["choice"][s.layer] for s in block.slots}
 
 
 def space_for(space: SearchSpace, block: Block, fixed: dict) -> BlockSpace:
     return BlockSpace(block.slots, space.input_quantizer, space.float_layers, fixed=dict(fixed))
 
 
-def stages(searcher, cfg, log):
-    """(trial budget, keras-tuner project) of each stage of the search: one for a plain search; one per block
-    with ``search.blocks``, the searcher set to the block's space (earlier blocks fixed at their best choice)."""
+def stages(session):
+    """The stages of the search (:class:`.stage.Stage`): one for a plain search; one per block with
+    ``search.blocks``, each block's space with the earlier blocks fixed at their best choice (read from the records
+    once the stage before has run)."""
+    cfg, log = session.cfg, session.log
     if not cfg.search.blocks:
-        yield cfg.search.max_trials, TUNER
+        yield Stage(session.space, cfg.search.max_trials)
         return
-    blocks = plan(searcher.space, cfg.search.blocks)
+    blocks = plan(session.space, cfg.search.blocks)
     fixed: dict = {}
     for block in blocks:
-        searcher.active = space_for(searcher.space, block, fixed)
-        searcher.trial_prefix, searcher.partial = block.prefix, block.index < len(blocks) - 1
-        searcher.number_offset = sum(b.max_trials for b in blocks[:block.index])
+        partial = block.index < len(blocks) - 1
         log(f"[autoq] block {block.index + 1}/{len(blocks)}: {', '.join(s.layer for s in block.slots)} "
-            f"({block.max_trials} trials" + (", later blocks float" if searcher.partial else "") + ")")
-        yield block.max_trials, f"tuner_block{block.index}"
-        best = best_choice(searcher.store.records(), block)
+            f"({block.max_trials} trials" + (", later blocks float" if partial else "") + ")")
+        yield Stage(space_for(session.space, block, fixed), block.max_trials, f"tuner_block{block.index}",
+                    block.prefix, partial, sum(b.max_trials for b in blocks[:block.index]))
+        best = best_choice(session.store.records(), block)
         if best is None:
             raise AutoqError(f"block {block.index + 1} ({block.pattern}) finished no trial successfully; see "
-                             f"{searcher.store.dir / TRIALS_CSV}")
+                             f"{session.store.dir / TRIALS_CSV}")
         fixed.update(best)

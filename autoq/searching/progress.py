@@ -1,7 +1,11 @@
-"""The search's progress lines: where they go, a duration, and a trial's choice in a few characters per layer."""
+"""The search's progress lines: where they go, a duration, a trial's choice in a few characters per layer, and the
+line a finished trial prints."""
 from __future__ import annotations
 
+import time
+
 from .. import quantizers
+from ..cost import UNITS
 from ..errors import AutoqError
 
 
@@ -37,3 +41,25 @@ def printer(verbose, log=None):
     if log is not None:
         return log
     return (lambda *a, **k: print(*a, **{"flush": True, **k})) if verbose else (lambda *a, **k: None)
+
+
+def trial_line(session, record: dict, max_trials: int | None, done: list) -> str:
+    """The line a finished trial prints (``session``: its :class:`.session.Session`); ``done`` is every record on
+    disk, the best so far among them by the winner's rule (:mod:`.selection`)."""
+    key, metric = session.cost_key, session.metric
+    if record["status"] == "ok":
+        c = record[key]
+        name = "acc" if metric.name == "accuracy" else metric.name
+        msg = (f"{name} {record['val_metric']:.4g} | {key} {c:.4g} {UNITS[key]} "
+               f"({100 * c / session.state['reference_cost']:.1f}% of ref) | score {record['score']:.4f}")
+        if record.get("feasible") is False:
+            msg += f" | over {', '.join(record['violated'])}"
+    else:
+        msg = f"FAILED ({record.get('error')}), going on"
+    best = session.selection.best_line(done)
+    clock = f"{fmt_time(time.time() - session.t0)} elapsed"
+    if max_trials:  # hyperband sizes its own brackets: no total, no estimate
+        left = max(max_trials - len(done), 0)
+        mean = sum(r.get("seconds", 0) for r in done) / max(len(done), 1)
+        clock = f"{len(done)}/{max_trials} done | {clock}, ~{fmt_time(left * mean)} left"
+    return f"[autoq] trial {record['trial']} | {msg} | {best} | {record['seconds']:.1f} s | {clock}"

@@ -3,7 +3,7 @@ one per block) run through keras-tuner, the finished search returned. Telling it
 orchestrator's (:mod:`autoq.api`)."""
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import SEEDING_ALGORITHMS, Config, config_from_dict, load_config
@@ -13,13 +13,12 @@ from .. import model_io
 from .progress import printer
 from .provenance import config_digest
 from .result import FinishedSearch
-from .store import atomic_write_json, storage_error
+from .store import storage_error
 from . import strategies
 from .strategies import make_oracle
 from .strategies.base import StrategyContext
 from .finish import finish
-from .trial import Searcher
-from .layout import SUMMARY, TRIALS_CSV
+from .layout import TRIALS_CSV
 
 
 def _check_data_fits(model, data: Dataset):
@@ -56,6 +55,21 @@ def check_overrides(max_trials=None, seed=None) -> None:
     from ..config import MAX_SEED, number_shown
     if seed is not None and not 0 <= int(seed) <= MAX_SEED:
         raise ConfigError(f"must be between 0 and {MAX_SEED}, got {number_shown(seed)}", key="seed (--seed)")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A config resolved once (:func:`resolve`): the caller's overrides applied and validated; :func:`run_search`
+    takes it as it is. ``output_given``: the output folder came from the caller, so a relative one stays relative
+    (one from a config file is taken from the current directory)."""
+
+    config: Config
+    output_given: bool = False
+
+
+def resolve(config, **overrides) -> Resolved:
+    """:func:`resolve_config`, remembered as done (the CLI's: the config file with its options applied)."""
+    return Resolved(resolve_config(config, **overrides), overrides.get("output_dir") is not None)
 
 
 def resolve_config(config, **overrides) -> Config:
@@ -101,7 +115,9 @@ def run_search(model=None, data=None, config=None, *, output_dir=None, max_trial
 
     model: a trained float tf.keras model, or None to take it from the config (path or builder).
     data: a Dataset, (x, y), six split arrays, or None to load the config's dataset.
-    config: a Config, a dict, a YAML path, or None for the defaults.
+    config: a Config, a dict, a YAML path, or None for the defaults (validated here, the overrides output_dir,
+        max_trials, seed and algorithm applied); or a :class:`Resolved` config, already validated with its
+        overrides (the CLI's), used as it is.
     verbose: 0 (quiet), 1 or True (a line when each trial starts and ends), 2 (also a line per epoch).
     role: None (one process), "chief" or "worker" (keras-tuner's distributed mode, see autoq.searching.distributed);
         chief_address is HOST:PORT (the chief listens there, workers connect there), else keras-tuner's
@@ -143,7 +159,14 @@ def _float_activation_layers(model) -> set:
 
 def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm, overwrite, verbose, log, dist=None,
                 wait_timeout=3600.0, trust_model=False, connect_timeout=None, on_finish=None):
-    cfg = resolve_config(config, max_trials=max_trials, seed=seed, output_dir=output_dir, algorithm=algorithm)
+    overrides = {"max_trials": max_trials, "seed": seed, "output_dir": output_dir, "algorithm": algorithm}
+    if isinstance(config, Resolved):
+        if any(v is not None for v in overrides.values()):
+            raise TypeError("a Resolved config has its overrides applied already: pass them to resolve()")
+        resolved = config
+    else:
+        resolved = resolve(config, **overrides)
+    cfg = resolved.config
     log = printer(verbose, log)
     role = dist["role"] if dist else None
     if dist:  # every line says which process wrote it
@@ -173,7 +196,7 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
                           key="search.algorithm", source=cfg.source)
     check_losses(cfg.train.loss, model, cfg.source)
     out = Path(cfg.search.output_dir)
-    if not out.is_absolute() and cfg.source and output_dir is None:
+    if not out.is_absolute() and cfg.source and not resolved.output_given:
         out = Path.cwd() / out
     from . import folder as outdir
     fp = outdir.fingerprint(config_digest(cfg), dataset, model)
@@ -242,55 +265,51 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
                on_finish=None):
     """The search proper, in an output folder this process may write (locked, or a worker's shared folder)."""
     from .blocks import stages  # imports TensorFlow (the space)
+    from .prepare import prepare
+    from .session import open_session
     from .tuner import TooManyFailures, make_tuner, run_stage, write_table  # imports keras-tuner
     role = dist["role"] if dist else None
     if role and cfg.search.blocks:
         raise ConfigError("search.blocks runs in one process; drop --chief/--worker or the blocks",
                           key="search.blocks", source=cfg.source)
-    searcher = Searcher(cfg, model, dataset, out, log, trust_model=trust_model, fingerprint=fp,
-                        epoch_lines=epoch_lines, on_finish=on_finish)
+    session = open_session(cfg, model, dataset, out, log, trust_model=trust_model, fingerprint=fp,
+                           epoch_lines=epoch_lines, on_finish=on_finish)
     log(f"[autoq] {dataset.describe()}")
-    log(f"[autoq] search space: {len(searcher.space.slots)} quantizable layers, "
-        f"{len(searcher.space.hp_choices())} choices, {searcher.space.size():.3g} configurations; "
+    log(f"[autoq] search space: {len(session.space.slots)} quantizable layers, "
+        f"{len(session.space.hp_choices())} choices, {session.space.size():.3g} configurations; "
         f"{cfg.search.algorithm} search, {cfg.search.max_trials} trials, goal {cfg.goal.cost}")
-    left_float = [n for n in searcher.space.float_layers if n not in _float_activation_layers(searcher.float_model)]
+    left_float = [n for n in session.space.float_layers if n not in _float_activation_layers(session.float_model)]
     if left_float:
         log(f"[autoq] layers left float: {', '.join(left_float)}")
     if role == "worker":
-        searcher.log = lambda *a, **k: None  # not "resuming": the chief prepared it
-        searcher.prepare(False)
-        searcher.log = log
+        # not "resuming": the chief prepared it
+        session = prepare(session.but(log=lambda *a, **k: None), False).but(log=log)
         from .distributed import CONNECT_TIMEOUT, wait_for_chief
         wait_for_chief(dist["host"], dist["port"], connect_timeout or CONNECT_TIMEOUT, log)
         log(f"[autoq] worker joined the search in {out}; chief at {dist['host']}:{dist['port']}")
     else:
-        searcher.prepare(train_float)
+        session = prepare(session, train_float)
     serve_options = {"max_failed": cfg.search.max_failed_trials, "token": dist["token"]} if role == "chief" else None
     shown_total = None if cfg.search.algorithm == "hyperband" else cfg.search.max_trials
     stopped, tuner = None, None
-    for n_trials, project in stages(searcher, cfg, log):
-        ctx = StrategyContext(cfg, searcher.active, searcher.float_model, searcher.data, log, out, project)
-        tuner = make_tuner(searcher, make_oracle(ctx, n_trials), shown_total, serve_options, dist, project)
-        stopped = run_stage(tuner, searcher, role, dist, out)
+    for stage in stages(session):
+        ctx = StrategyContext(cfg, stage.space, session.float_model, session.data, log, out, stage.project)
+        tuner = make_tuner(session, stage, make_oracle(ctx, stage.trials), shown_total, serve_options, dist)
+        stopped = run_stage(tuner, session, role, dist, out)
         if stopped is not None:
             break
     if role == "worker":
-        n = sum(1 for r in searcher.store.records() if r.get("tuner_id") == dist["tuner_id"])
+        n = sum(1 for r in session.store.records() if r.get("tuner_id") == dist["tuner_id"])
         log(f"[autoq] no more trials: this worker ran {n}; the chief writes the summary into {out}")
         return None
     if role == "chief" and getattr(tuner, "serve_result", {}).get("stopped_on_failures"):
         stopped = TooManyFailures(f"search stopped: {cfg.search.max_failed_trials} trials in a row failed; "
                                   f"see {out / TRIALS_CSV}")
     if stopped is not None:
-        if not any(r.get("status") == "ok" for r in searcher.store.records()):
-            write_table(searcher)
+        if not any(r.get("status") == "ok" for r in session.store.records()):
+            write_table(session)
             raise stopped
         log(f"[autoq] {stopped}")
-    result = finish(searcher, cfg.train.fine_tune_epochs)
+    result = finish(session, cfg.train.fine_tune_epochs, input_scaler=_scaler(dataset))
     result.tag = f"[autoq {dist['tuner_id']}]" if dist else "[autoq]"
-    result.summary["seconds"] = round(time.time() - searcher.t0, 1)  # with the winner's fine-tuning
-    scaler = _scaler(dataset)
-    if scaler is not None:  # the export applies it to inputs in the units the search was given
-        result.summary["input_scaler"] = scaler
-    atomic_write_json(out / SUMMARY, result.summary)
     return result

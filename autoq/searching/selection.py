@@ -1,4 +1,5 @@
-"""Which trial wins: one rule for the winner, the "best so far" of the progress line and the summary.
+"""Which trial wins: one rule for the winner, the "best so far" of the progress line, the summary, and the best
+trial of a block (:func:`best_by_score`).
 
 Without constraints the winner is AutoQKeras's: the highest score. With ``goal.budget`` it is the best goal metric
 among the trials within every constraint (ties: the cheaper); with ``goal.max_drop`` alone, the cheapest trial within
@@ -10,6 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..cost.budget import BUDGET_KEYS, Constraints
+
+
+def score_key(record: dict) -> tuple:
+    """AutoQKeras's order: the higher score first, ties to the earlier trial."""
+    return (record["score"], -record.get("number", 0))
+
+
+def best_by_score(records) -> dict | None:
+    """The finished record with the highest score (ties: the earlier trial); None when none finished."""
+    return max((r for r in records if r.get("status") == "ok"), key=score_key, default=None)
 
 
 @dataclass(frozen=True)
@@ -47,7 +58,7 @@ class Selection:
             return (up, -cost, n)
         if rule == "cheapest":
             return (-cost, up, n)
-        return (record["score"], n)
+        return score_key(record)
 
     def winner(self, records: list, constraints: Constraints | None = None, partial: bool = False) -> dict | None:
         """The winning record among the finished ones (None when no trial finished or none fits); the trials of

@@ -91,7 +91,7 @@ def _published_q6_with_input_quantizer():
 def test_published_q6_prices_like_the_paper():
     from autoq.cost import model_cost
     from autoq.models import jet_tagger
-    from autoq.searching.trial import REFERENCE_Q16
+    from autoq.searching.pricing import REFERENCE_Q16
     from autoq.space import analyse, build_qmodel
     e = model_cost(_published_q6_with_input_quantizer()).energy
     assert abs(e - PAPER_Q6_PJ) / PAPER_Q6_PJ < Q6_TOLERANCE, e

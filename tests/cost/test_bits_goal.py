@@ -72,7 +72,8 @@ def test_the_search_reference_prices_the_input_bits(tmp_path):
     import tensorflow as tf
 
     from autoq.data import load_dataset
-    from autoq.searching.trial import Searcher
+    from autoq.searching.pricing import reference
+    from autoq.searching.session import open_session
 
     def ref(**goal):
         cfg = config_from_dict({"model": {"builder": "autoq.models:mlp"}, "goal": {"cost": "bits", **goal},
@@ -81,8 +82,8 @@ def test_the_search_reference_prices_the_input_bits(tmp_path):
                                                       "bias": ["quantized_bits(8,2,alpha=1)"],
                                                       "activation": ["quantized_relu(3,2)"]}}})
         tf.keras.backend.clear_session()
-        s = Searcher(cfg, mlp(64, (16,), 10), load_dataset(cfg.data), tmp_path / "out", log=lambda *a: None)
-        return s.reference_cost()
+        s = open_session(cfg, mlp(64, (16,), 10), load_dataset(cfg.data), tmp_path / "out", log=lambda *a: None)
+        return reference(s)[0]
 
     assert ref(input_bits=16, stress=0.5) - ref(input_bits=8, stress=0.5) == 0.5 * 8 * 64
     assert ref(input_bits=8, output_bits=9) - ref(input_bits=8) == 10

@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import export_options
 from .searching import strategies  # the registry only: no TensorFlow
 from .searching.layout import SUMMARY, TRIALS_CSV
 
@@ -66,11 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--part", default="xcvu13p-flga2577-2-e",
                    help="AMD/Xilinx part with its speed grade, e.g. xcvu13p-flga2577-2-e or xc7z020clg400-1")
     e.add_argument("--clock", type=_above_zero(float), default=5.0, help="clock period in ns (5 ns = 200 MHz)")
-    e.add_argument("--io-type", choices=["io_parallel", "io_stream"], default="io_parallel",
+    e.add_argument("--io-type", choices=export_options.IO_TYPES, default="io_parallel",
                    help="hls4ml io_type: all values at once (lowest latency) or streamed through FIFOs (large CNNs)")
     e.add_argument("--reuse", type=_above_zero(int), default=1,
                    help="hls4ml reuse_factor: how many multiplications share one multiplier (1 = fully parallel)")
-    e.add_argument("--strategy", type=str.lower, choices=["latency", "resource"], default="latency",
+    e.add_argument("--strategy", type=str.lower, choices=export_options.STRATEGIES, default="latency",
                    help="hls4ml strategy: latency (registers, lowest latency) or resource (BRAM, for reuse > 1)")
     e.add_argument("--output", help="project directory (default: hls_projects/<name of the search or model>)")
     e.add_argument("--project-name", default="myproject", help="hls4ml project_name: the top function's name")
@@ -140,10 +141,10 @@ class _Defaults(argparse.ArgumentDefaultsHelpFormatter):
 
 def _backend(text: str) -> str:
     """--backend, case-insensitively (vitis, VIVADO, ...), spelled as hls4ml spells it."""
-    names = {"vitis": "Vitis", "vivado": "Vivado"}
-    if text.lower() not in names:
-        raise argparse.ArgumentTypeError(f"expected Vitis or Vivado, got {text!r}")
-    return names[text.lower()]
+    from .export_options import backend_name, problems
+    if backend_name(text) is None:
+        raise argparse.ArgumentTypeError(problems(backend=text)[0][1])
+    return backend_name(text)
 
 
 def _above_zero(kind):

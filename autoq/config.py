@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from . import quantizers
+from . import export_options, quantizers
 from .errors import ConfigError, QuantizerError
 from .searching import strategies
 from .yaml_input import read_yaml, read_yaml_file
@@ -26,7 +26,7 @@ RANGES = {  # inclusive bounds of numeric settings: (section, key) -> (low, high
     ("train", "float_epochs"): (0, 100_000), ("train", "fine_tune_epochs"): (0, 100_000),
     ("search", "max_trials"): (1, 1_000_000), ("search", "max_failed_trials"): (0, 1_000_000),
     ("search", "learn_epochs"): (1, 1_000_000),
-    ("data", "n_samples"): (1, 10_000_000), ("hls4ml", "reuse_factor"): (1, 1_000_000),
+    ("data", "n_samples"): (1, 10_000_000),
     ("goal", "delta_p"): (0, 1000), ("goal", "delta_n"): (0, 1000),
     ("goal", "input_bits"): (1, 64), ("goal", "output_bits"): (1, 64),
 }
@@ -622,15 +622,9 @@ def _check(cfg: Config, ctx):
     _granularity(cfg, ctx)
     if cfg.hls4ml is not None:
         h = cfg.hls4ml
-        if h.backend not in ("Vitis", "Vivado"):
-            raise ctx.error(("hls4ml", "backend"), f"expected Vitis or Vivado, got {h.backend!r}")
-        if h.io_type not in ("io_parallel", "io_stream"):
-            raise ctx.error(("hls4ml", "io_type"), f"expected io_parallel or io_stream, got {h.io_type!r}")
-        if h.strategy.lower() not in ("latency", "resource"):
-            raise ctx.error(("hls4ml", "strategy"), f"expected latency or resource, got {h.strategy!r}")
-        if not 0 < h.clock_period <= 1000:
-            raise ctx.error(("hls4ml", "clock_period"), f"a clock period in ns, above 0 and at most 1000, got "
-                                                        f"{h.clock_period}")
+        for key, message in export_options.problems(h.backend, h.io_type, h.strategy, h.reuse_factor,
+                                                    h.clock_period):
+            raise ctx.error(("hls4ml", key), message)
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", str(h.project_name)):
             raise ctx.error(("hls4ml", "project_name"), f"must be a C identifier (letters, digits, _), got "
                                                         f"{h.project_name!r}")

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .hls_config import DEFAULT_INPUT_PRECISION, default_float_types, hls_config_for, is_float_model
+from .. import export_options
 from ..errors import ExportError, UnsupportedModelError  # noqa: F401
 from .source import load_source, search_provenance
 from .vocabulary import check_model
@@ -112,18 +113,10 @@ def validate_part(part: str) -> str:
 
 
 def _validate_options(backend: str, io_type: str, strategy: str, reuse_factor: int, clock_period: float) -> str:
-    backends = {"vitis": "Vitis", "vivado": "Vivado"}
-    if str(backend).lower() not in backends:
-        raise InvalidOptionError(f"unknown backend {backend!r}: expected one of Vitis, Vivado")
-    if io_type not in ("io_parallel", "io_stream"):
-        raise InvalidOptionError(f"unknown io_type {io_type!r}: expected io_parallel or io_stream")
-    if str(strategy).lower() not in ("latency", "resource"):
-        raise InvalidOptionError(f"unknown strategy {strategy!r}: expected latency or resource")
-    if not isinstance(reuse_factor, (int, np.integer)) or reuse_factor < 1:
-        raise InvalidOptionError(f"reuse_factor must be an integer >= 1, got {reuse_factor!r}")
-    if not clock_period or float(clock_period) <= 0:
-        raise InvalidOptionError(f"clock_period must be > 0 ns, got {clock_period!r}")
-    return backends[str(backend).lower()]
+    """The options' one check (:mod:`autoq.export_options`); -> the backend as hls4ml spells it."""
+    for key, message in export_options.problems(backend, io_type, strategy, reuse_factor, clock_period):
+        raise InvalidOptionError(f"{key}: {message}")
+    return export_options.backend_name(backend)
 
 
 def quantize_inputs(x: np.ndarray, precision: str) -> np.ndarray:

@@ -8,14 +8,12 @@ import os
 from typing import Any
 
 from ..errors import ExportError
+from ..export_options import MAX_REUSE_FACTOR
 
 #: settings that change only resources/latency, or only the softmax table approximation: exactness is kept
 SAFE_KEYS = {"ReuseFactor", "Strategy", "ParallelizationFactor", "ConvImplementation", "Trace", "table_size",
              "exp_table_t", "inv_table_t", "table_t", "accum_t", "implementation", "skip", "BramFactor",
              "TraceOutput", "FIFO_opt"}
-
-
-MAX_REUSE_FACTOR = 1_000_000  # the hls4ml section's reuse_factor bound (autoq.config.RANGES)
 
 
 def load_settings(src: Any) -> dict:

@@ -171,12 +171,41 @@ def test_bad_options(tiny, tmp_path):
     model, _, _ = tiny
     with pytest.raises(InvalidOptionError, match="xcvu13p-flga2577-2-e"):
         export(model, str(tmp_path / "a"), part="virtex-big")
-    with pytest.raises(InvalidOptionError, match="Vitis, Vivado"):
+    with pytest.raises(InvalidOptionError, match="backend: expected Vitis or Vivado, got 'Quartus'"):
         export(model, str(tmp_path / "a"), backend="Quartus")
-    with pytest.raises(InvalidOptionError, match="reuse_factor"):
+    with pytest.raises(InvalidOptionError, match="reuse_factor: must be a whole number from 1 to"):
         export(model, str(tmp_path / "a"), reuse_factor=0)
     with pytest.raises(ExportError, match="best_model.h5"):
         export(str(tmp_path), str(tmp_path / "a"))
+    assert not (tmp_path / "a").exists()
+
+
+def test_export_options_one_rule_wherever_they_come_from(tiny, tmp_path):
+    """The API, the config's hls4ml section and the CLI's export parser refuse a bad option with the same words."""
+    import subprocess
+    import sys
+    from autoq import export_options
+    from autoq.config import parse_config
+    from autoq.errors import ConfigError
+    model, _, _ = tiny
+    for key, value, flag in (("backend", "Quartus", "--backend"), ("io_type", "io_serial", "--io-type"),
+                             ("strategy", "fastest", "--strategy"), ("clock_period", 0.0, None),
+                             ("reuse_factor", 0, None)):
+        with pytest.raises(InvalidOptionError) as api:
+            export(model, str(tmp_path / "a"), **{key: value})
+        words = str(api.value).split(": ", 1)[1]
+        with pytest.raises(ConfigError) as cfg:
+            parse_config(f"hls4ml: {{{key}: {value!r}}}")
+        assert f"hls4ml.{key}: {words}" in str(cfg.value), (str(api.value), str(cfg.value))
+        if flag:  # --backend with the same words; argparse words its refusal of a choice, listing the same table
+            proc = subprocess.run([sys.executable, "-m", "autoq.cli", "export", str(tmp_path), flag, str(value)],
+                                  capture_output=True, text=True, timeout=600)
+            assert proc.returncode == 2, proc.stderr
+            if key == "backend":
+                assert words in proc.stderr, proc.stderr
+            else:
+                table = export_options.IO_TYPES if key == "io_type" else export_options.STRATEGIES
+                assert "invalid choice" in proc.stderr and all(v in proc.stderr for v in table), proc.stderr
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ RANGES = {  # inclusive bounds of numeric settings: (section, key) -> (low, high
 COSTS = ("energy", "bits", "bops", "fpga", "ebops")
 # strategies whose first trials are learned from the float model and one training target (searching/strategies/):
 # they know neither the width search's widths nor a multi-output model's targets
-SEEDING_ALGORITHMS = ("gradient", "hessian")
+SEEDING_ALGORITHMS = strategies.having(seeds_from_float=True)
 GRANULARITIES = ("layer", "channel", "weight")  # space.granularity (autoq.quantizers.learned_fine)
 QTOOLS_PROCESSES = ("horowitz",)  # the energy tables qkeras.qtools.config_public ships
 DATA_SOURCES = ("digits", "iris", "wine", "breast_cancer", "diabetes", "npz", "jets", "jets-synthetic", "jets-generated",
@@ -413,8 +413,9 @@ def _granularity(cfg, ctx) -> None:
                                                         "space.granularity channel or weight; set one, or drop "
                                                         "learn_epochs")
         return
-    if cfg.search.algorithm != "gradient":
-        raise ctx.error(("space", "granularity"), f"{g} granularity is learned by search.algorithm 'gradient' "
+    if g not in strategies.traits(cfg.search.algorithm).granularities:
+        learners = " or ".join(repr(n) for n in strategies.names() if g in strategies.traits(n).granularities)
+        raise ctx.error(("space", "granularity"), f"{g} granularity is learned by search.algorithm {learners} "
                                                   f"only, not {cfg.search.algorithm!r}")
     if cfg.space.groups:
         raise ctx.error(("space", "groups"), f"granularity {g} learns each layer's own widths; groups tie layers' "
@@ -613,7 +614,7 @@ def _check(cfg: Config, ctx):
         if isinstance(cfg.space.input_quantizer, list):
             raise ctx.error(("space", "input_quantizer"), "a searched input (a list) runs without search.blocks; "
                                                           "give one quantizer, or drop search.blocks")
-        if s.algorithm == "hyperband":
+        if strategies.traits(s.algorithm).own_budget:
             raise ctx.error(("search", "blocks"), "hyperband sizes its own brackets; use random, bayesian or pareto "
                                                   "with blocks")
         s.max_trials = sum(b["max_trials"] for b in s.blocks)  # the blocks' budgets are the search's budget

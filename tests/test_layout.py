@@ -162,6 +162,39 @@ def test_strategies_registry_matches_the_config():
         config_from_dict({"search": {"algorithm": "genetic"}})
 
 
+def algorithm_name_tests(tree) -> list:
+    """Lines comparing an ``algorithm`` (``x.algorithm == "hyperband"``, ``in ("gradient", ...)``) to names."""
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            named = any(isinstance(n, ast.Attribute) and n.attr == "algorithm" or
+                        isinstance(n, ast.Name) and n.id == "algorithm" for n in sides)
+            literal = any(isinstance(n, ast.Constant) and n.value in REGISTRY_NAMES or
+                          isinstance(n, (ast.Tuple, ast.List, ast.Set)) and
+                          any(isinstance(e, ast.Constant) and e.value in REGISTRY_NAMES for e in n.elts)
+                          for n in sides)
+            if named and literal:
+                out.append(node.lineno)
+    return out
+
+
+REGISTRY_NAMES = ("random", "bayesian", "hyperband", "pareto", "hessian", "gradient")
+
+
+def test_strategy_traits_come_from_the_registry():
+    """Outside the strategies, nothing tests an algorithm by name: what a strategy learns, seeds or sizes is a trait
+    of its registry entry. The checker catches a name test."""
+    from autoq.searching import strategies
+    assert set(REGISTRY_NAMES) == set(strategies.names())
+    found = {name: algorithm_name_tests(ast.parse(path.read_text())) for name, path in _modules().items()
+             if not name.startswith("autoq.searching.strategies")}
+    assert {k: v for k, v in found.items() if v} == {}
+    assert algorithm_name_tests(ast.parse('if cfg.search.algorithm == "hyperband": pass\n'
+                                          'ok = algorithm in ("gradient", "hessian")')) == [1, 2]
+    assert strategies.having(seeds_from_float=True) == ("hessian", "gradient")
+
+
 @pytest.mark.parametrize("old", ["autoq.jets", "autoq.datasets", "autoq.reports", "autoq.qil", "autoq.oracles"])
 def test_old_module_paths_are_gone_and_no_import_hook_is_installed(old):
     """0.2.0 removed the 0.1 flat module paths and the sys.meta_path hook that aliased them (README lists the new

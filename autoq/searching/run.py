@@ -290,7 +290,7 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
     else:
         session = prepare(session, train_float)
     serve_options = {"max_failed": cfg.search.max_failed_trials, "token": dist["token"]} if role == "chief" else None
-    shown_total = None if cfg.search.algorithm == "hyperband" else cfg.search.max_trials
+    shown_total = None if strategies.traits(cfg.search.algorithm).own_budget else cfg.search.max_trials
     stopped, tuner = None, None
     for stage in stages(session):
         ctx = StrategyContext(cfg, stage.space, session.float_model, session.data, log, out, stage.project)

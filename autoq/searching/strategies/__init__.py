@@ -2,21 +2,35 @@
 one registry.
 
 To add a strategy: a module here with a :class:`.base.Strategy` subclass, and its entry in ``REGISTRY``
-(``search.algorithm`` name -> ``module:Class``). Nothing else changes: the config accepts the name, the tuner runs
+(``search.algorithm`` name -> :class:`Entry`: ``module:Class`` and its traits). Nothing else changes: the config accepts the name, the tuner runs
 the oracle it returns, the results store its trials like any other.
 """
 from __future__ import annotations
 
 import importlib
 
-#: ``search.algorithm`` -> ``module:Class`` (modules of this package, imported only when chosen)
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registered strategy: where it lives and the traits the config, the CLI and the run read (without
+    importing it: the registry needs no TensorFlow)."""
+
+    target: str  # ``module:Class`` in this package, imported only when chosen
+    seeds_from_float: bool = False  # its first trials are learned from the float model and one training target
+    granularities: tuple = ("layer",)  # the ``space.granularity`` values it learns
+    own_budget: bool = False  # sizes its own brackets: no trial total to show, no ``search.blocks``
+
+
+#: ``search.algorithm`` -> :class:`Entry`
 REGISTRY = {
-    "random": "random_search:RandomSearch",
-    "bayesian": "bayesian:Bayesian",
-    "hyperband": "hyperband:Hyperband",
-    "pareto": "pareto:Pareto",
-    "hessian": "hessian:Hessian",
-    "gradient": "gradient:Gradient",
+    "random": Entry("random_search:RandomSearch"),
+    "bayesian": Entry("bayesian:Bayesian"),
+    "hyperband": Entry("hyperband:Hyperband", own_budget=True),
+    "pareto": Entry("pareto:Pareto"),
+    "hessian": Entry("hessian:Hessian", seeds_from_float=True),
+    "gradient": Entry("gradient:Gradient", seeds_from_float=True, granularities=("layer", "channel", "weight")),
 }
 
 
@@ -25,9 +39,19 @@ def names() -> tuple:
     return tuple(REGISTRY)
 
 
+def traits(name: str) -> Entry:
+    """The registry entry of ``name`` (KeyError for an unknown name; the config checks names first)."""
+    return REGISTRY[name]
+
+
+def having(**wanted) -> tuple:
+    """The names whose traits equal ``wanted`` (``having(seeds_from_float=True)``), in registry order."""
+    return tuple(n for n, e in REGISTRY.items() if all(getattr(e, k) == v for k, v in wanted.items()))
+
+
 def get(name: str):
     """The strategy class registered as ``name`` (KeyError for an unknown name; the config checks names first)."""
-    module, cls = REGISTRY[name].split(":")
+    module, cls = REGISTRY[name].target.split(":")
     return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
 
 

@@ -33,6 +33,14 @@ space:
 """
 
 
+def toy_task(seed: int):
+    """(x, y, accuracy function) of a random 3-class task on 8 features, 256 samples."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(256, 8)).astype("float32") * 2
+    y = tf.keras.utils.to_categorical(rng.integers(0, 3, 256), 3)
+    return x, y, lambda yt, p: float(np.mean(np.argmax(p, 1) == np.argmax(yt, 1)))
+
+
 def effective_bops(model) -> float:
     """Sum over the kernels' weights of the bit span of the quantized value (0 for a zero, sign not counted) x the
     bits of the layer's input x output positions: HGQ's EBOPs with the inputs at their quantizers' widths."""
@@ -86,10 +94,7 @@ def test_fold_is_exact_and_pruned_weights_are_zero(granularity):
     m = mlp()
     m.get_layer("bn").set_weights([np.full(8, 1.5), np.full(8, 0.1), np.full(8, 0.2), np.full(8, 2.0)])
     sp = space.analyse(m, parse_config(SPACE).space)
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(256, 8)).astype("float32") * 2
-    y = tf.keras.utils.to_categorical(rng.integers(0, 3, 256), 3)
-    acc = lambda yt, p: float(np.mean(np.argmax(p, 1) == np.argmax(yt, 1)))
+    x, y, acc = toy_task(0)
     cands = learned_fine.learn(m, sp, x, y, x[:64], y[:64], acc, granularity=granularity, epochs=3, batch_size=32,
                                beta_range=(1.0, 30.0), learning_rate=1e-2, bits_learning_rate=0.3)
     assert [c.epoch for c in cands] == [1, 2, 3] and cands[-1].ebops < cands[0].ebops
@@ -116,10 +121,7 @@ def test_long_training_keeps_only_the_front_and_tunes_candidates_on_one_model():
     from autoq.searching.fronts import nondominated_sort
     m = mlp()
     sp = space.analyse(m, parse_config(SPACE).space)
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(256, 8)).astype("float32") * 2
-    y = tf.keras.utils.to_categorical(rng.integers(0, 3, 256), 3)
-    acc = lambda yt, p: float(np.mean(np.argmax(p, 1) == np.argmax(yt, 1)))
+    x, y, acc = toy_task(1)
     seen = []
     cands = learned_fine.learn(m, sp, x, y, x[:64], y[:64], acc, epochs=6, batch_size=32, beta_range=(1.0, 30.0),
                                learning_rate=1e-2, bits_learning_rate=0.3, on_epoch=lambda c, n: seen.append((c.epoch, n)))
@@ -146,10 +148,7 @@ def test_searched_input_bits_are_learned_and_fold_exactly():
                          'input_quantizer: ["quantized_bits(8,3,alpha=1)", "quantized_bits({3..7},3,alpha=1)"]')
     sp = space.analyse(m, parse_config(text).space)
     assert sp.input_searched
-    rng = np.random.default_rng(2)
-    x = rng.normal(size=(256, 8)).astype("float32") * 2
-    y = tf.keras.utils.to_categorical(rng.integers(0, 3, 256), 3)
-    acc = lambda yt, p: float(np.mean(np.argmax(p, 1) == np.argmax(yt, 1)))
+    x, y, acc = toy_task(2)
     cands = learned_fine.learn(m, sp, x, y, x[:64], y[:64], acc, epochs=4, batch_size=32, beta_range=(3.0, 100.0),
                                learning_rate=1e-2, bits_learning_rate=0.3, input_quantizer=sp.input_quantizer)
     first, last = cands[0].choice[INPUT_KEY]["quantizer"], cands[-1].choice[INPUT_KEY]["quantizer"]
@@ -312,10 +311,7 @@ def test_beta_steered_to_a_target():
     log beta), so it rises while the model is above the target and the model comes down to it."""
     m = mlp()
     sp = space.analyse(m, parse_config(SPACE).space)
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(256, 8)).astype("float32") * 2
-    y = tf.keras.utils.to_categorical(rng.integers(0, 3, 256), 3)
-    acc = lambda yt, p: float(np.mean(np.argmax(p, 1) == np.argmax(yt, 1)))
+    x, y, acc = toy_task(0)
     start = learned_fine.read(learned_fine.fine_model(m, sp, "weight", input_quantizer=sp.input_quantizer)).ebops
     target = start / 4
     cands = learned_fine.learn(m, sp, x, y, x[:64], y[:64], acc, epochs=4, batch_size=32, beta_range=(0.1, 100.0),

@@ -139,7 +139,7 @@ def test_long_training_keeps_only_the_front_and_tunes_candidates_on_one_model():
                 np.testing.assert_array_equal(a, b)
 
 
-def test_searched_input_bits_are_learned_and_fold_exactly():
+def test_searched_input_bits_are_learned_and_fold_exactly(tmp_path):
     """space.input_quantizer listing several: the per-weight training learns the input's bits too (as HGQ does),
     records them as the choice's input quantizer, and the fold computes what the learned model computes."""
     from autoq.space import INPUT_KEY
@@ -160,6 +160,9 @@ def test_searched_input_bits_are_learned_and_fold_exactly():
     folded = learned_fine.fold(m, c, sp.input_quantizer)
     assert folded.get_layer("input_quant").quantizer.bits == bits(c.choice[INPUT_KEY]["quantizer"])
     np.testing.assert_array_equal(model.predict(x, verbose=0), folded.predict(x, verbose=0))
+    from autoq import export  # and hls4ml's C simulation computes it bit for bit
+    res = export(folded, str(tmp_path / "hls"), x=x[:64])
+    assert res.bit_exact and res.first_mismatch_layer is None
 
 
 def test_learned_model_equals_its_fold_bit_for_bit():

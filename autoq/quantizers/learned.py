@@ -434,7 +434,8 @@ def learn(float_model, space_or_slots, x_train, y_train, betas=(0.0, 0.5), epoch
         if model is None or not warm_start:
             tf.keras.utils.set_random_seed(seed)
             model = learned_model(float_model, space_or_slots, init_bits, input_quantizer)
-            calibrate(model, x_train)
+            peaks = activation_peaks(model)  # traced once per model, not once per epoch
+            calibrate(model, x_train, peaks=peaks)
             ref = float(model_cost(model, cost, energy_coeffs)) or 1.0
         opt, opt_f = tf.keras.optimizers.Adam(learning_rate), tf.keras.optimizers.Adam(bits_learning_rate)
         wq = [l for l in model.layers if isinstance(l, LearnedQLayer)]
@@ -464,7 +465,7 @@ def learn(float_model, space_or_slots, x_train, y_train, betas=(0.0, 0.5), epoch
                 for layer in wq:
                     layer.project()
                 losses.append(float(task))
-            calibrate(model, x_train)
+            calibrate(model, x_train, peaks=peaks)
             history.append((float(np.mean(losses)), float(model_cost(model, cost, energy_coeffs))))
         out.append(read(model, beta, history[-1][1] if history else ref, history[-1][0] if history else 0.0,
                         history))

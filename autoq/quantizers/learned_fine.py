@@ -125,7 +125,6 @@ def input_bits(space, input_quantizer: str | None = None):
     if not getattr(space, "input_searched", False):
         return None
     from .. import quantizers
-    from ..space import INPUT_QUANT
     widths = [quantizers.parse(q).equivalent().bits for q in space.input_choices]
     ref = quantizers.parse(input_quantizer or space.input_quantizer).equivalent()
     return learned.LearnedBits(True, f_init=ref.bits - 1 - ref.integer, integer=ref.integer,

@@ -103,7 +103,7 @@ class SpaceConfig:
     allow_float: bool = False  # leave layers autoq cannot quantize as float instead of failing
     widths: list = field(default_factory=list)  # width factors searched per layer (AutoQKeras's tune_filters: layer)
     widths_exceptions: list = field(default_factory=list)  # name regexes of layers whose width stays
-    granularity: str = "layer"  # layer | channel | weight: what one learned kernel width covers (algorithm gradient)
+    granularity: str = "layer"  # layer | channel | weight: what one kernel width covers (gradient; hessian: channel)
 
 
 @dataclass
@@ -415,13 +415,20 @@ def _granularity(cfg, ctx) -> None:
         return
     if g not in strategies.traits(cfg.search.algorithm).granularities:
         learners = " or ".join(repr(n) for n in strategies.names() if g in strategies.traits(n).granularities)
-        raise ctx.error(("space", "granularity"), f"{g} granularity is learned by search.algorithm {learners} "
+        raise ctx.error(("space", "granularity"), f"{g} granularity is chosen by search.algorithm {learners} "
                                                   f"only, not {cfg.search.algorithm!r}")
+    if not strategies.traits(cfg.search.algorithm).trains_bits:
+        for key in ("learn_epochs", "target_ebops"):
+            if getattr(cfg.search, key) is not None:
+                raise ctx.error(("search", key), f"belongs to the one training of search.algorithm "
+                                                 f"{' or '.join(strategies.having(trains_bits=True))}; "
+                                                 f"{cfg.search.algorithm!r} allocates {g} widths without one: "
+                                                 f"drop {key}")
     if cfg.space.groups:
-        raise ctx.error(("space", "groups"), f"granularity {g} learns each layer's own widths; groups tie layers' "
+        raise ctx.error(("space", "groups"), f"granularity {g} gives each layer its own widths; groups tie layers' "
                                              "choices together: drop one of them")
     if cfg.search.blocks:
-        raise ctx.error(("search", "blocks"), f"granularity {g} learns every layer in one training; drop "
+        raise ctx.error(("search", "blocks"), f"granularity {g} sets every layer's widths at once; drop "
                                               "search.blocks")
 
 

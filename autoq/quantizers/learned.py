@@ -283,11 +283,8 @@ def _input_bits(model, layer, in_bits_of):
     return bits[0] if len(bits) == 1 else tf.reduce_max(tf.stack(bits))
 
 
-def cost_terms(model) -> dict:
-    """Differentiable features of ``model``'s cost: {'bops', 'bits', 'mult', 'add', 'weights', 'acts'}.
-
-    ``mult`` = BOPs; ``add`` = sum of MACs x accumulator bits (kernel + input + ceil log2 fan-in);
-    ``weights`` = weight bits; ``acts`` = activation outputs x their bits (per inference)."""
+def _out_bits(model):
+    """``layer -> `` the differentiable bits of its output (memoised over ``model``'s layers)."""
     memo: dict = {}
 
     def out_bits(layer):
@@ -306,7 +303,21 @@ def cost_terms(model) -> dict:
             b = _input_bits(model, layer, out_bits)
         memo[layer.name] = b
         return b
+    return out_bits
 
+
+def input_widths(model) -> dict:
+    """Learned layer name -> the bits of what feeds it (what its kernel's widths multiply in the EBOPs)."""
+    out_bits = _out_bits(model)
+    return {l.name: float(_input_bits(model, l, out_bits)) for l in model.layers if isinstance(l, LearnedQLayer)}
+
+
+def cost_terms(model) -> dict:
+    """Differentiable features of ``model``'s cost: {'bops', 'bits', 'mult', 'add', 'weights', 'acts'}.
+
+    ``mult`` = BOPs; ``add`` = sum of MACs x accumulator bits (kernel + input + ceil log2 fan-in);
+    ``weights`` = weight bits; ``acts`` = activation outputs x their bits (per inference)."""
+    out_bits = _out_bits(model)
     t = {k: tf.constant(0.0) for k in ("mult", "add", "weights", "acts")}
     for layer in model.layers:
         if isinstance(layer, LearnedQLayer):

@@ -195,7 +195,7 @@ def test_snap_to_the_listed_space():
 def test_bad_granularity_is_one_error_line(tmp_path):
     from helpers_search import write_config
     for over, words in (({"space": {"granularity": "neuron"}}, "space.granularity: expected one of layer"),
-                        ({"space": {"granularity": "weight"}}, "learned by search.algorithm 'gradient' only"),
+                        ({"space": {"granularity": "weight"}}, "chosen by search.algorithm 'gradient' only"),
                         ({"search": {"algorithm": "gradient", "target_ebops": 1000}},
                          "search.target_ebops: steers the per-weight training"),
                         ({"space": {"granularity": "weight"}, "search": {"algorithm": "gradient", "target_ebops": -1}},

@@ -21,6 +21,7 @@ class Entry:
     seeds_from_float: bool = False  # its first trials are learned from the float model and one training target
     granularities: tuple = ("layer",)  # the ``space.granularity`` values it learns
     own_budget: bool = False  # sizes its own brackets: no trial total to show, no ``search.blocks``
+    trains_bits: bool = False  # learns its widths in one training (``search.learn_epochs``, ``target_ebops``)
 
 
 #: ``search.algorithm`` -> :class:`Entry`
@@ -29,8 +30,9 @@ REGISTRY = {
     "bayesian": Entry("bayesian:Bayesian"),
     "hyperband": Entry("hyperband:Hyperband", own_budget=True),
     "pareto": Entry("pareto:Pareto"),
-    "hessian": Entry("hessian:Hessian", seeds_from_float=True),
-    "gradient": Entry("gradient:Gradient", seeds_from_float=True, granularities=("layer", "channel", "weight")),
+    "hessian": Entry("hessian:Hessian", seeds_from_float=True, granularities=("layer", "channel")),
+    "gradient": Entry("gradient:Gradient", seeds_from_float=True, granularities=("layer", "channel", "weight"),
+                      trains_bits=True),
 }
 
 

@@ -22,7 +22,7 @@ import os
 import numpy as np
 
 from . import snap
-from .base import AS_LEARNED_KEY, START_KEY, cached
+from .base import START_KEY, cached
 from .hessian import KIND
 from .pareto import Pareto
 from ..layout import STRATEGY
@@ -117,11 +117,8 @@ class Gradient(Pareto):
                     f"{gradient_fine.epochs_for(n, ctx.cfg.search.learn_epochs)} epochs ({how}) ...")
             return gradient_fine.candidates(ctx, n, bits_learning_rate)
         cands = cached(ctx, f"gradient-{granularity}", compute)
-        seeds = []
-        for c in cands:
-            extra = {START_KEY: c["model"], AS_LEARNED_KEY: True} if c.get("model") else {}
-            seeds.append(({**ctx.values_of(c["choice"]), **extra},
-                          f"gradient {granularity} epoch {c['epoch']} (beta {c['beta']:.3g})"))
+        seeds = gradient_fine.as_learned_seeds(
+            ctx, cands, lambda c: f"gradient {granularity} epoch {c['epoch']} (beta {c['beta']:.3g})")
         ctx.log(f"[autoq] gradient: {len(cands)} {granularity}-granularity candidates on the validation front (" +
                 ", ".join(f"epoch {c['epoch']}: val {c['val']:.4g}, EBOPs {c['ebops']:.4g}, "
                           f"{100 * c['pruned']:.0f}% pruned" for c in cands) + "); each is evaluated as learned, "

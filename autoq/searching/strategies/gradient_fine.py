@@ -51,7 +51,6 @@ def candidates(ctx, n: int, bits_lr) -> list:
     """Learn, keep the validation front, fold and save: ``[{choice, beta, epoch, val, ebops, pruned, model}]``."""
     from ...metrics import Metric
     from ...quantizers import learned_fine
-    from ..store import atomic_save_model
     cfg, t = ctx.cfg, ctx.cfg.train
     metric = Metric(cfg.goal.metric, cfg.goal.direction)
     x, y = ctx.train_split()
@@ -70,13 +69,33 @@ def candidates(ctx, n: int, bits_lr) -> list:
                                   lambda yt, p: metric.up(metric(yt, p)), granularity=cfg.space.granularity,
                                   epochs=t.epochs, batch_size=t.batch_size, learning_rate=t.learning_rate,
                                   loss=t.loss, input_quantizer=ctx.space.input_quantizer, seed=cfg.seed)
+    tuned = [c for c in tuned if c.ebops > 0]  # every kernel pruned: nothing a trial could price
+    return [dict(r, beta=c.beta, epoch=c.epoch) for c, r in
+            zip(tuned, kept(ctx, tuned, metric, [f"gradient-{cfg.space.granularity}-{c.epoch}" for c in tuned]))]
+
+
+def kept(ctx, cands: list, metric, names: list) -> list:
+    """Each candidate folded into plain QKeras and saved as ``strategy/<stage>-<name>.h5`` in the output folder:
+    ``[{choice, val, ebops, pruned, loss, cost, model}]`` (``model`` the file, relative; None without a folder)."""
+    from ...quantizers import learned_fine
+    from ..store import atomic_save_model
     out = []
-    for c in tuned:
+    for c, name in zip(cands, names):
         rel = None
         if ctx.store_dir is not None:
-            rel = os.path.join(STRATEGY, f"{ctx.stage}-gradient-{cfg.space.granularity}-{c.epoch}.h5")
+            rel = os.path.join(STRATEGY, f"{ctx.stage}-{name}.h5")
             atomic_save_model(learned_fine.fold(ctx.float_model, c, ctx.space.input_quantizer),
                               os.path.join(str(ctx.store_dir), rel))
-        out.append({"choice": c.choice, "beta": c.beta, "epoch": c.epoch, "val": metric.up(c.val_score),
-                    "ebops": c.ebops, "pruned": c.pruned, "loss": c.loss, "cost": c.ebops, "model": rel})
+        out.append({"choice": c.choice, "val": metric.up(c.val_score), "ebops": c.ebops, "pruned": c.pruned,
+                    "loss": c.loss, "cost": c.ebops, "model": rel})
+    return out
+
+
+def as_learned_seeds(ctx, cands: list, label) -> list:
+    """The trials' seeds of kept candidates: their values, start weights and ``as learned`` (0 epochs)."""
+    from .base import AS_LEARNED_KEY, START_KEY
+    out = []
+    for c in cands:
+        extra = {START_KEY: c["model"], AS_LEARNED_KEY: True} if c.get("model") else {}
+        out.append(({**ctx.values_of(c["choice"]), **extra}, label(c)))
     return out

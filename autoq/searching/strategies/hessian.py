@@ -31,6 +31,8 @@ def n_candidates(max_trials: int) -> int:
 
 class Hessian(Pareto):
     def oracle(self, ctx, max_trials):
+        if ctx.cfg.space.granularity == "channel":
+            return self._channel(ctx, max_trials)
         def compute(n=None):
             ctx.log(f"[autoq] hessian: Hessian traces of the float model and a sweep of "
                     f"{budgets_of(ctx.cfg.goal.cost)} ...")
@@ -45,6 +47,23 @@ class Hessian(Pareto):
         ctx.log(f"[autoq] hessian: {len(cands)} candidates, the allocation's estimate "
                 + ", ".join(f"{c['cost']:.4g}" for c in cands) + f" {UNITS[KIND[ctx.cfg.goal.cost]]}")
         return super().oracle(ctx, max_trials, seeds=[(ctx.values_of(c["choice"]), "hessian") for c in cands])
+
+    def _channel(self, ctx, max_trials):
+        """Per-channel, pruning-aware candidates (:mod:`.hessian_fine`), evaluated as learned; then evolution."""
+        from . import gradient_fine, hessian_fine
+        n = n_candidates(max_trials)
+
+        def compute():
+            ctx.log(f"[autoq] hessian: Hessian traces per layer and per output channel, {n} allocations per channel "
+                    f"(pruning-aware), each trained {ctx.cfg.train.epochs} epoch(s) with its widths fixed ...")
+            return hessian_fine.candidates(ctx, n, KIND[ctx.cfg.goal.cost], SAMPLES)
+        cands = cached(ctx, "hessian-channel", compute)
+        ctx.log(f"[autoq] hessian: {len(cands)} channel-granularity candidates (" +
+                ", ".join(f"val {c['val']:.4g}, EBOPs {c['ebops']:.4g}, {100 * c['pruned']:.0f}% pruned"
+                          for c in cands) + "); each is evaluated as learned")
+        seeds = gradient_fine.as_learned_seeds(ctx, cands, lambda c: f"hessian channel {c['index']} "
+                                                                     f"(budget {c['budget']:.4g} EBOPs)")
+        return super().oracle(ctx, max_trials, seeds=seeds, inside=not ctx.cfg.search.leave_space)
 
 
 def budget_violation(ctx, choices: list) -> list:

@@ -1,0 +1,105 @@
+"""The candidates of ``algorithm: hessian`` at ``space.granularity: channel``: per-layer allocations refined per
+output channel, pruning-aware, then trained.
+
+1. The per-layer sweep (:func:`autoq.searching.sensitivity.budget_sweep`) gives ``n - 2`` allocations; each fixes
+   the activation, bias and input quantizers, and so the bits feeding each layer.
+2. Every kernel's output channels are re-allocated together (:mod:`autoq.searching.sensitivity_channel`) within the
+   kernel EBOPs that allocation's per-layer kernels would cost: per channel a grid ``2^-F``, the channel's Hessian
+   trace x its error, its weights' widths x the bits feeding it; small weights and whole channels pruned where they
+   matter least. Two more budgets, a half and a quarter of the cheapest, reach below what per-layer choices can.
+3. Each is trained ``train.epochs`` with its widths fixed and its pruned weights held at 0
+   (:func:`autoq.quantizers.learned_fine.tune_all`), folded into plain QKeras and evaluated as learned, as the
+   per-channel candidates of ``gradient`` are (:mod:`.gradient_fine`)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import quantizers
+
+CHEAPER = (0.5, 0.25)  # budgets below the cheapest per-layer allocation, as a share of its kernel EBOPs
+
+
+def _set_quantizers(model, choice: dict) -> None:
+    """Set the fine model's bias, activation and input quantizers to those of a per-layer choice."""
+    from ...quantizers import learned
+    from ...space import INPUT_KEY, INPUT_QUANT
+
+    def put(q, spec, role):
+        e = quantizers.parse(spec, role).equivalent()
+        q.i.assign(float(e.integer))
+        q.f.assign(float(e.bits - e.integer - (1 if q.signed else 0)))
+
+    for layer in model.layers:
+        if isinstance(layer, learned.LearnedQLayer):
+            if layer.bq is not None and "bias" in choice.get(layer.name, {}):
+                put(layer.bq, choice[layer.name]["bias"], "bias")
+        elif isinstance(layer, learned.LearnedBits) and layer.name == INPUT_QUANT:
+            if INPUT_KEY in choice:
+                put(layer, choice[INPUT_KEY]["quantizer"], "input")
+        elif isinstance(layer, learned.LearnedBits):
+            owner = layer.name[:-len("_relu")] if layer.name.endswith("_relu") else layer.name
+            if "activation" in choice.get(owner, {}):
+                put(layer, choice[owner]["activation"], "activation")
+
+
+def candidates(ctx, n: int, kind: str, samples: int) -> list:
+    """Allocate per channel, train, fold and save: ``[{choice, budget, val, ebops, pruned, model, ...}]``. ``kind``:
+    the cost the per-layer sweep allocates; ``samples``: training samples the Hessian traces are estimated on."""
+    from ...metrics import Metric
+    from ...quantizers import learned, learned_fine
+    from ..sensitivity import budget_sweep
+    from ..sensitivity_channel import _bn_scale, allocate, channel_options, channel_traces, layer_width
+    from .gradient_fine import kept
+    cfg, t = ctx.cfg, ctx.cfg.train
+    metric = Metric(cfg.goal.metric, cfg.goal.direction)
+    x, y = ctx.train_split()
+    xs, ys = ctx.train_split(samples)
+    per_layer = budget_sweep(ctx.float_model, ctx.space, xs, ys, t.loss, kind=kind,
+                             n_budgets=max(2, n - len(CHEAPER)))
+    slots = {s.layer: s for s in ctx.space.slots if "kernel" in s.roles}
+    traces = channel_traces(ctx.float_model, xs, ys, t.loss, list(slots), seed=cfg.seed)
+    model = learned_fine.fine_model(ctx.float_model, ctx.space, "channel", input_quantizer=ctx.space.input_quantizer)
+    infer = learned.inference(model)
+    start = [np.array(v) for v in model.get_weights()]
+    fine = [l for l in model.layers if isinstance(l, learned.LearnedQLayer) and l.name in slots]
+    opts = {}
+    for l in fine:
+        k = l.kernel.numpy()
+        opts[l.name] = channel_options(k, l.class_name, learned._bits_range(slots[l.name], "kernel")[1],
+                                       _bn_scale(ctx.float_model, l.name, k.shape))
+    plans = [(c, 1.0) for c in per_layer] + [(per_layer[0], share) for share in CHEAPER]
+    cands = []
+    for j, (c, share) in enumerate(plans):
+        model.set_weights(start)
+        _set_quantizers(model, c.choice)
+        feed = learned.input_widths(model)
+        sens, cost, budget = [], [], 0.0
+        width = max(len(o["F"]) for o in opts.values())
+        for l in fine:
+            o = opts[l.name]
+            per_w = feed[l.name] * learned._macs(l) / float(np.prod(l.kernel.shape))  # bits in x output positions
+            tr = traces[l.name] / (float(np.prod(l.kernel.shape)) / len(traces[l.name]))
+            pad = width - len(o["F"])
+            sens.append(np.pad((tr[None, :] * o["err"]).T, ((0, 0), (0, pad)), constant_values=np.inf))
+            cost.append(np.pad((per_w * o["width"]).T, ((0, 0), (0, pad)), constant_values=np.inf))
+            e = quantizers.parse(c.choice[l.name]["kernel"], "kernel").equivalent()
+            budget += per_w * layer_width(l.kernel.numpy(), e.bits, e.integer)
+        pick = allocate(np.concatenate(sens), np.concatenate(cost), budget * share)
+        k0 = 0
+        for l in fine:
+            o, nc = opts[l.name], opts[l.name]["err"].shape[1]
+            l.kq.f.assign(np.asarray(o["F"][pick[k0:k0 + nc]], np.float32).reshape(l.kq.f.shape))
+            k0 += nc
+        if any(not np.any(l.kq(l.kernel, training=False).numpy()) for l in fine):
+            ctx.log(f"[autoq] hessian: the allocation within {budget * share:.4g} EBOPs prunes a whole layer; "
+                    "left out")
+            continue
+        cand = learned_fine.read(model, j, 0.0, metric.up(metric(ctx.data.y_val, infer(ctx.data.x_val))))
+        cand.beta = budget * share  # what the allocation was allowed (the record's "budget")
+        cands.append(cand)
+    tuned = learned_fine.tune_all(ctx.float_model, ctx.space, cands, x, y, ctx.data.x_val, ctx.data.y_val,
+                                  lambda yt, p: metric.up(metric(yt, p)), granularity="channel", epochs=t.epochs,
+                                  batch_size=t.batch_size, learning_rate=t.learning_rate, loss=t.loss,
+                                  input_quantizer=ctx.space.input_quantizer, seed=cfg.seed)
+    return [dict(r, budget=c.beta, index=c.epoch) for c, r in
+            zip(tuned, kept(ctx, tuned, metric, [f"hessian-channel-{c.epoch}" for c in tuned]))]

@@ -10,7 +10,7 @@ import traceback
 
 from .. import keras_env
 from ..errors import AutoqError, ResultsError
-from .distributed import consecutive_failures
+from .distributed import Role, consecutive_failures
 from .store import atomic_write_text, storage_error
 from .strategies.base import AS_LEARNED_KEY, START_KEY
 from .finish import finish
@@ -209,7 +209,7 @@ def write_table(session: Session, records: list | None = None) -> None:
 
 
 def make_tuner(session: Session, stage: Stage, oracle, max_trials: int | None, serve_options: dict | None = None,
-               dist: dict | None = None) -> AutoqTuner:
+               dist: Role | None = None) -> AutoqTuner:
     """The tuner of one search stage, reloaded from its folder when it exists (a damaged state is one error)."""
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # keras-tuner prints "Reloading Tuner from ..."
@@ -220,7 +220,7 @@ def make_tuner(session: Session, stage: Stage, oracle, max_trials: int | None, s
                            f"({type(exc).__name__}: {exc}); {FRESH_HINT}") from None
     for note in getattr(tuner, "notes", []):
         session.log(note)
-    if dist and dist["role"] == "worker":
+    if dist and dist.role == "worker":
         from .distributed import connect_worker
         connect_worker(tuner.oracle, dist)
     return tuner
@@ -247,9 +247,9 @@ def run_stage(tuner, session: Session, role, dist, out):
         if role == "worker" and isinstance(exc, grpc.RpcError):
             write_table(session)
             if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
-                raise AutoqError(f"the chief at {dist['host']}:{dist['port']} refused this worker: wrong or missing "
+                raise AutoqError(f"the chief at {dist.host}:{dist.port} refused this worker: wrong or missing "
                                  "token (set AUTOQ_TOKEN, or --token, to the chief's)") from None
-            raise AutoqError(f"lost the chief at {dist['host']}:{dist['port']} ({exc.code().name}: "
+            raise AutoqError(f"lost the chief at {dist.host}:{dist.port} ({exc.code().name}: "
                              f"{exc.details()}); this worker's trials are in {out}") from None
         raise
     return None

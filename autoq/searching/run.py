@@ -141,10 +141,10 @@ def run_search(model=None, data=None, config=None, *, output_dir=None, max_trial
         dist = resolve_role(role, chief_address, tuner_id, token)
         with keras_tuner_env(dist):
             try:
-                return _run_search(model, data, config, output_dir=output_dir, max_trials=max_trials, seed=seed,
-                                   algorithm=algorithm, overwrite=overwrite, verbose=verbose, log=log, dist=dist,
-                                   wait_timeout=wait_timeout, trust_model=trust_model,
-                                   connect_timeout=connect_timeout, on_finish=on_finish)
+                return _run_search(model=model, data=data, config=config, output_dir=output_dir,
+                                   max_trials=max_trials, seed=seed, algorithm=algorithm, overwrite=overwrite,
+                                   verbose=verbose, log=log, dist=dist, wait_timeout=wait_timeout,
+                                   trust_model=trust_model, connect_timeout=connect_timeout, on_finish=on_finish)
             except OSError as exc:
                 storage = storage_error(exc)
                 if storage is None:
@@ -157,8 +157,10 @@ def _float_activation_layers(model) -> set:
     return {l.name for l in model.layers if l.__class__.__name__ == "Activation"}
 
 
-def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm, overwrite, verbose, log, dist=None,
-                wait_timeout=3600.0, trust_model=False, connect_timeout=None, on_finish=None):
+def _run_search(*, model, data, config, output_dir, max_trials, seed, algorithm, overwrite, verbose, log, dist,
+                wait_timeout, trust_model, connect_timeout, on_finish):
+    """:func:`run_search` once keras-tuner's variables are set: every argument by name (the API's, ``dist`` the
+    :class:`~.distributed.Role` or None)."""
     overrides = {"max_trials": max_trials, "seed": seed, "output_dir": output_dir, "algorithm": algorithm}
     if isinstance(config, Resolved):
         if any(v is not None for v in overrides.values()):
@@ -213,8 +215,9 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
             from .distributed import search_token
             dist = replace(dist, token=search_token(out))
     try:
-        return _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp, connect_timeout,
-                          epoch_lines=int(verbose) >= 2, on_finish=on_finish)
+        return _search_in(out=out, cfg=cfg, model=model, dataset=dataset, log=log, dist=dist,
+                          train_float=train_float, trust_model=trust_model, fingerprint=fp,
+                          connect_timeout=connect_timeout, epoch_lines=int(verbose) >= 2, on_finish=on_finish)
     finally:
         if lock is not None:
             lock.release()
@@ -262,8 +265,8 @@ def hls_project_dir(cfg: Config) -> Path:
     return Path(h.output_dir) if h.output_dir else Path("hls_projects") / cfg.name
 
 
-def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp, connect_timeout, epoch_lines,
-               on_finish=None):
+def _search_in(*, out, cfg, model, dataset, log, dist, train_float, trust_model, fingerprint, connect_timeout,
+               epoch_lines, on_finish):
     """The search proper, in an output folder this process may write (locked, or a worker's shared folder)."""
     from .blocks import stages  # imports TensorFlow (the space)
     from .prepare import prepare
@@ -273,7 +276,7 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
     if role and cfg.search.blocks:
         raise ConfigError("search.blocks runs in one process; drop --chief/--worker or the blocks",
                           key="search.blocks", source=cfg.source)
-    session = open_session(cfg, model, dataset, out, log, trust_model=trust_model, fingerprint=fp,
+    session = open_session(cfg, model, dataset, out, log, trust_model=trust_model, fingerprint=fingerprint,
                            epoch_lines=epoch_lines, on_finish=on_finish)
     log(f"[autoq] {dataset.describe()}")
     log(f"[autoq] search space: {len(session.space.slots)} quantizable layers, "
@@ -295,8 +298,9 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
     stopped, tuner = None, None
     for stage in stages(session):
         ctx = StrategyContext(cfg, stage.space, session.float_model, session.data, log, out, stage.project)
-        tuner = make_tuner(session, stage, make_oracle(ctx, stage.trials), shown_total, serve_options, dist)
-        stopped = run_stage(tuner, session, role, dist, out)
+        tuner = make_tuner(session, stage, make_oracle(ctx, stage.trials), max_trials=shown_total,
+                           serve_options=serve_options, dist=dist)
+        stopped = run_stage(tuner, session, dist=dist, out=out)
         if stopped is not None:
             break
     if role == "worker":

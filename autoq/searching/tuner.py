@@ -208,9 +208,10 @@ def write_table(session: Session, records: list | None = None) -> None:
         pass
 
 
-def make_tuner(session: Session, stage: Stage, oracle, max_trials: int | None, serve_options: dict | None = None,
+def make_tuner(session: Session, stage: Stage, oracle, *, max_trials: int | None, serve_options: dict | None = None,
                dist: Role | None = None) -> AutoqTuner:
-    """The tuner of one search stage, reloaded from its folder when it exists (a damaged state is one error)."""
+    """The tuner of one search stage, reloaded from its folder when it exists (a damaged state is one error);
+    ``dist``: this process's :class:`~.distributed.Role` (None: one process)."""
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # keras-tuner prints "Reloading Tuner from ..."
             tuner = AutoqTuner(session, stage, oracle, max_trials, serve_options)
@@ -226,8 +227,9 @@ def make_tuner(session: Session, stage: Stage, oracle, max_trials: int | None, s
     return tuner
 
 
-def run_stage(tuner, session: Session, role, dist, out):
+def run_stage(tuner, session: Session, *, dist: Role | None, out):
     """Run one keras-tuner search; return a TooManyFailures that stopped it (None when it ran out of trials)."""
+    role = dist.role if dist else None
     try:
         tuner.search(verbose=0)
     except KeyboardInterrupt:

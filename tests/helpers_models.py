@@ -1,4 +1,5 @@
-"""Keras models several test files build: a tiny QKeras classifier and a float MLP with batch norm."""
+"""Keras models several test files build: a tiny QKeras classifier, a float MLP with batch norm and a small float
+convolutional net."""
 from __future__ import annotations
 
 
@@ -29,3 +30,15 @@ def bn_mlp(seed: int = 3):
     h = tf.keras.layers.BatchNormalization(name="bn")(h)
     h = tf.keras.layers.Activation("relu", name="act2")(h)
     return tf.keras.Model(inp, tf.keras.layers.Dense(3, activation="softmax", name="out")(h))
+
+
+def conv_net(seed: int = 5):
+    """A float (6, 6, 2) -> Conv2D 3x3 (3, relu) -> DepthwiseConv2D 2x2 (relu) -> Flatten -> Dense 2 net."""
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(seed)
+    inp = tf.keras.Input((6, 6, 2), name="x")
+    h = tf.keras.layers.Conv2D(3, 3, activation="relu", name="c1")(inp)
+    h = tf.keras.layers.DepthwiseConv2D(2, name="dw", activation="relu")(h)
+    out = tf.keras.layers.Dense(2, name="out")(tf.keras.layers.Flatten(name="fl")(h))
+    return tf.keras.Model(inp, out)

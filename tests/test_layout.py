@@ -252,3 +252,34 @@ def test_the_search_session_and_its_stages_are_read_only():
               for line in attribute_writes(ast.parse(path.read_text()))]
     assert writes == []
     assert attribute_writes(ast.parse("session.log = print\nstage.partial += 1\nx.session = 1")) == [1, 2]
+
+
+def test_the_session_state_is_read_only():
+    """A session's state (state.json's figures) is a read-only copy, all the way down, however it was given (and
+    again on ``but``): a write into it raises, the mapping it was made from is not shared, and thawed gives the
+    plain JSON back."""
+    import json
+
+    from autoq.searching.session import Session, thawed
+    given = {"reference_cost": 2.0, "baselines": {"float": {"val_metric": 0.9, "choice": {"kernel": "q"}}},
+             "fingerprint": {"shapes": [[64], [10]]}}
+    session = Session(cfg=None, float_model=None, data=None, space=None, metric=None, head=None, energy=None,
+                      estimate_settings={}, constraints=None, store=None, state=given)
+    for s in (session, session.but(log=None), Session(cfg=None, float_model=None, data=None, space=None, metric=None,
+                                                      head=None, energy=None, estimate_settings={}, constraints=None,
+                                                      store=None).but(state=given)):
+        state = s.state
+        with pytest.raises(TypeError):
+            state["reference_cost"] = 1.0
+        with pytest.raises(TypeError):
+            state["baselines"]["float"]["val_metric"] = 1.0
+        with pytest.raises(TypeError):
+            del state["baselines"]["float"]["choice"]["kernel"]
+        with pytest.raises(AttributeError):
+            state["fingerprint"]["shapes"].append([1])
+        assert thawed(state) == given and json.loads(json.dumps(thawed(state))) == given
+    given["reference_cost"] = 3.0
+    assert session.state["reference_cost"] == 2.0
+    with pytest.raises(TypeError):
+        Session(cfg=None, float_model=None, data=None, space=None, metric=None, head=None, energy=None,
+                estimate_settings={}, constraints=None, store=None).state["x"] = 1

@@ -22,6 +22,7 @@ import os
 import re
 import socket
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import AutoqError, ResultsError
@@ -67,12 +68,30 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def resolve_role(role=None, chief_address=None, tuner_id=None, token=None) -> dict | None:
+@dataclass(frozen=True)
+class Role:
+    """This process's part in a distributed search: ``role`` ("chief" or "worker"), where the chief listens
+    (``host``, ``port``), the ``tuner_id`` naming this process, and the shared secret (``token``, None until the
+    chief's own one is known: a new Role carries it, :func:`dataclasses.replace`)."""
+
+    role: str
+    host: str
+    port: int
+    tuner_id: str
+    token: str | None = None
+
+    @property
+    def address(self) -> str:
+        """``host:port`` (IPv6 hosts in brackets), as gRPC takes it."""
+        return _address(self.host, self.port)
+
+
+def resolve_role(role=None, chief_address=None, tuner_id=None, token=None) -> Role | None:
     """Settle role, address, tuner id and shared secret from arguments, falling back to keras-tuner's environment
     variables (and ``$AUTOQ_TOKEN`` for the secret).
 
-    Returns None for an ordinary (single-process) search, else ``{role, host, port, tuner_id, token}``. A chief
-    listening beyond loopback must have a token, and then every worker must present it.
+    Returns None for an ordinary (single-process) search, else the :class:`Role`. A chief listening beyond loopback
+    must have a token, and then every worker must present it.
     """
     if tuner_id is not None and (not _TUNER_ID.fullmatch(str(tuner_id)) or ".." in str(tuner_id)):
         raise AutoqError(f"a tuner id is a name of letters, digits, '_', '.' and '-' (it names files in the output "
@@ -107,16 +126,17 @@ def resolve_role(role=None, chief_address=None, tuner_id=None, token=None) -> di
     if role == "chief" and token is None and not is_loopback(host):
         raise AutoqError(f"a chief listening on {host} (beyond this machine) needs a shared secret: set {ENV_TOKEN} "
                          "(or pass --token) on the chief and on every worker; or listen on 127.0.0.1")
-    return {"role": role, "host": host, "port": port, "tuner_id": tid, "token": token}
+    return Role(role=role, host=host, port=port, tuner_id=tid, token=token)
 
 
 @contextlib.contextmanager
-def keras_tuner_env(dist: dict | None):
-    """Set keras-tuner's variables for the duration of a search (restored afterwards)."""
+def keras_tuner_env(dist: Role | None):
+    """Set keras-tuner's variables for the duration of a search (restored afterwards); None: a one-process search,
+    nothing set."""
     if dist is None:
         yield
         return
-    new = {ENV_ID: dist["tuner_id"], ENV_IP: dist["host"], ENV_PORT: str(dist["port"])}
+    new = {ENV_ID: dist.tuner_id, ENV_IP: dist.host, ENV_PORT: str(dist.port)}
     old = {k: os.environ.get(k) for k in new}
     os.environ.update(new)
     try:
@@ -244,13 +264,13 @@ def _client_interceptor(token: str | None, call_timeout: float):
     return TokenAndDeadline()
 
 
-def connect_worker(oracle_client, dist: dict, call_timeout: float = CALL_TIMEOUT) -> None:
+def connect_worker(oracle_client, dist: Role, call_timeout: float = CALL_TIMEOUT) -> None:
     """Point a keras-tuner ``OracleClient`` at the chief through autoq's interceptor (token, bounded wait). Only
     this tuner's client is changed; keras-tuner itself is not patched."""
     import grpc
     from keras_tuner.src import protos
-    channel = grpc.intercept_channel(grpc.insecure_channel(_address(dist["host"], dist["port"])),
-                                     _client_interceptor(dist.get("token"), call_timeout))
+    channel = grpc.intercept_channel(grpc.insecure_channel(dist.address),
+                                     _client_interceptor(dist.token, call_timeout))
     oracle_client.stub = protos.get_service_grpc().OracleStub(channel)
 
 

@@ -8,7 +8,7 @@ from ..errors import AutoqError, ResultsError
 from .fronts import front_points
 from .provenance import versions
 from .result import FinishedSearch, load_model
-from .session import Session
+from .session import Session, thawed
 from .store import atomic_copy, atomic_save_model, atomic_write_json
 from .layout import BEST_MODEL
 from .training import evaluate, fit
@@ -27,7 +27,8 @@ def finish(session: Session, fine_tune_epochs: int = 0, interrupted: bool = Fals
     if not ok:
         raise AutoqError(f"no trial finished successfully ({len(records)} failed); see {session.store.dir}/trials.csv")
     key = session.cost_key
-    front_all = front_points(ok, session.state["baselines"], key, session.metric)
+    baselines = thawed(session.state["baselines"])  # the summary's and the result's own copy (JSON, plain dicts)
+    front_all = front_points(ok, baselines, key, session.metric)
     front = [r for r in front_all if "baseline" not in r]
     selection = session.selection
     best = selection.winner(ok)  # None only when constraints are given and no trial meets them
@@ -57,7 +58,7 @@ def finish(session: Session, fine_tune_epochs: int = 0, interrupted: bool = Fals
                "seed": session.cfg.seed, "cost": key, "goal": vars(session.cfg.goal), "trials": len(records),
                "failed_trials": len(records) - len(ok), "best": best,
                **session.metric_fields("best_test", test_acc),
-               "pareto": [r["trial"] for r in front], "baselines": session.state["baselines"],
+               "pareto": [r["trial"] for r in front], "baselines": baselines,
                "pareto_baselines": [r["baseline"] for r in front_all if "baseline" in r],
                "reference_cost": session.state["reference_cost"],
                **session.metric_fields("float_val", session.state["float_val_metric"]),
@@ -82,7 +83,7 @@ def finish(session: Session, fine_tune_epochs: int = 0, interrupted: bool = Fals
     if input_scaler is not None:  # the export applies it to inputs in the units the search was given
         summary["input_scaler"] = input_scaler
     atomic_write_json(session.store.summary_path, summary)
-    result = FinishedSearch(session.store.dir, summary, records, front, session.state["baselines"], key, best_model,
+    result = FinishedSearch(session.store.dir, summary, records, front, baselines, key, best_model,
                             session.cfg)
     if session.on_finish is not None:
         session.on_finish(result)

@@ -3,7 +3,7 @@ one per block) run through keras-tuner, the finished search returned. Telling it
 orchestrator's (:mod:`autoq.api`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..config import SEEDING_ALGORITHMS, Config, config_from_dict, load_config
@@ -141,10 +141,10 @@ def run_search(model=None, data=None, config=None, *, output_dir=None, max_trial
         dist = resolve_role(role, chief_address, tuner_id, token)
         with keras_tuner_env(dist):
             try:
-                return _run_search(model, data, config, output_dir=output_dir, max_trials=max_trials, seed=seed,
-                                   algorithm=algorithm, overwrite=overwrite, verbose=verbose, log=log, dist=dist,
-                                   wait_timeout=wait_timeout, trust_model=trust_model,
-                                   connect_timeout=connect_timeout, on_finish=on_finish)
+                return _run_search(model=model, data=data, config=config, output_dir=output_dir,
+                                   max_trials=max_trials, seed=seed, algorithm=algorithm, overwrite=overwrite,
+                                   verbose=verbose, log=log, dist=dist, wait_timeout=wait_timeout,
+                                   trust_model=trust_model, connect_timeout=connect_timeout, on_finish=on_finish)
             except OSError as exc:
                 storage = storage_error(exc)
                 if storage is None:
@@ -157,8 +157,10 @@ def _float_activation_layers(model) -> set:
     return {l.name for l in model.layers if l.__class__.__name__ == "Activation"}
 
 
-def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm, overwrite, verbose, log, dist=None,
-                wait_timeout=3600.0, trust_model=False, connect_timeout=None, on_finish=None):
+def _run_search(*, model, data, config, output_dir, max_trials, seed, algorithm, overwrite, verbose, log, dist,
+                wait_timeout, trust_model, connect_timeout, on_finish):
+    """:func:`run_search` once keras-tuner's variables are set: every argument by name (the API's, ``dist`` the
+    :class:`~.distributed.Role` or None)."""
     overrides = {"max_trials": max_trials, "seed": seed, "output_dir": output_dir, "algorithm": algorithm}
     if isinstance(config, Resolved):
         if any(v is not None for v in overrides.values()):
@@ -168,9 +170,9 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
         resolved = resolve(config, **overrides)
     cfg = resolved.config
     log = printer(verbose, log)
-    role = dist["role"] if dist else None
+    role = dist.role if dist else None
     if dist:  # every line says which process wrote it
-        base_log, tag = log, f"[autoq {dist['tuner_id']}]"
+        base_log, tag = log, f"[autoq {dist.tuner_id}]"
         log = lambda msg="", *a, **k: base_log(str(msg).replace("[autoq]", tag, 1), *a, **k)  # noqa: E731
     train_float = False
     if model is None:
@@ -205,15 +207,17 @@ def _run_search(model, data, config, *, output_dir, max_trials, seed, algorithm,
         # the chief prepares the folder (float model, reference, baselines); workers wait for it and reuse it
         from .distributed import read_token, wait_for_state
         wait_for_state(out, fp, wait_timeout, log, config=cfg.to_dict())
-        dist["token"] = dist["token"] or read_token(out)  # the chief's own secret, when none was given
+        if not dist.token:  # the chief's own secret, when none was given
+            dist = replace(dist, token=read_token(out))
     else:
         lock = outdir.take(out, fp, overwrite, role or "search", log, config=cfg.to_dict())
-        if role == "chief" and not dist["token"]:  # never serve trials to a process without the search's secret
+        if role == "chief" and not dist.token:  # never serve trials to a process without the search's secret
             from .distributed import search_token
-            dist["token"] = search_token(out)
+            dist = replace(dist, token=search_token(out))
     try:
-        return _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp, connect_timeout,
-                          epoch_lines=int(verbose) >= 2, on_finish=on_finish)
+        return _search_in(out=out, cfg=cfg, model=model, dataset=dataset, log=log, dist=dist,
+                          train_float=train_float, trust_model=trust_model, fingerprint=fp,
+                          connect_timeout=connect_timeout, epoch_lines=int(verbose) >= 2, on_finish=on_finish)
     finally:
         if lock is not None:
             lock.release()
@@ -261,18 +265,18 @@ def hls_project_dir(cfg: Config) -> Path:
     return Path(h.output_dir) if h.output_dir else Path("hls_projects") / cfg.name
 
 
-def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp, connect_timeout, epoch_lines,
-               on_finish=None):
+def _search_in(*, out, cfg, model, dataset, log, dist, train_float, trust_model, fingerprint, connect_timeout,
+               epoch_lines, on_finish):
     """The search proper, in an output folder this process may write (locked, or a worker's shared folder)."""
     from .blocks import stages  # imports TensorFlow (the space)
     from .prepare import prepare
     from .session import open_session
     from .tuner import TooManyFailures, make_tuner, run_stage, write_table  # imports keras-tuner
-    role = dist["role"] if dist else None
+    role = dist.role if dist else None
     if role and cfg.search.blocks:
         raise ConfigError("search.blocks runs in one process; drop --chief/--worker or the blocks",
                           key="search.blocks", source=cfg.source)
-    session = open_session(cfg, model, dataset, out, log, trust_model=trust_model, fingerprint=fp,
+    session = open_session(cfg, model, dataset, out, log, trust_model=trust_model, fingerprint=fingerprint,
                            epoch_lines=epoch_lines, on_finish=on_finish)
     log(f"[autoq] {dataset.describe()}")
     log(f"[autoq] search space: {len(session.space.slots)} quantizable layers, "
@@ -285,21 +289,22 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
         # not "resuming": the chief prepared it
         session = prepare(session.but(log=lambda *a, **k: None), False).but(log=log)
         from .distributed import CONNECT_TIMEOUT, wait_for_chief
-        wait_for_chief(dist["host"], dist["port"], connect_timeout or CONNECT_TIMEOUT, log)
-        log(f"[autoq] worker joined the search in {out}; chief at {dist['host']}:{dist['port']}")
+        wait_for_chief(dist.host, dist.port, connect_timeout or CONNECT_TIMEOUT, log)
+        log(f"[autoq] worker joined the search in {out}; chief at {dist.host}:{dist.port}")
     else:
         session = prepare(session, train_float)
-    serve_options = {"max_failed": cfg.search.max_failed_trials, "token": dist["token"]} if role == "chief" else None
+    serve_options = {"max_failed": cfg.search.max_failed_trials, "token": dist.token} if role == "chief" else None
     shown_total = None if strategies.traits(cfg.search.algorithm).own_budget else cfg.search.max_trials
     stopped, tuner = None, None
     for stage in stages(session):
         ctx = StrategyContext(cfg, stage.space, session.float_model, session.data, log, out, stage.project)
-        tuner = make_tuner(session, stage, make_oracle(ctx, stage.trials), shown_total, serve_options, dist)
-        stopped = run_stage(tuner, session, role, dist, out)
+        tuner = make_tuner(session, stage, make_oracle(ctx, stage.trials), max_trials=shown_total,
+                           serve_options=serve_options, dist=dist)
+        stopped = run_stage(tuner, session, dist=dist, out=out)
         if stopped is not None:
             break
     if role == "worker":
-        n = sum(1 for r in session.store.records() if r.get("tuner_id") == dist["tuner_id"])
+        n = sum(1 for r in session.store.records() if r.get("tuner_id") == dist.tuner_id)
         log(f"[autoq] no more trials: this worker ran {n}; the chief writes the summary into {out}")
         return None
     if role == "chief" and getattr(tuner, "serve_result", {}).get("stopped_on_failures"):
@@ -311,5 +316,5 @@ def _search_in(out, cfg, model, dataset, log, dist, train_float, trust_model, fp
             raise stopped
         log(f"[autoq] {stopped}")
     result = finish(session, cfg.train.fine_tune_epochs, input_scaler=_scaler(dataset))
-    result.tag = f"[autoq {dist['tuner_id']}]" if dist else "[autoq]"
+    result.tag = f"[autoq {dist.tuner_id}]" if dist else "[autoq]"
     return result

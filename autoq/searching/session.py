@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
 
 from ..config import Config
 from ..cost import EnergySettings
@@ -18,9 +19,29 @@ from .selection import Selection
 from .store import ResultStore
 
 
+def frozen(value):
+    """A read-only copy of JSON-like data, all the way down: mappings as :class:`types.MappingProxyType` over a
+    copy, lists and tuples as tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: frozen(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(frozen(v) for v in value)
+    return value
+
+
+def thawed(value):
+    """:func:`frozen` undone: plain dicts and lists again, a copy the caller owns (for JSON, for a result)."""
+    if isinstance(value, Mapping):
+        return {k: thawed(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [thawed(v) for v in value]
+    return value
+
+
 @dataclass(frozen=True)
 class Session:
-    """One search's read-only inputs; ``state`` is empty until :func:`.prepare.prepare` fills it (``state.json``)."""
+    """One search's read-only inputs; ``state`` is empty until :func:`.prepare.prepare` fills it (``state.json``).
+    Whatever mapping is given, ``state`` holds a read-only copy (:func:`frozen`): a write into it raises."""
 
     cfg: Config
     float_model: Any
@@ -38,7 +59,11 @@ class Session:
     epoch_lines: bool = False
     on_finish: Callable | None = None  # called with the FinishedSearch (autoq.search: the plot)
     t0: float = field(default_factory=time.time)
-    state: dict = field(default_factory=dict)
+    state: Mapping = field(default_factory=dict)
+
+    def __post_init__(self):
+        # the one place a session sets its own field: a read-only copy of the state it was given (also on but())
+        object.__setattr__(self, "state", frozen(self.state))
 
     @property
     def cost_key(self) -> str:

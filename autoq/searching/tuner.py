@@ -10,7 +10,7 @@ import traceback
 
 from .. import keras_env
 from ..errors import AutoqError, ResultsError
-from .distributed import consecutive_failures
+from .distributed import Role, consecutive_failures
 from .store import atomic_write_text, storage_error
 from .strategies.base import AS_LEARNED_KEY, START_KEY
 from .finish import finish
@@ -208,9 +208,10 @@ def write_table(session: Session, records: list | None = None) -> None:
         pass
 
 
-def make_tuner(session: Session, stage: Stage, oracle, max_trials: int | None, serve_options: dict | None = None,
-               dist: dict | None = None) -> AutoqTuner:
-    """The tuner of one search stage, reloaded from its folder when it exists (a damaged state is one error)."""
+def make_tuner(session: Session, stage: Stage, oracle, *, max_trials: int | None, serve_options: dict | None = None,
+               dist: Role | None = None) -> AutoqTuner:
+    """The tuner of one search stage, reloaded from its folder when it exists (a damaged state is one error);
+    ``dist``: this process's :class:`~.distributed.Role` (None: one process)."""
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # keras-tuner prints "Reloading Tuner from ..."
             tuner = AutoqTuner(session, stage, oracle, max_trials, serve_options)
@@ -220,14 +221,15 @@ def make_tuner(session: Session, stage: Stage, oracle, max_trials: int | None, s
                            f"({type(exc).__name__}: {exc}); {FRESH_HINT}") from None
     for note in getattr(tuner, "notes", []):
         session.log(note)
-    if dist and dist["role"] == "worker":
+    if dist and dist.role == "worker":
         from .distributed import connect_worker
         connect_worker(tuner.oracle, dist)
     return tuner
 
 
-def run_stage(tuner, session: Session, role, dist, out):
+def run_stage(tuner, session: Session, *, dist: Role | None, out):
     """Run one keras-tuner search; return a TooManyFailures that stopped it (None when it ran out of trials)."""
+    role = dist.role if dist else None
     try:
         tuner.search(verbose=0)
     except KeyboardInterrupt:
@@ -247,9 +249,9 @@ def run_stage(tuner, session: Session, role, dist, out):
         if role == "worker" and isinstance(exc, grpc.RpcError):
             write_table(session)
             if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
-                raise AutoqError(f"the chief at {dist['host']}:{dist['port']} refused this worker: wrong or missing "
+                raise AutoqError(f"the chief at {dist.host}:{dist.port} refused this worker: wrong or missing "
                                  "token (set AUTOQ_TOKEN, or --token, to the chief's)") from None
-            raise AutoqError(f"lost the chief at {dist['host']}:{dist['port']} ({exc.code().name}: "
+            raise AutoqError(f"lost the chief at {dist.host}:{dist.port} ({exc.code().name}: "
                              f"{exc.details()}); this worker's trials are in {out}") from None
         raise
     return None

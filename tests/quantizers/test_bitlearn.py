@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers_models import bn_mlp
+from helpers_models import bn_mlp, conv_net
 
 from autoq import cost, space
 from autoq.quantizers import learned as bitlearn
@@ -91,12 +91,7 @@ def test_fold_is_exact_after_training():
 
 
 def test_fold_exact_for_convolutions():
-    tf.keras.utils.set_random_seed(5)
-    inp = tf.keras.Input((6, 6, 2), name="x")
-    h = tf.keras.layers.Conv2D(3, 3, activation="relu", name="c1")(inp)
-    h = tf.keras.layers.DepthwiseConv2D(2, name="dw", activation="relu")(h)
-    out = tf.keras.layers.Dense(2, name="out")(tf.keras.layers.Flatten(name="fl")(h))
-    m = tf.keras.Model(inp, out)
+    m = conv_net(5)
     sp = space.analyse(m, parse_config(SPACE).space)
     learned = bitlearn.learned_model(m, sp)
     x = np.random.default_rng(1).normal(size=(64, 6, 6, 2)).astype("float32")

@@ -8,7 +8,7 @@ import pytest
 
 from helpers_search import HANG, free_port, records, start, stop, write_config
 
-from autoq.searching.distributed import parse_address, resolve_role
+from autoq.searching.distributed import Role, parse_address, resolve_role
 from autoq.errors import AutoqError
 
 
@@ -88,12 +88,21 @@ def test_role_from_keras_tuner_environment(monkeypatch):
     monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
     monkeypatch.setenv("KERASTUNER_ORACLE_PORT", "8470")
     monkeypatch.setenv("KERASTUNER_TUNER_ID", "chief")
-    assert resolve_role() == {"role": "chief", "host": "127.0.0.1", "port": 8470, "tuner_id": "chief", "token": None}
+    assert resolve_role() == Role(role="chief", host="127.0.0.1", port=8470, tuner_id="chief", token=None)
     monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner3")
     monkeypatch.setenv("AUTOQ_TOKEN", "s3cret")
-    assert resolve_role() == {"role": "worker", "host": "127.0.0.1", "port": 8470, "tuner_id": "tuner3",
-                              "token": "s3cret"}
+    assert resolve_role() == Role(role="worker", host="127.0.0.1", port=8470, tuner_id="tuner3", token="s3cret")
     assert parse_address("node17:8470") == ("node17", 8470)
+
+
+def test_a_role_is_frozen_and_a_token_comes_as_a_new_role():
+    """The role travels unchanged through the search; the chief's own secret, found later, makes a new value."""
+    import dataclasses
+    r = Role(role="worker", host="::1", port=8470, tuner_id="w1")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.token = "t"
+    assert dataclasses.replace(r, token="t").token == "t" and r.token is None
+    assert r.address == "[::1]:8470"
 
 
 def test_chief_beyond_loopback_needs_a_token(monkeypatch):
@@ -101,9 +110,9 @@ def test_chief_beyond_loopback_needs_a_token(monkeypatch):
     for host in ("0.0.0.0", "10.1.2.3", "node17"):
         with pytest.raises(AutoqError, match=f"a chief listening on {host} .beyond this machine. needs a shared"):
             resolve_role("chief", f"{host}:8470")
-    assert resolve_role("chief", "0.0.0.0:8470", token="t")["token"] == "t"
+    assert resolve_role("chief", "0.0.0.0:8470", token="t").token == "t"
     for host in ("127.0.0.1", "localhost", "[::1]"):
-        assert resolve_role("chief", f"{host}:8470")["token"] is None
+        assert resolve_role("chief", f"{host}:8470").token is None
 
 
 def test_chief_killed_and_restarted_worker_carries_on(tmp_path):

@@ -19,7 +19,7 @@ from autoq.config import parse_config
 from autoq.quantizers import learned, learned_fine
 from autoq.searching.strategies import snap
 
-from helpers_models import bn_mlp
+from helpers_models import bn_mlp, conv_net
 from helpers_search import TINY, env, merge, run_cli
 
 LN2 = math.log(2.0)
@@ -289,12 +289,7 @@ def test_weight_granularity_search_cli_cheaper_than_layer_and_exports_its_zeros(
 
 @pytest.mark.parametrize("granularity", ["weight", "channel"])
 def test_fold_exact_for_convolutions(granularity):
-    tf.keras.utils.set_random_seed(5)
-    inp = tf.keras.Input((6, 6, 2), name="x")
-    h = tf.keras.layers.Conv2D(3, 3, activation="relu", name="c1")(inp)
-    h = tf.keras.layers.DepthwiseConv2D(2, name="dw", activation="relu")(h)
-    out = tf.keras.layers.Dense(2, name="out")(tf.keras.layers.Flatten(name="fl")(h))
-    m = tf.keras.Model(inp, out)
+    m = conv_net(5)
     sp = space.analyse(m, parse_config(SPACE).space)
     model = learned_fine.fine_model(m, sp, granularity, input_quantizer=sp.input_quantizer)
     x = np.random.default_rng(1).normal(size=(64, 6, 6, 2)).astype("float32")

@@ -1,6 +1,10 @@
 """The Keras model graph as autoq reads it: which layer classes carry quantizable kernels, a layer's inputs and
-consumers, its own activation, and the float batch norms that fold into the layer before them."""
+consumers, its own activation, the float batch norms that fold into the layer before them; and :func:`rebuild`,
+the one walk that makes a new functional model from an old one layer by layer."""
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 import tensorflow as tf
@@ -86,3 +90,75 @@ def inbound_of(model) -> dict:
                              "called once")
         out[lc["name"]] = [n[0] for n in nodes[0]] if nodes else []
     return out
+
+
+@dataclass
+class Walk:
+    """What a :func:`rebuild` hook sees besides the layer and its input tensor(s)."""
+
+    model: Any  # the model being rebuilt
+    inbound: dict  # layer name -> inbound layer names (a Sequential's first layer reads ``<model name>_input``)
+    input_names: list  # the model inputs' names, as ``inbound`` spells them
+    inputs: list = field(default_factory=list)  # the new model's Input tensors made so far
+    tensors: dict = field(default_factory=dict)  # layer name -> its output tensor in the new model, so far
+    new: dict = field(default_factory=dict)  # layer name -> its new layer (made by copy() or put there by a hook)
+    copied: list = field(default_factory=list)  # (old, new) of the layers copy() recreated
+
+    def reads_input(self, name: str) -> str | None:
+        """The model input a layer reads when that input is its only inbound, else None."""
+        srcs = self.inbound[name]
+        return srcs[0] if len(srcs) == 1 and srcs[0] in self.input_names else None
+
+    def copy(self, layer, x):
+        """``layer`` recreated unchanged (``from_config``) called on ``x``; its weights follow after the build
+        when :func:`rebuild` copies weights."""
+        new = layer.__class__.from_config(layer.get_config())
+        y = new(x)
+        self.new[layer.name] = new
+        self.copied.append((layer, new))
+        return y
+
+
+def rebuild(model, hook: Callable | None = None, name: str | None = None, copy_weights: bool = True,
+            input_names: dict | None = None):
+    """A functional copy of ``model`` (Sequential or functional), layer by layer in ``model.layers`` order.
+
+    Inputs are new ``tf.keras.Input`` s named as the model's InputLayers (a Sequential's ``<model name>_input``),
+    renamed by ``input_names`` (old name -> new). For every other layer ``hook(layer, x, walk)`` (``x``: the
+    inbound tensor, or their list; ``walk``: a :class:`Walk`) returns the layer's output tensor in the new model,
+    or None for ``walk.copy(layer, x)``. Outputs are those of the model's output layers; the model is named
+    ``name`` (default ``model.name``). ``copy_weights``: the layers ``walk.copy`` made get their old weights once
+    the model is built (a hook copies the weights of the layers it makes itself). Returns ``(new model, walk)``."""
+    sequential = isinstance(model, tf.keras.Sequential)
+    inbound = inbound_of(model)
+    if sequential:
+        seq_input = f"{model.name}_input"
+        inbound[model.layers[0].name] = [seq_input]
+        in_names = [seq_input]
+    else:
+        in_names = [l.name for l in model._input_layers]
+    walk = Walk(model, inbound, in_names)
+    renamed = input_names or {}
+    if sequential:
+        inp = tf.keras.Input(shape=model.input_shape[1:], name=renamed.get(seq_input, seq_input))
+        walk.inputs.append(inp)
+        walk.tensors[seq_input] = inp
+    for layer in model.layers:
+        if layer.__class__.__name__ == "InputLayer":
+            shape = layer.input_shape[0] if isinstance(layer.input_shape, list) else layer.input_shape
+            t = tf.keras.Input(shape=shape[1:], name=renamed.get(layer.name, layer.name))
+            walk.inputs.append(t)
+            walk.tensors[layer.name] = t
+            continue
+        srcs = [walk.tensors[n] for n in inbound[layer.name]]
+        x = srcs[0] if len(srcs) == 1 else srcs
+        y = hook(layer, x, walk) if hook is not None else None
+        walk.tensors[layer.name] = walk.copy(layer, x) if y is None else y
+    out_layers = [model.layers[-1]] if sequential else model._output_layers
+    outputs = [walk.tensors[l.name] for l in out_layers]
+    new = tf.keras.Model(walk.inputs if len(walk.inputs) > 1 else walk.inputs[0],
+                         outputs if len(outputs) > 1 else outputs[0], name=name or model.name)
+    if copy_weights:
+        for old, layer in walk.copied:
+            layer.set_weights(old.get_weights())
+    return new, walk

@@ -21,7 +21,7 @@ from . import quantizers
 from .config import SpaceConfig
 from .errors import SpaceError
 from .graph import (KERNEL_ATTR, Q_CLASS, bn_params, consumers_of, foldable_batchnorms,  # noqa: F401 (public here too)
-                    folded_weights, inbound_of)
+                    folded_weights, inbound_of, rebuild)
 from .graph import layer_activation as _layer_activation
 
 PASS_THROUGH = {"InputLayer", "Flatten", "Dropout", "Reshape", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D",
@@ -284,39 +284,20 @@ def build_qmodel(model: tf.keras.Model, choice: dict, input_quantizer: str | Non
     """
     from qkeras import QActivation
 
-    inbound = inbound_of(model)
     folds = {v: k for k, v in foldable_batchnorms(model).items() if v in choice}  # layer -> its batch norm
-    inputs = []
-    tensors: dict = {}
-    if isinstance(model, tf.keras.Sequential):
-        inp = tf.keras.Input(shape=model.input_shape[1:], name=f"{model.name}_input")
-        inputs.append(inp)
-        first = model.layers[0].name
-        inbound[first] = ["__input__"]
-        tensors["__input__"] = inp
-    in_names = [] if isinstance(model, tf.keras.Sequential) else [l.name for l in model._input_layers]
-    new_layers = {}
-    for layer in model.layers:
+    input_quants: dict = {}  # model input -> its quantizer's output (one per input)
+
+    def hook(layer, x, walk):
         cls = layer.__class__.__name__
-        if cls == "InputLayer":
-            t = tf.keras.Input(shape=layer.input_shape[0][1:] if isinstance(layer.input_shape, list)
-                               else layer.input_shape[1:], name=layer.name)
-            inputs.append(t)
-            tensors[layer.name] = t
-            continue
-        srcs = [tensors[n] for n in inbound[layer.name]]
-        x = srcs[0] if len(srcs) == 1 else srcs
-        if input_quantizer and (inbound[layer.name] == ["__input__"] or
-                                (len(inbound[layer.name]) == 1 and inbound[layer.name][0] in in_names)):
-            qname = INPUT_QUANT if len(inputs) == 1 else f"{INPUT_QUANT}_{inbound[layer.name][0]}"
-            key = f"__iq__{inbound[layer.name][0]}"
-            if key not in tensors:
-                tensors[key] = QActivation(quantizers.parse(input_quantizer).build(), name=qname)(x)
-            x = tensors[key]
+        src = walk.reads_input(layer.name)
+        if input_quantizer and src is not None:
+            if src not in input_quants:
+                qname = INPUT_QUANT if len(walk.inputs) == 1 else f"{INPUT_QUANT}_{src}"
+                input_quants[src] = QActivation(quantizers.parse(input_quantizer).build(), name=qname)(x)
+            x = input_quants[src]
         q = choice.get(layer.name)
         if layer.name in folds.values():  # a batch norm folded into the layer before it
-            tensors[layer.name] = x
-            continue
+            return x
         if q and cls in Q_CLASS:
             if layer.name in folds and "bias" not in q:
                 raise SpaceError(f"layer {layer.name!r} takes the batch norm {folds[layer.name]!r} folded into it, "
@@ -334,16 +315,12 @@ def build_qmodel(model: tf.keras.Model, choice: dict, input_quantizer: str | Non
             new = QActivation(quantizers.parse(q["activation"], "activation").build(), name=layer.name)
             y = new(x)
         else:
-            new = layer.__class__.from_config(layer.get_config())
-            y = new(x)
-        new_layers[layer.name] = new
-        tensors[layer.name] = y
-    if isinstance(model, tf.keras.Sequential):
-        outputs = [tensors[model.layers[-1].name]]
-    else:
-        outputs = [tensors[l.name] for l in model._output_layers]
-    qmodel = tf.keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
-                            name=name or f"{model.name}_q")
+            return walk.copy(layer, x)
+        walk.new[layer.name] = new
+        return y
+
+    qmodel, walk = rebuild(model, hook, name=name or f"{model.name}_q", copy_weights=False)
+    new_layers = walk.new
     if copy_weights:
         for layer in model.layers:
             new = new_layers.get(layer.name)

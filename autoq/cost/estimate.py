@@ -46,6 +46,7 @@ import numpy as np
 from .parts import PART_RESOURCES, dsp_shape, part_family, part_resources  # noqa: F401 (public here too)
 
 DEFAULT_PART = "xcvu13p-flga2577-2-e"
+MATMUL_LAYERS = ("QDense", "Dense", "QConv1D", "Conv1D", "QConv2D", "Conv2D")  # not graph.Q_CLASS: no depthwise model
 DSP_THRESHOLD_BITS = 10  # one operand at least this wide (and the other >= DSP_MIN_BITS): a DSP product
 DSP_MIN_BITS = 4
 BRAM_MIN_BITS = 1024  # smaller memories (weights, FIFOs) go to LUTs/registers
@@ -341,7 +342,7 @@ def estimate(
         n_before = len(est.layers)
         if cls == "InputLayer":
             out_bits = DEFAULT_FLOAT_BITS
-        elif cls in ("QDense", "Dense", "QConv1D", "Conv1D", "QConv2D", "Conv2D"):
+        elif cls in MATMUL_LAYERS:
             kernel, q = _quantized_weights(layer)
             if cls.startswith("Q") is False:
                 q = None
@@ -409,8 +410,7 @@ def estimate(
             ))
         if stream and len(est.layers) > n_before and est.layers[-1].kind not in ("InputQuant",):
             for le in est.layers[n_before:]:
-                if le.kind not in ("FIFO",) and le.kind not in ("QDense", "Dense", "QConv1D", "Conv1D", "QConv2D",
-                                                                  "Conv2D"):
+                if le.kind not in ("FIFO",) and le.kind not in MATMUL_LAYERS:
                     le.latency_cycles += STREAM_CYCLES
                     le.interval_cycles = max(le.interval_cycles, pixels_out)
             est.layers.append(_fifo(f"{layer.name}_fifo", pixels_out, (n_out_total // pixels_out) * out_bits))

@@ -164,27 +164,17 @@ def prepare(model: Any) -> Any:
 
 def _rebuild(model: Any) -> Any:
     """A functional copy of ``model`` (same weights) with 'input' renamed and QBatchNormalization replaced."""
-    import tensorflow as tf
+    from ..graph import rebuild
 
-    first = model.layers[0]
-    name = first.name if type(first).__name__ == "InputLayer" else f"{model.name}_input"
-    inp = tf.keras.Input(model.input_shape[1:], name="input_1_" if name == "input" else name)
-    tensors = {id(model.inputs[0]): inp}
-    copies = []
-    for layer in model.layers:
-        if type(layer).__name__ == "InputLayer":
-            continue
-        node = layer.inbound_nodes[0]
-        args = [tensors[id(t)] for t in tf.nest.flatten(node.input_tensors)]
-        qbn = type(layer).__name__ == "QBatchNormalization"
-        new = _plain_bn(layer) if qbn else layer.__class__.from_config(layer.get_config())
-        y = new(args[0] if len(args) == 1 else args)
-        copies.append((new, _quantized_bn_weights(layer) if qbn else layer.get_weights()))
-        tensors[id(layer.output)] = y
-    out = tf.keras.Model(inp, tensors[id(model.outputs[0])], name=model.name)
-    for new, weights in copies:
-        new.set_weights(weights)
-    return out
+    def hook(layer, x, walk):
+        if type(layer).__name__ != "QBatchNormalization":
+            return None  # recreated unchanged, its weights copied
+        new = _plain_bn(layer)
+        y = new(x)
+        new.set_weights(_quantized_bn_weights(layer))
+        return y
+
+    return rebuild(model, hook, input_names={"input": "input_1_"})[0]
 
 
 def _plain_bn(layer: Any) -> Any:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnsupportedModelError
+from ..graph import Q_CLASS
 
 LAYERS = (
     "InputLayer", "QDense", "QConv1D", "QConv2D", "QDepthwiseConv2D", "QSeparableConv1D", "QSeparableConv2D",
@@ -29,7 +30,9 @@ ACTIVATION_QUANTIZERS = ("quantized_relu", "quantized_bits", "binary", "ternary"
 FLOAT_ACTIVATIONS = ("linear", "relu", "softmax", "sigmoid")
 #: float activations hls4ml computes with lookup tables: only as a model's output head, checked on its logits
 HEAD_ACTIVATIONS = ("softmax", "sigmoid")
-FLOAT_LAYERS = ("Dense", "Conv1D", "Conv2D")  # exported with hls4ml's default fixed<16,6> weights: never exact
+#: the quantizable classes (:data:`autoq.graph.Q_CLASS`) left float that the export lets through: exported with
+#: hls4ml's default fixed<16,6> weights, never exact (a float DepthwiseConv2D is not in :data:`LAYERS`, so not here)
+FLOAT_LAYERS = tuple(c for c in Q_CLASS if c in LAYERS)
 
 
 def qname(q: Any) -> str:

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
-from .. import quantizers
+from .. import graph, quantizers
 from .. import space as space_mod
 from ..cost import pricing as cost_mod
 
@@ -188,19 +188,9 @@ def learned_model(float_model, space_or_slots, init_bits: int = 8, input_quantiz
     q = space_mod.build_qmodel(float_model, placeholder, iq, name=f"{float_model.name}_learned")
     by_slot = {s.layer: s for s in slots}
     act_of = {s.activation_layer: s for s in slots if s.activation_layer}
-    inbound = space_mod.inbound_of(q)
-    tensors, inputs = {}, []
-    for layer in q.layers:
-        cls = layer.__class__.__name__
-        if cls == "InputLayer":
-            t = tf.keras.Input(shape=layer.input_shape[0][1:] if isinstance(layer.input_shape, list)
-                               else layer.input_shape[1:], name=layer.name)
-            tensors[layer.name] = t
-            inputs.append(t)
-            continue
-        srcs = [tensors[n] for n in inbound[layer.name]]
-        x = srcs[0] if len(srcs) == 1 else srcs
-        if layer.name in by_slot and cls != "QActivation":
+
+    def hook(layer, x, walk):
+        if layer.name in by_slot and layer.__class__.__name__ != "QActivation":
             s = by_slot[layer.name]
 
             def lb(role, signed):
@@ -214,20 +204,15 @@ def learned_model(float_model, space_or_slots, init_bits: int = 8, input_quantiz
                 else None, name=layer.name)
             y = new(x)
             new.inner.set_weights(layer.get_weights())
-        elif layer.name in act_of:
+            return y
+        if layer.name in act_of:
             lo, hi = _bits_range(act_of[layer.name], "activation")
-            new = LearnedBits(False, f_init=min(init_bits, hi), bits_range=(lo, hi), name=layer.name)
-            y = new(x)
-        elif input_bits is not None and layer.name == space_mod.INPUT_QUANT and len(inputs) == 1:
-            y = input_bits(x)
-        else:  # input quantizer, pass-through and float layers: fresh copies, same weights
-            new = layer.__class__.from_config(layer.get_config())
-            y = new(x)
-            new.set_weights(layer.get_weights())
-        tensors[layer.name] = y
-    outs = [tensors[n] for n in q.output_names]
-    model = tf.keras.Model(inputs if len(inputs) > 1 else inputs[0], outs if len(outs) > 1 else outs[0],
-                           name=q.name)
+            return LearnedBits(False, f_init=min(init_bits, hi), bits_range=(lo, hi), name=layer.name)(x)
+        if input_bits is not None and layer.name == space_mod.INPUT_QUANT and len(walk.inputs) == 1:
+            return input_bits(x)
+        return None  # input quantizer, pass-through and float layers: fresh copies, same weights
+
+    model, _ = graph.rebuild(q, hook)
     for layer in model.layers:
         if isinstance(layer, LearnedQLayer):
             layer.project()

@@ -63,8 +63,10 @@ HGQ_BETA = (1e-6, 1e-3)  # HGQ's log beta ramp over its one training (first and 
 LOG_DECADES = 3  # the log cost axis spans this many decades below uniform Q8's cost
 #: autoq's gradient strategy with a width per weight (space.granularity: weight)
 GRANULARITY_METHOD = "autoq gradient, weight granularity"
-#: what --methods selects from: autoq's strategies, the two variants above, the AutoQKeras protocol, HGQ
-METHODS = AUTOQ_ALGORITHMS + ["hessian-input", "gradient-weight", "aqk", "hgq"]
+#: autoq's hessian strategy with a width per output channel, pruning-aware (space.granularity: channel)
+CHANNEL_METHOD = "autoq hessian, channel granularity"
+#: what --methods selects from: autoq's strategies, the three variants above, the AutoQKeras protocol, HGQ
+METHODS = AUTOQ_ALGORITHMS + ["hessian-input", "gradient-weight", "hessian-channel", "aqk", "hgq"]
 
 
 # =============================================================================================== data
@@ -525,6 +527,13 @@ def run_dataset(name, data, args, budget, workdir, hgq):
                                        search={"learn_epochs": epochs})
             fine[f"{cpu:g}"] = {"learn_epochs": epochs, "cpu_per_epoch": per_epoch}
             add(GRANULARITY_METHOD, measure_records(recs, out, data), spent, ld)
+        if "hessian-channel" in args.methods:  # space.granularity: per-channel widths, pruning-aware
+            out = Path(workdir) / name / f"hessian-channel-{cpu:g}"
+            print(f"[bench] {name}: {CHANNEL_METHOD}, {cpu:g} CPU-s ...", flush=True)
+            ld = load()
+            recs, _, spent = run_autoq(name, data, float_model, "hessian", cpu, budget, args.seed + 31, out,
+                                       input_quantizer=SEARCHED_INPUT[name], space={"granularity": "channel"})
+            add(CHANNEL_METHOD, measure_records(recs, out, data), spent, ld)
         # ---- AutoQKeras: the class itself (once), then its protocol
         if "aqk" in args.methods:
             if not notes:
@@ -783,6 +792,9 @@ def main(argv=None):
         "budget at a per-epoch CPU cost measured before its clock starts (epochs 3-8 of an 8-epoch run, not charged; "
         + ("; ".join(f"{n} at {c} CPU-s: {f['learn_epochs']} epochs at {f['cpu_per_epoch']:.3f} CPU-s each"
                      for n, r in results.items() for c, f in r["fine"].items()) or "not run") + ")",
+        f"- {CHANNEL_METHOD}: the hessian strategy with `space.granularity: channel` (each per-layer allocation "
+        "refined per output channel, pruning-aware, each candidate trained with its widths fixed and evaluated as "
+        "learned; then per-layer evolution), the input searched as for the hessian variant above",
         "- AutoQKeras protocol: autoq's random search with the forgiving-factor energy score for 60 % of the CPU "
         "budget, then the best-scoring quantization re-trained from scratch (fresh initial weights, float epochs, "
         "early stopping) as AutoQKeras's documented workflow does; charged the search's and the re-training's CPU",

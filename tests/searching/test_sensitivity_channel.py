@@ -102,3 +102,21 @@ def test_hessian_channel_refusals_are_one_error_line(tmp_path):
         cfg = write_config(tmp_path, **over)
         code, out, err = run_cli("search", str(cfg), cwd=tmp_path)
         assert code == 2 and err.startswith("error: ") and words in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_candidates_are_tried_best_and_cheapest_first_then_the_widest_gaps():
+    from autoq.searching.strategies.gradient_fine import coverage_order
+    assert coverage_order(0) == [] and coverage_order(1) == [0] and coverage_order(2) == [1, 0]
+    assert coverage_order(5) == [4, 0, 2, 1, 3]
+    for n in range(30):
+        order = coverage_order(n)
+        assert sorted(order) == list(range(n))  # each once
+        if n > 2:  # after the two ends, every next one halves the widest gap left
+            taken = set(order[:2])
+            for k in order[2:]:
+                gaps = sorted(taken)
+                widest = max(b - a for a, b in zip(gaps, gaps[1:]))
+                a = max(t for t in taken if t < k)
+                b = min(t for t in taken if t > k)
+                assert b - a == widest, (n, order)
+                taken.add(k)

@@ -37,6 +37,23 @@ def spread(points: list, n: int) -> list:
     return sorted({int(round(k)) for k in np.linspace(0, len(points) - 1, n)})
 
 
+def coverage_order(n: int) -> list:
+    """0..n-1 (cheapest to most accurate) in the order the trials take them: the most accurate, the cheapest, then
+    the midpoints of the widest gaps, so that a search stopped early has covered the whole front coarsely."""
+    if n <= 2:
+        return list(range(n))[::-1]
+    order, gaps = [n - 1, 0], [(0, n - 1)]
+    while gaps:
+        lo, hi = max(gaps, key=lambda g: (g[1] - g[0], -g[0]))
+        gaps.remove((lo, hi))
+        if hi - lo < 2:
+            continue
+        mid = (lo + hi) // 2
+        order.append(mid)
+        gaps += [(lo, mid), (mid, hi)]
+    return order
+
+
 def _progress(log, shown):
     """A line at every tenth of the one training: epoch, beta, validation metric (``shown(score)``), EBOPs
     surrogate, pruned share."""
@@ -48,7 +65,8 @@ def _progress(log, shown):
 
 
 def candidates(ctx, n: int, bits_lr) -> list:
-    """Learn, keep the validation front, fold and save: ``[{choice, beta, epoch, val, ebops, pruned, model}]``."""
+    """Learn, keep the validation front, fold and save: ``[{choice, beta, epoch, val, ebops, pruned, model}]`` in
+    :func:`coverage_order`."""
     from ...metrics import Metric
     from ...quantizers import learned_fine
     cfg, t = ctx.cfg, ctx.cfg.train
@@ -70,6 +88,7 @@ def candidates(ctx, n: int, bits_lr) -> list:
                                   epochs=t.epochs, batch_size=t.batch_size, learning_rate=t.learning_rate,
                                   loss=t.loss, input_quantizer=ctx.space.input_quantizer, seed=cfg.seed)
     tuned = [c for c in tuned if c.ebops > 0]  # every kernel pruned: nothing a trial could price
+    tuned = [tuned[i] for i in coverage_order(len(tuned))]
     return [dict(r, beta=c.beta, epoch=c.epoch) for c, r in
             zip(tuned, kept(ctx, tuned, metric, [f"gradient-{cfg.space.granularity}-{c.epoch}" for c in tuned]))]
 

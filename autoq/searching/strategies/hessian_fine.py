@@ -49,7 +49,7 @@ def candidates(ctx, n: int, kind: str, samples: int) -> list:
     from ...quantizers import learned, learned_fine
     from ..sensitivity import budget_sweep
     from ..sensitivity_channel import _bn_scale, allocate, channel_options, channel_traces, layer_width
-    from .gradient_fine import kept
+    from .gradient_fine import coverage_order, kept
     cfg, t = ctx.cfg, ctx.cfg.train
     metric = Metric(cfg.goal.metric, cfg.goal.direction)
     x, y = ctx.train_split()
@@ -101,5 +101,7 @@ def candidates(ctx, n: int, kind: str, samples: int) -> list:
                                   lambda yt, p: metric.up(metric(yt, p)), granularity="channel", epochs=t.epochs,
                                   batch_size=t.batch_size, learning_rate=t.learning_rate, loss=t.loss,
                                   input_quantizer=ctx.space.input_quantizer, seed=cfg.seed)
+    tuned = sorted(tuned, key=lambda c: c.beta)  # by budget, cheapest first
+    tuned = [tuned[i] for i in coverage_order(len(tuned))]
     return [dict(r, budget=c.beta, index=c.epoch) for c, r in
             zip(tuned, kept(ctx, tuned, metric, [f"hessian-channel-{c.epoch}" for c in tuned]))]

@@ -19,6 +19,18 @@ WIDTH_CLASSES = tuple(c for c in Q_CLASS if c != "DepthwiseConv2D")
 KERNEL_ATTR = {"DepthwiseConv2D": "depthwise_kernel"}
 
 
+def macs(layer) -> int:
+    """Multiply-accumulates of one inference of a quantizable layer (float, QKeras or learned-bit: its
+    ``class_name``), 0 for any other: a Dense its kernel's size, a convolution that x its output positions."""
+    cls = getattr(layer, "class_name", None) or layer.__class__.__name__
+    cls = cls[1:] if cls.startswith("Q") and cls[1:] in Q_CLASS else cls
+    if cls not in Q_CLASS:
+        return 0
+    kernel = getattr(layer, KERNEL_ATTR[cls], None) if cls in KERNEL_ATTR else None
+    n = int(np.prod((kernel if kernel is not None else layer.kernel).shape))
+    return n if cls == "Dense" else n * int(np.prod(layer.output_shape[1:-1]))
+
+
 def layer_activation(layer) -> str | None:
     """The name of a layer's own activation (None for a layer without one)."""
     act = getattr(layer, "activation", None)

@@ -82,19 +82,10 @@ def _qstr(q) -> str:
 
 
 def _macs(layer) -> int:
-    cls = layer.__class__.__name__
-    out = layer.output_shape
-    if cls in ("QDense", "Dense"):
-        return int(np.prod(layer.kernel.shape))
-    if cls in ("QConv1D", "Conv1D", "QConv2D", "Conv2D"):
-        spatial = int(np.prod(out[1:-1]))
-        return spatial * int(np.prod(layer.kernel.shape))
-    if cls in ("QDepthwiseConv2D", "DepthwiseConv2D"):
-        spatial = int(np.prod(out[1:-1]))
-        return spatial * int(np.prod(layer.depthwise_kernel.shape))
-    if cls in TRANSPOSED:  # every input pixel scatters the whole kernel
+    from ..graph import macs  # TensorFlow's: autoq.cost imports without it
+    if layer.__class__.__name__ in TRANSPOSED:  # every input pixel scatters the whole kernel
         return int(np.prod(layer.input_shape[1:-1])) * int(np.prod(layer.kernel.shape))
-    return 0
+    return macs(layer)
 
 
 TRANSPOSED = ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")

@@ -306,7 +306,7 @@ def cost_terms(model) -> dict:
     t = {k: tf.constant(0.0) for k in ("mult", "add", "weights", "acts")}
     for layer in model.layers:
         if isinstance(layer, LearnedQLayer):
-            macs = float(_macs(layer))
+            macs = float(graph.macs(layer))
             bk, bin_ = layer.kq.bits(), _input_bits(model, layer, out_bits)
             t["mult"] += macs * bk * bin_
             t["add"] += macs * out_bits(layer)
@@ -323,18 +323,13 @@ def _fan_in(layer):
     return int(np.prod(layer.kernel.shape)) // max(1, int(layer.kernel.shape[-1]))
 
 
-def _macs(layer):
-    spatial = int(np.prod(layer.output_shape[1:-1])) if layer.class_name != "Dense" else 1
-    return spatial * int(np.prod(layer.kernel.shape))
-
-
 def energy_surrogate(terms: dict, coeffs: dict | None = None):
     """pJ from :func:`cost_terms` with the fitted per-feature costs (:data:`ENERGY_PJ` by default)."""
     c = coeffs or ENERGY_PJ
     return sum(c[k] * terms[k] for k in ("mult", "add", "weights", "acts")) + c["const"]
 
 
-def model_cost(model, kind: str = "bops", coeffs: dict | None = None):
+def surrogate_cost(model, kind: str = "bops", coeffs: dict | None = None):
     """The differentiable cost of a learned-bit model: ``bops``, ``bits`` or ``energy`` (surrogate, pJ)."""
     terms = cost_terms(model)
     return energy_surrogate(terms, coeffs) if kind == "energy" else terms[kind]
@@ -432,7 +427,7 @@ def learn(float_model, space_or_slots, x_train, y_train, betas=(0.0, 0.5), epoch
             model = learned_model(float_model, space_or_slots, init_bits, input_quantizer)
             peaks = activation_peaks(model)  # traced once per model, not once per epoch
             calibrate(model, x_train, peaks=peaks)
-            ref = float(model_cost(model, cost, energy_coeffs)) or 1.0
+            ref = float(surrogate_cost(model, cost, energy_coeffs)) or 1.0
         opt, opt_f = tf.keras.optimizers.Adam(learning_rate), tf.keras.optimizers.Adam(bits_learning_rate)
         wq = [l for l in model.layers if isinstance(l, LearnedQLayer)]
         fs = [v for v in model.trainable_variables if v.name.split("/")[-1].startswith("f:")]
@@ -443,7 +438,7 @@ def learn(float_model, space_or_slots, x_train, y_train, betas=(0.0, 0.5), epoch
         def step(x, y):
             with tf.GradientTape() as tape:
                 task = tf.reduce_mean(loss_fn(y, model(x, training=True)))
-                c = model_cost(model, cost, energy_coeffs) / ref
+                c = surrogate_cost(model, cost, energy_coeffs) / ref
                 total = task + b * c
             gw, gf = tape.gradient(total, [ws, fs])
             opt.apply_gradients([(g, v) for g, v in zip(gw, ws) if g is not None])
@@ -462,7 +457,7 @@ def learn(float_model, space_or_slots, x_train, y_train, betas=(0.0, 0.5), epoch
                     layer.project()
                 losses.append(float(task))
             calibrate(model, x_train, peaks=peaks)
-            history.append((float(np.mean(losses)), float(model_cost(model, cost, energy_coeffs))))
+            history.append((float(np.mean(losses)), float(surrogate_cost(model, cost, energy_coeffs))))
         out.append(read(model, beta, history[-1][1] if history else ref, history[-1][0] if history else 0.0,
                         history))
     return out

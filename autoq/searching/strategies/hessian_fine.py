@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import quantizers
+from ... import graph, quantizers
 
 CHEAPER = (0.5, 0.25)  # budgets below the cheapest per-layer allocation, as a share of its kernel EBOPs
 
@@ -77,7 +77,7 @@ def candidates(ctx, n: int, kind: str, samples: int) -> list:
         width = max(len(o["F"]) for o in opts.values())
         for l in fine:
             o = opts[l.name]
-            per_w = feed[l.name] * learned._macs(l) / float(np.prod(l.kernel.shape))  # bits in x output positions
+            per_w = feed[l.name] * graph.macs(l) / float(np.prod(l.kernel.shape))  # bits in x output positions
             tr = traces[l.name] / (float(np.prod(l.kernel.shape)) / len(traces[l.name]))
             pad = width - len(o["F"])
             sens.append(np.pad((tr[None, :] * o["err"]).T, ((0, 0), (0, pad)), constant_values=np.inf))

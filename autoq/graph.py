@@ -17,6 +17,11 @@ Q_CLASS = {"Dense": "QDense", "Conv1D": "QConv1D", "Conv2D": "QConv2D", "Depthwi
 #: the quantizable classes whose output width (units / filters) ``space.widths`` can search
 WIDTH_CLASSES = tuple(c for c in Q_CLASS if c != "DepthwiseConv2D")
 KERNEL_ATTR = {"DepthwiseConv2D": "depthwise_kernel"}
+#: layers a search passes over: nothing of theirs is quantized, the model keeps them as they are
+PASS_THROUGH = {"InputLayer", "Flatten", "Dropout", "Reshape", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D",
+                "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
+                "GlobalMaxPooling2D", "Softmax", "Activation", "ReLU", "ZeroPadding2D", "Add", "Concatenate",
+                "ZeroPadding1D", "UpSampling1D", "UpSampling2D"}
 
 
 def macs(layer) -> int:

@@ -20,14 +20,10 @@ import tensorflow as tf
 from . import quantizers
 from .config import SpaceConfig
 from .errors import SpaceError
-from .graph import (KERNEL_ATTR, Q_CLASS, bn_params, consumers_of, foldable_batchnorms,  # noqa: F401 (public here too)
-                    folded_weights, inbound_of, rebuild)
+from .graph import (KERNEL_ATTR, PASS_THROUGH, Q_CLASS, bn_params, consumers_of,  # noqa: F401 (public here too)
+                    foldable_batchnorms, folded_weights, inbound_of, rebuild)
 from .graph import layer_activation as _layer_activation
 
-PASS_THROUGH = {"InputLayer", "Flatten", "Dropout", "Reshape", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D",
-                "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
-                "GlobalMaxPooling2D", "Softmax", "Activation", "ReLU", "ZeroPadding2D", "Add", "Concatenate",
-                "ZeroPadding1D", "UpSampling1D", "UpSampling2D"}
 FLOAT_ACTIVATIONS = {"linear", "softmax", "sigmoid", "tanh"}
 
 

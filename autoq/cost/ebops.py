@@ -21,10 +21,11 @@ import numpy as np
 
 from .estimate import DEFAULT_FLOAT_BITS, inbound_names
 
-#: layers whose output stays on their input's grid (the width is traced at their output)
-PASS_THROUGH = ("Flatten", "Reshape", "Dropout", "MaxPooling1D", "MaxPooling2D", "ZeroPadding1D", "ZeroPadding2D",
-                "Permute", "UpSampling1D", "UpSampling2D", "Cropping1D", "Cropping2D", "Concatenate", "ReLU",
-                "PFlatten", "PReshape", "PDropout", "PMaxPooling1D", "PMaxPooling2D", "PConcatenate")
+#: layers whose output stays on their input's grid (the width is traced at their output); not graph.PASS_THROUGH
+#: (what a search passes over: that includes averaging)
+SAME_GRID = ("Flatten", "Reshape", "Dropout", "MaxPooling1D", "MaxPooling2D", "ZeroPadding1D", "ZeroPadding2D",
+             "Permute", "UpSampling1D", "UpSampling2D", "Cropping1D", "Cropping2D", "Concatenate", "ReLU",
+             "PFlatten", "PReshape", "PDropout", "PMaxPooling1D", "PMaxPooling2D", "PConcatenate")
 DENSE = ("QDense", "Dense", "HDense")
 CONV = ("QConv1D", "Conv1D", "QConv2D", "Conv2D", "HConv1D", "HConv2D")
 DEPTHWISE = ("QDepthwiseConv2D", "DepthwiseConv2D")
@@ -90,7 +91,7 @@ def _output_grid(layer):
 def _passes_through(layer) -> bool:
     """Does ``layer`` move, copy or max-pool its input elements (HGQ's passive layers: widths follow them)?"""
     cls = type(layer).__name__
-    if cls in PASS_THROUGH:
+    if cls in SAME_GRID:
         return True
     if cls in ("Activation", "QActivation"):  # a float relu / linear keeps the width
         act = getattr(layer, "quantizer", None) if cls == "QActivation" else layer.activation

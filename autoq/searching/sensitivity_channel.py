@@ -68,7 +68,7 @@ def _per_channel(a: np.ndarray, class_name: str) -> np.ndarray:
     return a.reshape(-1, *a.shape[a.ndim - k:]).sum(axis=0).reshape(-1)
 
 
-def _bn_scale(float_model, layer_name: str, shape) -> np.ndarray:
+def bn_scale(float_model, layer_name: str, shape) -> np.ndarray:
     """The folded batch norm's per-channel scale of ``layer_name`` (1 without one), broadcast to its kernel."""
     bn = {v: k for k, v in graph.foldable_batchnorms(float_model).items()}.get(layer_name)
     if bn is None:

@@ -48,7 +48,7 @@ def candidates(ctx, n: int, kind: str, samples: int) -> list:
     from ...metrics import Metric
     from ...quantizers import learned, learned_fine
     from ..sensitivity import budget_sweep
-    from ..sensitivity_channel import _bn_scale, allocate, channel_options, channel_traces, layer_width
+    from ..sensitivity_channel import allocate, bn_scale, channel_options, channel_traces, layer_width
     from .gradient_fine import coverage_order, kept
     cfg, t = ctx.cfg, ctx.cfg.train
     metric = Metric(cfg.goal.metric, cfg.goal.direction)
@@ -66,7 +66,7 @@ def candidates(ctx, n: int, kind: str, samples: int) -> list:
     for l in fine:
         k = l.kernel.numpy()
         opts[l.name] = channel_options(k, l.class_name, learned._bits_range(slots[l.name], "kernel")[1],
-                                       _bn_scale(ctx.float_model, l.name, k.shape))
+                                       bn_scale(ctx.float_model, l.name, k.shape))
     plans = [(c, 1.0) for c in per_layer] + [(per_layer[0], share) for share in CHEAPER]
     cands = []
     for j, (c, share) in enumerate(plans):

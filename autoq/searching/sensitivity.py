@@ -70,6 +70,9 @@ def _forward(model, x, eps: dict):
 
 
 def _weight_vars(model, layers):
+    """``{(layer, 'kernel'|'bias'): variable}``; a layer without a bias of its own whose batch norm folds into it
+    has the batch norm's beta as its bias (the folded bias moves with it one for one)."""
+    folds = {v: k for k, v in space_mod.foldable_batchnorms(model).items()}
     out = {}
     for name in layers:
         layer = model.get_layer(name)
@@ -79,6 +82,8 @@ def _weight_vars(model, layers):
             out[(name, "kernel")] = k
         if getattr(layer, "bias", None) is not None:
             out[(name, "bias")] = layer.bias
+        elif name in folds and model.get_layer(folds[name]).center:
+            out[(name, "bias")] = model.get_layer(folds[name]).beta
     return out
 
 
@@ -147,10 +152,12 @@ def weight_errors(float_model, layer_name, role, specs) -> dict:
     folded), in the float layer's coordinates."""
     layer = float_model.get_layer(layer_name)
     bn = {v: k for k, v in space_mod.foldable_batchnorms(float_model).items()}.get(layer_name)
-    w = (_weight_vars(float_model, [layer_name])[(layer_name, role)]).numpy()
     if bn is None:
+        w = (_weight_vars(float_model, [layer_name])[(layer_name, role)]).numpy()
         return {s: float(np.sum((_quantize(s, role, w) - w) ** 2)) for s in specs}
     kernel, bias = space_mod.folded_weights(layer, float_model.get_layer(bn))
+    if role == "bias" and not layer.use_bias:  # in the coordinates of the batch norm's beta: one for one
+        return {s: float(np.sum((_quantize(s, role, bias) - bias) ** 2)) for s in specs}
     gamma, _, _, var = (np.asarray(v, np.float64) for v in space_mod.bn_params(float_model.get_layer(bn)))
     scale = (gamma / np.sqrt(var + float_model.get_layer(bn).epsilon)).astype(np.float32)
     t = kernel if role == "kernel" else bias
@@ -240,7 +247,8 @@ def groups_for(float_model, sp, traces: dict, x, kind: str = "bops", energy_coef
         for role, specs in s.roles.items():
             err = (activation_errors(float_model, s.layer, specs, x) if role == "activation" else
                    weight_errors(float_model, s.layer, role, specs))
-            tr = max(0.0, traces[(s.layer, role)].per_param)  # a noisy negative estimate: insensitive
+            t = traces.get((s.layer, role))  # none: a folded bias with nothing to move it (no bias, no beta)
+            tr = max(0.0, t.per_param) if t is not None else 0.0  # a noisy negative estimate: insensitive
             sens[(s.layer, role)] = {spec: tr * e for spec, e in err.items()}
     owner = {}
     groups = []

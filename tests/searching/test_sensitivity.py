@@ -125,3 +125,25 @@ def test_budget_sweep_allocates_a_searched_input(digits_mlp):
         assert cost.model_cost(space.build_qmodel(m, choice, iq)).bops == pytest.approx(c.cost)
     bits = [int(i.split("(")[1].split(",")[0]) for i in inputs]
     assert bits[0] <= bits[-1]  # the cheapest allocation's input is no wider than the dearest's
+
+
+def test_a_bias_free_layer_with_a_folded_batch_norm_takes_the_betas_trace(digits_mlp):
+    """Conv/Dense(use_bias=False) + BatchNormalization, the usual pattern: the QKeras layer gets a folded bias; its
+    trace is the batch norm's beta's, its error the folded bias's (one for one), and the sweep allocates it."""
+    _, x, y = digits_mlp
+    tf.keras.utils.set_random_seed(1)
+    inp = tf.keras.Input((64,), name="x")
+    h = tf.keras.layers.Dense(16, use_bias=False, name="fc1")(inp)
+    h = tf.keras.layers.BatchNormalization(name="bn1")(h)
+    h = tf.keras.layers.ReLU(name="relu1")(h)
+    m = tf.keras.Model(inp, tf.keras.layers.Dense(10, activation="softmax", name="out")(h))
+    m.compile("adam", "categorical_crossentropy")
+    m.fit(x, y, epochs=2, batch_size=64, verbose=0)
+    assert sensitivity._weight_vars(m, ["fc1"])[("fc1", "bias")] is m.get_layer("bn1").beta
+    sp = space.analyse(m, parse_config(SPACE).space)
+    errs = sensitivity.weight_errors(m, "fc1", "bias", ["quantized_bits(4,0,alpha=1)", "quantized_bits(8,3,alpha=1)"])
+    _, folded = space.folded_weights(m.get_layer("fc1"), m.get_layer("bn1"))
+    q4 = sensitivity._quantize("quantized_bits(4,0,alpha=1)", "bias", folded)
+    assert errs["quantized_bits(4,0,alpha=1)"] == pytest.approx(float(np.sum((q4 - folded) ** 2)))
+    cands = sensitivity.budget_sweep(m, sp, x[:256], y[:256], n_budgets=4, n_samples=4)
+    assert cands and all("bias" in c.choice["fc1"] for c in cands)

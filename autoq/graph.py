@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
-import tensorflow as tf
 
 from .errors import SpaceError
 
@@ -93,6 +92,7 @@ def bn_params(bn) -> list:
 
 def inbound_of(model) -> dict:
     """Layer name -> list of inbound layer names (functional or Sequential)."""
+    import tensorflow as tf  # here, not at import: the class tables are read before TensorFlow loads
     if isinstance(model, tf.keras.Sequential):
         prev, out = None, {}
         for layer in model.layers:
@@ -146,6 +146,7 @@ def rebuild(model, hook: Callable | None = None, name: str | None = None, copy_w
     or None for ``walk.copy(layer, x)``. Outputs are those of the model's output layers; the model is named
     ``name`` (default ``model.name``). ``copy_weights``: the layers ``walk.copy`` made get their old weights once
     the model is built (a hook copies the weights of the layers it makes itself). Returns ``(new model, walk)``."""
+    import tensorflow as tf
     sequential = isinstance(model, tf.keras.Sequential)
     inbound = inbound_of(model)
     if sequential:

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..graph import macs
 from .estimate import inbound_names
 
 FLOAT_BITS = 32
@@ -82,7 +83,6 @@ def _qstr(q) -> str:
 
 
 def _macs(layer) -> int:
-    from ..graph import macs  # TensorFlow's: autoq.cost imports without it
     if layer.__class__.__name__ in TRANSPOSED:  # every input pixel scatters the whole kernel
         return int(np.prod(layer.input_shape[1:-1])) * int(np.prod(layer.kernel.shape))
     return macs(layer)

@@ -111,6 +111,11 @@ class LearnedBits(tf.keras.layers.Layer):
         err = tf.stop_gradient(tf.where(free, r / scale - x, tf.zeros_like(x)))
         return xu + tf.stop_gradient(-xu + xq) + err * (-LN2) * (fr - F)
 
+    def set_bits(self, bits: int, integer: int) -> None:
+        """Put the quantizer at ``bits`` total bits with ``integer`` integer bits (what :meth:`spec` reads back)."""
+        self.i.assign(float(integer))
+        self.f.assign(float(bits - integer - (1 if self.signed else 0)))
+
     def spec(self) -> str:
         """The QKeras spec string of the current bits."""
         b, i = int(round(float(self.bits()))), int(round(float(self.i)))
@@ -158,6 +163,11 @@ class LearnedQLayer(tf.keras.layers.Layer):
         self.kq.project(self.kernel.numpy())
         if self.bq is not None:
             self.bq.project(self.inner.bias.numpy())
+
+
+def owner_of(act: LearnedBits) -> str:
+    """The layer an activation quantizer belongs to (a layer's own activation is named ``<layer>_relu``)."""
+    return act.name[:-len("_relu")] if act.name.endswith("_relu") else act.name
 
 
 def _slots(space_or_slots):
@@ -362,7 +372,7 @@ def read(model, beta=0.0, cost=0.0, loss=0.0, history=()) -> Learned:
                     bits.setdefault(layer.name, {})[role] = (int(round(float(q.bits()))), int(float(q.i)))
             weights[layer.name] = layer.inner.get_weights()
         elif isinstance(layer, LearnedBits):
-            owner = layer.name[:-len("_relu")] if layer.name.endswith("_relu") else layer.name
+            owner = owner_of(layer)
             choice.setdefault(owner, {})["activation"] = layer.spec()
             bits.setdefault(owner, {})["activation"] = (int(round(float(layer.bits()))), int(float(layer.i)))
         elif layer.weights:
@@ -396,16 +406,14 @@ def restore(float_model, space_or_slots, learned: Learned, input_quantizer: str 
             owner = layer.name
         elif isinstance(layer, LearnedBits):
             pairs = [(layer, "activation")]
-            owner = layer.name[:-len("_relu")] if layer.name.endswith("_relu") else layer.name
+            owner = owner_of(layer)
         else:
             if layer.name in learned.weights:
                 layer.set_weights(learned.weights[layer.name])
             continue
         for q, role in pairs:
             if q is not None:
-                b, i = learned.bits[owner][role]
-                q.i.assign(float(i))
-                q.f.assign(float(b - i - (1 if q.signed else 0)))
+                q.set_bits(*learned.bits[owner][role])
     return model
 
 

@@ -177,8 +177,7 @@ def read(model, epoch=0, beta=0.0, val_score=float("nan"), loss=float("nan")) ->
         elif isinstance(layer, learned.LearnedBits) and layer.name == INPUT_QUANT:
             choice[INPUT_KEY] = {"quantizer": layer.spec()}
         elif isinstance(layer, learned.LearnedBits):
-            owner = layer.name[:-len("_relu")] if layer.name.endswith("_relu") else layer.name
-            choice.setdefault(owner, {})["activation"] = layer.spec()
+            choice.setdefault(learned.owner_of(layer), {})["activation"] = layer.spec()
         elif layer.weights:
             weights[layer.name] = layer.get_weights()
     ebops = float(learned.cost_terms(model)["bops"])

@@ -26,8 +26,7 @@ def _set_quantizers(model, choice: dict) -> None:
 
     def put(q, spec, role):
         e = quantizers.parse(spec, role).equivalent()
-        q.i.assign(float(e.integer))
-        q.f.assign(float(e.bits - e.integer - (1 if q.signed else 0)))
+        q.set_bits(e.bits, e.integer)
 
     for layer in model.layers:
         if isinstance(layer, learned.LearnedQLayer):
@@ -37,9 +36,8 @@ def _set_quantizers(model, choice: dict) -> None:
             if INPUT_KEY in choice:
                 put(layer, choice[INPUT_KEY]["quantizer"], "input")
         elif isinstance(layer, learned.LearnedBits):
-            owner = layer.name[:-len("_relu")] if layer.name.endswith("_relu") else layer.name
-            if "activation" in choice.get(owner, {}):
-                put(layer, choice[owner]["activation"], "activation")
+            if "activation" in choice.get(learned.owner_of(layer), {}):
+                put(layer, choice[learned.owner_of(layer)]["activation"], "activation")
 
 
 def candidates(ctx, n: int, kind: str, samples: int) -> list:
@@ -67,24 +65,26 @@ def candidates(ctx, n: int, kind: str, samples: int) -> list:
         k = l.kernel.numpy()
         opts[l.name] = channel_options(k, l.class_name, learned._bits_range(slots[l.name], "kernel")[1],
                                        bn_scale(ctx.float_model, l.name, k.shape))
+    width = max(len(o["F"]) for o in opts.values())  # options per channel, padded to one table
+
+    def table(l, per_option):  # [channel, option] of one layer, options it lacks at inf
+        pad = width - len(opts[l.name]["F"])
+        return np.pad(per_option.T, ((0, 0), (0, pad)), constant_values=np.inf)
+    sens = np.concatenate([table(l, (traces[l.name] / (np.prod(l.kernel.shape) / len(traces[l.name])))[None, :]
+                                 * opts[l.name]["err"]) for l in fine])  # Tr(H_c) / n_c x error
     plans = [(c, 1.0) for c in per_layer] + [(per_layer[0], share) for share in CHEAPER]
     cands = []
     for j, (c, share) in enumerate(plans):
         model.set_weights(start)
         _set_quantizers(model, c.choice)
         feed = learned.input_widths(model)
-        sens, cost, budget = [], [], 0.0
-        width = max(len(o["F"]) for o in opts.values())
+        cost, budget = [], 0.0
         for l in fine:
-            o = opts[l.name]
             per_w = feed[l.name] * graph.macs(l) / float(np.prod(l.kernel.shape))  # bits in x output positions
-            tr = traces[l.name] / (float(np.prod(l.kernel.shape)) / len(traces[l.name]))
-            pad = width - len(o["F"])
-            sens.append(np.pad((tr[None, :] * o["err"]).T, ((0, 0), (0, pad)), constant_values=np.inf))
-            cost.append(np.pad((per_w * o["width"]).T, ((0, 0), (0, pad)), constant_values=np.inf))
+            cost.append(table(l, per_w * opts[l.name]["width"]))
             e = quantizers.parse(c.choice[l.name]["kernel"], "kernel").equivalent()
             budget += per_w * layer_width(l.kernel.numpy(), e.bits, e.integer)
-        pick = allocate(np.concatenate(sens), np.concatenate(cost), budget * share)
+        pick = allocate(sens, np.concatenate(cost), budget * share)
         k0 = 0
         for l in fine:
             o, nc = opts[l.name], opts[l.name]["err"].shape[1]

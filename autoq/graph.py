@@ -26,13 +26,23 @@ PASS_THROUGH = {"InputLayer", "Flatten", "Dropout", "Reshape", "MaxPooling1D", "
 def macs(layer) -> int:
     """Multiply-accumulates of one inference of a quantizable layer (float, QKeras or learned-bit: its
     ``class_name``), 0 for any other: a Dense its kernel's size, a convolution that x its output positions."""
-    cls = getattr(layer, "class_name", None) or layer.__class__.__name__
-    cls = cls[1:] if cls.startswith("Q") and cls[1:] in Q_CLASS else cls
+    cls = _float_class(layer)
     if cls not in Q_CLASS:
         return 0
     kernel = getattr(layer, KERNEL_ATTR[cls], None) if cls in KERNEL_ATTR else None
-    n = int(np.prod((kernel if kernel is not None else layer.kernel).shape))
-    return n if cls == "Dense" else n * int(np.prod(layer.output_shape[1:-1]))
+    return int(np.prod((kernel if kernel is not None else layer.kernel).shape)) * positions(layer)
+
+
+def positions(layer) -> int:
+    """Output positions a layer's one kernel is applied at: 1 for a Dense, a convolution's output pixels.
+    Exact EBOPs count one kernel instance (:mod:`autoq.cost.ebops`), BOPs and MACs every position."""
+    return 1 if _float_class(layer) == "Dense" else int(np.prod(layer.output_shape[1:-1]))
+
+
+def _float_class(layer) -> str:
+    """The float class a float, QKeras or learned-bit layer stands for (its ``class_name`` if it has one)."""
+    cls = getattr(layer, "class_name", None) or layer.__class__.__name__
+    return cls[1:] if cls.startswith("Q") and cls[1:] in Q_CLASS else cls
 
 
 def layer_activation(layer) -> str | None:

@@ -308,17 +308,19 @@ def input_widths(model) -> dict:
 
 
 def cost_terms(model) -> dict:
-    """Differentiable features of ``model``'s cost: {'bops', 'bits', 'mult', 'add', 'weights', 'acts'}.
+    """Differentiable features of ``model``'s cost: {'bops', 'ebops', 'bits', 'mult', 'add', 'weights', 'acts'}.
 
-    ``mult`` = BOPs; ``add`` = sum of MACs x accumulator bits (kernel + input + ceil log2 fan-in);
-    ``weights`` = weight bits; ``acts`` = activation outputs x their bits (per inference)."""
+    ``mult`` = BOPs; ``ebops`` = EBOPs' surrogate, BOPs of one kernel instance (a convolution's not x its output
+    positions, as :mod:`autoq.cost.ebops` counts); ``add`` = sum of MACs x accumulator bits (kernel + input +
+    ceil log2 fan-in); ``weights`` = weight bits; ``acts`` = activation outputs x their bits (per inference)."""
     out_bits = _out_bits(model)
-    t = {k: tf.constant(0.0) for k in ("mult", "add", "weights", "acts")}
+    t = {k: tf.constant(0.0) for k in ("mult", "ebops", "add", "weights", "acts")}
     for layer in model.layers:
         if isinstance(layer, LearnedQLayer):
             macs = float(graph.macs(layer))
             bk, bin_ = layer.kq.bits(), _input_bits(model, layer, out_bits)
             t["mult"] += macs * bk * bin_
+            t["ebops"] += macs / graph.positions(layer) * bk * bin_
             t["add"] += macs * out_bits(layer)
             t["weights"] += float(np.prod(layer.kernel.shape)) * bk
             if layer.bq is not None:
@@ -340,7 +342,7 @@ def energy_surrogate(terms: dict, coeffs: dict | None = None):
 
 
 def surrogate_cost(model, kind: str = "bops", coeffs: dict | None = None):
-    """The differentiable cost of a learned-bit model: ``bops``, ``bits`` or ``energy`` (surrogate, pJ)."""
+    """The differentiable cost of a learned-bit model: ``bops``, ``ebops``, ``bits`` or ``energy`` (surrogate, pJ)."""
     terms = cost_terms(model)
     return energy_surrogate(terms, coeffs) if kind == "energy" else terms[kind]
 

@@ -13,8 +13,9 @@ output channel, broadcast over the weights of the channel); bias and activations
   ``-ln2 (wq - w)`` w.r.t. ``f`` (the rounding error halves per extra fractional bit).
 
 The training cost is HGQ's EBOPs surrogate, ``sum over weights of b_w x the bits of the activation that feeds it``
-(x output positions for a convolution): :func:`FineBits.bits` is the mean width of the kernel, so
-:func:`autoq.quantizers.learned.cost_terms` counts ``MACs x mean width x input bits`` = that sum; with every weight
+(one kernel instance for a convolution, as the exact EBOPs count it): :func:`FineBits.bits` is the mean width of the
+kernel, so :func:`autoq.quantizers.learned.cost_terms`'s ``ebops`` counts ``kernel size x mean width x input bits`` =
+that sum; with every weight
 at ``b`` bits it is the project's BOPs at ``b + 1`` kernel bits less the sign bit's share. ``b_w`` bounds the exact
 bit span of the quantized value from above (it counts trailing zero bits). Per channel, a channel shares one grid
 ``2^-F`` but each weight's width still follows its own magnitude, so small weights of a channel are pruned too.
@@ -156,7 +157,7 @@ class Candidate:
     choice: dict  # {layer: {role: spec}}
     weights: dict  # {layer: [kernel already quantized, bias ...]} (other weighted layers whole)
     val_score: float  # the caller's validation metric (higher is better)
-    ebops: float  # the surrogate at this state: sum of per-weight widths x input bits (x positions)
+    ebops: float  # the surrogate at this state: sum of per-weight widths x input bits (one kernel instance)
     pruned: float  # fraction of kernel weights at 0 bits
     loss: float  # the training task loss of the epoch
     state: list = field(default_factory=list, repr=False)  # every variable of the fine model (to tune it)
@@ -180,7 +181,7 @@ def read(model, epoch=0, beta=0.0, val_score=float("nan"), loss=float("nan")) ->
             choice.setdefault(learned.owner_of(layer), {})["activation"] = layer.spec()
         elif layer.weights:
             weights[layer.name] = layer.get_weights()
-    ebops = float(learned.cost_terms(model)["bops"])
+    ebops = float(learned.cost_terms(model)["ebops"])
     return Candidate(int(epoch), float(beta), choice, weights, float(val_score), ebops, zeros / max(1, total),
                      float(loss), [np.array(v) for v in model.get_weights()])
 
@@ -231,7 +232,7 @@ def learn(float_model, space, x_train, y_train, x_val, y_val, score, granularity
     model = fine_model(float_model, space, granularity, init_bits, input_quantizer)
     peaks, infer = learned.activation_peaks(model), learned.inference(model)
     learned.calibrate(model, x_train, peaks=peaks)
-    ref = float(learned.cost_terms(model)["bops"]) or 1.0
+    ref = float(learned.cost_terms(model)["ebops"]) or 1.0
     per_epoch = -(-len(x_train) // batch_size)
     ramp = beta_ramp(epochs * per_epoch, beta_range)
     steered = float(beta_range[0])
@@ -244,7 +245,7 @@ def learn(float_model, space, x_train, y_train, x_val, y_val, score, granularity
     def step(x, y, beta):
         with tf.GradientTape() as tape:
             task = tf.reduce_mean(loss_fn(y, model(x, training=True)))
-            c = learned.cost_terms(model)["bops"] / ref
+            c = learned.cost_terms(model)["ebops"] / ref
             total = task + beta * c
         gw, gf = tape.gradient(total, [ws, fs])
         opt.apply_gradients([(g, v) for g, v in zip(gw, ws) if g is not None])

@@ -16,7 +16,8 @@ expectation), averaged over batches, on the float model.
 Allocation. BOPs couple a layer's kernel bits with the bits of the activation feeding it. The roles are grouped
 so that the cost is exactly additive: one group per weight layer holds its kernel, its bias and the activation
 quantizer feeding it (an activation feeding no weight layer is a group alone; an activation feeding two weight
-layers is refused). Costs per option: ``bops`` (MACs x kernel bits x input bits), ``bits`` (weight bits),
+layers is refused). Costs per option: ``bops`` (MACs x kernel bits x input bits), ``ebops`` (the same for one
+kernel instance: a convolution's not x its output positions, as exact EBOPs count), ``bits`` (weight bits),
 ``energy`` (:func:`autoq.quantizers.learned.energy_surrogate`'s linear fit of QTools, without its model-specific
 constant, so an offset below QTools' figure). :func:`allocate` is exact: a
 dynamic program over groups keeping the Pareto set of (cost, sensitivity) partial sums (no discretisation).
@@ -31,7 +32,7 @@ from itertools import product
 import numpy as np
 import tensorflow as tf
 
-from .. import quantizers
+from .. import graph, quantizers
 from .. import space as space_mod
 from ..quantizers import learned as bitlearn
 
@@ -236,7 +237,8 @@ def groups_for(float_model, sp, traces: dict, x, kind: str = "bops", energy_coef
     """The allocation groups of a search space with each option's sensitivity and cost (see the module doc)."""
     if any(s.group != s.layer for s in sp.slots):
         raise ValueError("hessian allocation does not support shared space.groups yet")
-    coef = {"bops": {"mult": 1.0}, "bits": {"weights": 1.0}}.get(kind) or (energy_coeffs or bitlearn.ENERGY_PJ)
+    coef = ({"bops": {"mult": 1.0}, "ebops": {"ebops": 1.0}, "bits": {"weights": 1.0}}.get(kind)
+            or (energy_coeffs or bitlearn.ENERGY_PJ))
     in_bits = quantizers.parse(sp.input_quantizer).bits if sp.input_quantizer else 32
     sens = {}
     if sp.input_searched:  # a searched input: one more "activation", the model's input
@@ -264,7 +266,7 @@ def groups_for(float_model, sp, traces: dict, x, kind: str = "bops", energy_coef
             owner[feed] = s.layer
         kvar = layer.depthwise_kernel if s.class_name == "DepthwiseConv2D" else layer.kernel
         nk = int(np.prod(kvar.shape))
-        macs = nk * (int(np.prod(layer.output_shape[1:-1])) if s.class_name != "Dense" else 1)
+        macs = nk * graph.positions(layer)
         nb = int(np.prod(layer.bias.shape)) if layer.use_bias else int(kvar.shape[-1])
         fan = math.ceil(math.log2(max(2, nk // max(1, int(kvar.shape[-1])))))
         fed = (feed, "quantizer" if feed == space_mod.INPUT_KEY else "activation")
@@ -275,8 +277,8 @@ def groups_for(float_model, sp, traces: dict, x, kind: str = "bops", energy_coef
             bk = quantizers.parse(a[(s.layer, "kernel")], "kernel").equivalent().bits
             bb = quantizers.parse(a[(s.layer, "bias")], "bias").equivalent().bits if (s.layer, "bias") in a else 0
             bi = quantizers.parse(a[fed]).equivalent().bits if feed is not None else in_bits
-            feats = {"mult": macs * bk * bi, "add": macs * (bk + bi + fan), "weights": nk * bk + nb * bb,
-                     "acts": 0.0}
+            feats = {"mult": macs * bk * bi, "ebops": nk * bk * bi, "add": macs * (bk + bi + fan),
+                     "weights": nk * bk + nb * bb, "acts": 0.0}
             g.options.append((a, sum(sens[k][v] for k, v in a.items()), _price(feats, coef)))
         groups.append(g)
     for s in sp.slots:  # activations feeding no weight layer: their own group

@@ -8,7 +8,7 @@ weight with none is exactly 0 (pruned). Each option ``F`` of a channel has
   Hutchinson's estimate of the Hessian's diagonal summed over the channel's weights, ``E[v * Hv]`` on the float
   model. A channel's estimate rests on few samples per weight, so it is shrunk halfway to its layer's mean
   (negative estimates count as 0);
-* a cost: the channel's EBOPs, the sum of its weights' widths x the bits feeding the layer x output positions.
+* a cost: the channel's EBOPs, the sum of its weights' widths x the bits feeding the layer (one kernel instance).
 
 Coarse grids prune the small weights of a channel first, and the coarsest prunes it whole, so the allocation
 prices what pruning saves (pruning-aware). :func:`allocate` picks one option per channel, over every layer at once,

@@ -16,6 +16,7 @@ import yaml
 
 from autoq import cost, space
 from autoq.config import parse_config
+from autoq.cost.ebops import layer_ebops
 from autoq.quantizers import learned, learned_fine
 from autoq.searching.strategies import snap
 
@@ -42,8 +43,8 @@ def toy_task(seed: int):
 
 
 def effective_bops(model) -> float:
-    """Sum over the kernels' weights of the bit span of the quantized value (0 for a zero, sign not counted) x the
-    bits of the layer's input x output positions: HGQ's EBOPs with the inputs at their quantizers' widths."""
+    """Sum over a Dense model's kernels' weights of the bit span of the quantized value (0 for a zero, sign not
+    counted) x the bits of the layer's input: HGQ's EBOPs with the inputs at their quantizers' widths."""
     rows = {r.name: r for r in cost.layer_costs(model)}
     total = 0.0
     for layer in model.layers:
@@ -59,7 +60,8 @@ def effective_bops(model) -> float:
         lsb = np.log2(k[nz] & -k[nz])  # the lowest set bit
         span[nz] = np.floor(np.log2(k[nz])) + 1 - lsb
         r = rows[layer.name]
-        total += span.sum() * (r.macs // max(1, k.size)) * r.input_bits
+        assert r.macs == k.size  # a Dense layer: one kernel instance
+        total += span.sum() * r.input_bits
     return float(total)
 
 
@@ -302,6 +304,34 @@ def test_fold_exact_for_convolutions(granularity):
     c = learned_fine.read(model)
     np.testing.assert_array_equal(model.predict(x, verbose=0),
                                   learned_fine.fold(m, c, sp.input_quantizer).predict(x, verbose=0))
+
+
+@pytest.mark.parametrize("granularity", ["weight", "channel"])
+def test_training_cost_counts_convolutions_as_the_exact_ebops_do(granularity):
+    """The surrogate the training and the target steer on counts one kernel instance of a convolution, as the exact
+    EBOPs of the fold do (not x its output positions: 16 and 9 here, which made a CNN's convolutions look 10x
+    dearer than its Dense layer). It bounds the exact count from above (a weight's width counts its trailing zero
+    bits; an input counts its layer's learned bits, the exact count each element's traced bits, 0 for a channel the
+    ReLU never opens) and stays within 4x of it, layer by layer: counted x positions it would be 9x above at least."""
+    m = conv_net(5)
+    sp = space.analyse(m, parse_config(SPACE).space)
+    model = learned_fine.fine_model(m, sp, granularity, input_quantizer=sp.input_quantizer)
+    x = np.random.default_rng(1).normal(size=(256, 6, 6, 2)).astype("float32")
+    learned.calibrate(model, x)
+    rng = np.random.default_rng(2)
+    for layer in model.layers:
+        if isinstance(layer, learned.LearnedQLayer):
+            layer.kq.f.assign(rng.integers(1, 6, size=layer.kq.f.shape).astype("float32"))
+    c = learned_fine.read(model)
+    exact = {r.name: r.ebops for r in layer_ebops(learned_fine.fold(m, c, sp.input_quantizer), x)}
+    feed = learned.input_widths(model)
+    for layer in model.layers:
+        if isinstance(layer, learned.LearnedQLayer):
+            one = float(layer.kq.bits()) * int(np.prod(layer.kernel.shape)) * feed[layer.name]
+            assert exact[layer.name] <= one <= 4 * exact[layer.name], layer.name
+    assert c.ebops == pytest.approx(sum(float(l.kq.bits()) * int(np.prod(l.kernel.shape)) * feed[l.name]
+                                        for l in model.layers if isinstance(l, learned.LearnedQLayer)), rel=1e-5)
+    assert sum(exact.values()) <= c.ebops <= 4 * sum(exact.values())
 
 
 def test_beta_steered_to_a_target():

@@ -127,6 +127,27 @@ def test_budget_sweep_allocates_a_searched_input(digits_mlp):
     assert bits[0] <= bits[-1]  # the cheapest allocation's input is no wider than the dearest's
 
 
+def test_ebops_allocation_prices_one_kernel_instance_of_a_convolution():
+    """goal.cost: ebops on a CNN: each option costs its layer's kernel size x kernel bits x input bits, as exact EBOPs
+    count a convolution (one kernel instance), not its BOPs x output positions (16 and 9 here)."""
+    from autoq import graph
+    from helpers_models import conv_net
+    m = conv_net(5)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(128, 6, 6, 2)).astype("float32")
+    y = tf.keras.utils.to_categorical(rng.integers(0, 2, 128), 2)
+    m.compile("adam", "categorical_crossentropy")
+    sp = space.analyse(m, parse_config(SPACE).space)
+    cands = sensitivity.budget_sweep(m, sp, x, y, kind="ebops", n_budgets=4, n_samples=4)
+    assert len(cands) >= 2
+    for c in cands:
+        q = space.build_qmodel(m, c.choice, sp.input_quantizer)
+        rows = [r for r in cost.layer_costs(q) if r.macs]
+        assert {r.name for r in rows} == {"c1", "dw", "out"}
+        assert c.cost == pytest.approx(sum(r.bops / graph.positions(q.get_layer(r.name)) for r in rows))
+        assert c.cost < cost.model_cost(q).bops / 5
+
+
 def test_a_bias_free_layer_with_a_folded_batch_norm_takes_the_betas_trace(digits_mlp):
     """Conv/Dense(use_bias=False) + BatchNormalization, the usual pattern: the QKeras layer gets a folded bias; its
     trace is the batch norm's beta's, its error the folded bias's (one for one), and the sweep allocates it."""

@@ -14,13 +14,14 @@ from .base import cached
 from .pareto import Pareto
 
 #: the goal's cost -> the additive cost the allocation prices (the FPGA estimate is priced by its BOPs)
-KIND = {"energy": "energy", "bits": "bits", "bops": "bops", "fpga": "bops", "ebops": "bops"}
+KIND = {"energy": "energy", "bits": "bits", "bops": "bops", "fpga": "bops", "ebops": "ebops"}
 SAMPLES = 1024  # training samples the Hessian traces are estimated on
 
 
 def budgets_of(cost: str) -> str:
     """What the sweep budgets, in words with its unit (the FPGA estimate is allocated by its BOPs)."""
-    words = {"energy": "energy budgets in pJ", "bits": "model-size budgets in bits", "bops": "budgets in BOPs"}
+    words = {"energy": "energy budgets in pJ", "bits": "model-size budgets in bits", "bops": "budgets in BOPs",
+             "ebops": "budgets in EBOPs (the allocation's BOPs of one kernel instance per layer)"}
     return words[KIND[cost]] + (" (standing in for the FPGA estimate)" if cost == "fpga" else "")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import graph, quantizers
+from ... import quantizers
 
 CHEAPER = (0.5, 0.25)  # budgets below the cheapest per-layer allocation, as a share of its kernel EBOPs
 
@@ -80,7 +80,7 @@ def candidates(ctx, n: int, kind: str, samples: int) -> list:
         feed = learned.input_widths(model)
         cost, budget = [], 0.0
         for l in fine:
-            per_w = feed[l.name] * graph.macs(l) / float(np.prod(l.kernel.shape))  # bits in x output positions
+            per_w = feed[l.name]  # a weight's EBOPs per bit of its width: the bits feeding it (one kernel instance)
             cost.append(table(l, per_w * opts[l.name]["width"]))
             e = quantizers.parse(c.choice[l.name]["kernel"], "kernel").equivalent()
             budget += per_w * layer_width(l.kernel.numpy(), e.bits, e.integer)

@@ -8,7 +8,8 @@ factor; no hls4ml conversion). The search's ``fpga`` cost is its :attr:`Resource
 The cost model (per layer, then summed):
 
 * Multipliers (Duarte et al., JINST 13 P07027 (2018), sec. 4): an ``io_parallel`` Dense layer has
-  ``nonzero_weights / reuse`` multipliers; zero weights cost nothing. Conv kernels are shared over output pixels.
+  ``nonzero_weights / reuse`` multipliers; zero weights cost nothing. Conv kernels are shared over output pixels; a
+  depthwise kernel is a ``(kh kw, channels)`` matrix (each output channel sums its own window).
 * Constant weights (reuse 1, latency strategy): the HLS compiler sees each weight as a constant of its effective
   width (bits between its highest and lowest set bit; unquantized weights rounded to ap_fixed<16,6>). A power of two
   is a shift (no logic); a product goes to a DSP when both operands are >= ``DSP_MIN_BITS`` (4) and one is
@@ -26,9 +27,9 @@ The cost model (per layer, then summed):
 * BRAM: resource strategy or reuse > 1: weights as ``reuse`` words of ``ceil(n_weights / reuse) * w_bits`` bits,
   ``ceil(width / 36) * ceil(reuse / 512)`` BRAM_18K when over ``BRAM_MIN_BITS``. Softmax: its exp and inverse tables.
 * io_stream: activations/pooling hold one pixel's channels (not the whole tensor), a FIFO after every layer (depth =
-  pixels, width = channels x bits; BRAM when over ``BRAM_MIN_BITS``, else SRL LUTs), a line buffer of
-  ``(kernel_h - 1) * width`` pixels per 2-D convolution, which reads one input pixel per cycle, ``STREAM_CYCLES`` more latency per layer, and a Dense
-  layer's interval = its latency + 1 (hls4ml's stream Dense is not pipelined).
+  pixels, width = channels x bits; BRAM when over ``BRAM_MIN_BITS``, else SRL LUTs), a line buffer of ``(kernel_h -
+  1) * width`` pixels per 2-D convolution, which reads one input pixel per cycle, ``STREAM_CYCLES`` more latency per
+  layer, and a Dense layer's interval = its latency + 1 (hls4ml's stream Dense is not pipelined).
 * Latency (cycles): Dense = ``reuse + 1 + ceil(ceil(log2 terms) / adds_per_cycle) + 1`` with ``adds_per_cycle =
   max(1, floor(clock_ns / 2.5))``; Conv = ``pixels * reuse + depth``; activation 1; softmax ``4 + ceil(log2 n /
   adds_per_cycle)``. Interval = the largest ``reuse`` (Dense) or ``pixels * reuse`` (Conv).
@@ -46,7 +47,7 @@ import numpy as np
 from .parts import PART_RESOURCES, dsp_shape, part_family, part_resources  # noqa: F401 (public here too)
 
 DEFAULT_PART = "xcvu13p-flga2577-2-e"
-MATMUL_LAYERS = ("QDense", "Dense", "QConv1D", "Conv1D", "QConv2D", "Conv2D")  # not graph.Q_CLASS: no depthwise model
+MATMUL_LAYERS = ("QDense", "Dense", "QConv1D", "Conv1D", "QConv2D", "Conv2D", "QDepthwiseConv2D", "DepthwiseConv2D")
 DSP_THRESHOLD_BITS = 10  # one operand at least this wide (and the other >= DSP_MIN_BITS): a DSP product
 DSP_MIN_BITS = 4
 BRAM_MIN_BITS = 1024  # smaller memories (weights, FIFOs) go to LUTs/registers
@@ -322,9 +323,7 @@ def estimate(
         part=part, family=family, clock_period=float(clock_period), reuse_factor=reuse, strategy=strategy,
         dsp_threshold_bits=DSP_THRESHOLD_BITS, da4ml=DA4ML_NOTE, io_type=io_type,
     )
-    bits: dict[str, int] = {}
-    kinds: dict[str, str] = {}
-    prev = None
+    bits, kinds, prev = {}, {}, None  # layer name -> its output's bits, its class
     adds_per_cycle = max(1, int(clock_period // 2.5))
     for layer in model.layers:
         cls = type(layer).__name__
@@ -344,8 +343,9 @@ def estimate(
             out_bits = DEFAULT_FLOAT_BITS
         elif cls in MATMUL_LAYERS:
             kernel, q = _quantized_weights(layer)
-            if cls.startswith("Q") is False:
-                q = None
+            q = q if cls.startswith("Q") else None
+            if "Depthwise" in cls:  # an output channel sums its own window: a (kh kw, channels) matrix
+                kernel = kernel.reshape(-1, int(np.prod(kernel.shape[2:])))
             n_in = int(np.prod(kernel.shape[:-1]))
             pixels = pixels_out if "Conv" in cls else 1
             le, out_bits = _dense_like(
@@ -358,7 +358,7 @@ def estimate(
                 in_pixels = int(np.prod(in_shape[1:-1]))
                 le.latency_cycles += (in_pixels - pixels) * reuse
                 le.interval_cycles = in_pixels * reuse
-            if stream and "Conv" in cls and len(kernel.shape) == 4 and kernel.shape[0] > 1:
+            if stream and "Conv" in cls and len(layer.kernel_size) == 2 and layer.kernel_size[0] > 1:
                 width_px, chans = int(in_shape[2]), int(in_shape[3])
                 est.layers.append(_fifo(f"{layer.name}_linebuffer", (kernel.shape[0] - 1) * width_px, chans * x_bits))
             act = _activation_name(layer)

@@ -76,6 +76,32 @@ def test_io_stream_and_io_parallel_differ_for_a_cnn():
     assert stream.interval_cycles >= 14 * 14 and par.interval_cycles == 14 * 14
 
 
+def test_a_depthwise_convolution_has_its_multipliers_adders_and_latency():
+    """A depthwise kernel (3x3 per channel, 3 channels): one constant multiplier per nonzero weight, each output
+    channel an adder tree of its own 9 products (not one of all 27), a zeroed channel free, output pixels x reuse +
+    the tree's depth in cycles; io_stream adds its line buffer. It used to be priced as nothing at all."""
+    from qkeras import QDepthwiseConv2D
+    inp = tf.keras.Input((6, 6, 3), name="x")
+    h = QActivation(quantized_bits(8, 0, alpha=1), name="q_in")(inp)
+    h = QDepthwiseConv2D(3, depthwise_quantizer=quantized_bits(6, 0, alpha=1),
+                         bias_quantizer=quantized_bits(6, 0, alpha=1), name="dw")(h)
+    out = QDense(2, kernel_quantizer=quantized_bits(6, 0, alpha=1), name="fc")(tf.keras.layers.Flatten()(h))
+    model = tf.keras.Model(inp, out)
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.uniform(-1, 1, w.shape).astype("float32") for w in model.get_weights()])
+    k = model.get_layer("dw").get_weights()
+    k[0][:, :, 2, 0] = 0  # the third channel pruned
+    model.get_layer("dw").set_weights(k)
+    dw = {le.name: le for le in estimate(model, clock_period=5.0).layers}["dw"]
+    nonzero = int(np.count_nonzero(model.get_layer("dw").quantizers[0](k[0]).numpy()))
+    assert dw.n_weights == 27 and dw.n_nonzero == nonzero <= 18
+    assert dw.mult_dsp + dw.mult_lut == nonzero and dw.input_bits == 8
+    assert dw.luts > 0 and dw.ffs > 0
+    assert dw.latency_cycles == 4 * 4 + 1 + 2 + 1  # 16 pixels; ceil(log2 9) = 4 tree levels, 2 per 5 ns cycle
+    stream = estimate(model, io_type="io_stream")
+    assert any(le.name == "dw_linebuffer" for le in stream.layers)
+
+
 def test_resource_strategy_and_reuse_divide_multipliers_and_use_bram():
     model = _cnn()
     one = estimate(model, part="xcvu9p-flga2577-2-e")

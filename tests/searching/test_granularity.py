@@ -290,16 +290,24 @@ def test_weight_granularity_search_cli_cheaper_than_layer_and_exports_its_zeros(
 
 
 @pytest.mark.parametrize("granularity", ["weight", "channel"])
-def test_fold_exact_for_convolutions(granularity):
+def fine_conv_net(granularity, n: int, f_low: int):
+    """(float conv net, its space, its fine model calibrated on ``n`` random inputs with random grids 2^-f, f from
+    ``f_low`` to 5, the inputs)."""
     m = conv_net(5)
     sp = space.analyse(m, parse_config(SPACE).space)
     model = learned_fine.fine_model(m, sp, granularity, input_quantizer=sp.input_quantizer)
-    x = np.random.default_rng(1).normal(size=(64, 6, 6, 2)).astype("float32")
+    x = np.random.default_rng(1).normal(size=(n, 6, 6, 2)).astype("float32")
     learned.calibrate(model, x)
     rng = np.random.default_rng(2)
     for layer in model.layers:
         if isinstance(layer, learned.LearnedQLayer):
-            layer.kq.f.assign(rng.integers(-1, 6, size=layer.kq.f.shape).astype("float32"))
+            layer.kq.f.assign(rng.integers(f_low, 6, size=layer.kq.f.shape).astype("float32"))
+    return m, sp, model, x
+
+
+@pytest.mark.parametrize("granularity", ["weight", "channel"])
+def test_fold_exact_for_convolutions(granularity):
+    m, sp, model, x = fine_conv_net(granularity, 64, -1)
     assert tuple(model.get_layer("dw").kq.f.shape) == ((1, 1, 3, 1) if granularity == "channel" else (2, 2, 3, 1))
     c = learned_fine.read(model)
     np.testing.assert_array_equal(model.predict(x, verbose=0),
@@ -313,15 +321,7 @@ def test_training_cost_counts_convolutions_as_the_exact_ebops_do(granularity):
     dearer than its Dense layer). It bounds the exact count from above (a weight's width counts its trailing zero
     bits; an input counts its layer's learned bits, the exact count each element's traced bits, 0 for a channel the
     ReLU never opens) and stays within 4x of it, layer by layer: counted x positions it would be 9x above at least."""
-    m = conv_net(5)
-    sp = space.analyse(m, parse_config(SPACE).space)
-    model = learned_fine.fine_model(m, sp, granularity, input_quantizer=sp.input_quantizer)
-    x = np.random.default_rng(1).normal(size=(256, 6, 6, 2)).astype("float32")
-    learned.calibrate(model, x)
-    rng = np.random.default_rng(2)
-    for layer in model.layers:
-        if isinstance(layer, learned.LearnedQLayer):
-            layer.kq.f.assign(rng.integers(1, 6, size=layer.kq.f.shape).astype("float32"))
+    m, sp, model, x = fine_conv_net(granularity, 256, 1)
     c = learned_fine.read(model)
     exact = {r.name: r.ebops for r in layer_ebops(learned_fine.fold(m, c, sp.input_quantizer), x)}
     feed = learned.input_widths(model)

@@ -787,14 +787,14 @@ def main(argv=None):
         f"- {GRANULARITY_METHOD}: the gradient strategy with `space.granularity: weight` (a width per weight, 0-bit "
         "pruning, the input's bits learned too (`space.input_quantizer` listed as for the hessian variant above, as "
         "HGQ learns its input's bits), learned in one training with a beta schedule; every epoch on the validation "
-        "front kept, up to 24 "
-        f"spread along it tuned with their widths fixed): its `search.learn_epochs` fill {FINE_SHARE:.0%} of its CPU "
+        "front kept, up to 24 spread along it tuned with their widths fixed, then up to 24 children at weight "
+        f"granularity (`fine_evolution`) while the budget lasts): its `search.learn_epochs` fill {FINE_SHARE:.0%} of its CPU "
         "budget at a per-epoch CPU cost measured before its clock starts (epochs 3-8 of an 8-epoch run, not charged; "
         + ("; ".join(f"{n} at {c} CPU-s: {f['learn_epochs']} epochs at {f['cpu_per_epoch']:.3f} CPU-s each"
                      for n, r in results.items() for c, f in r["fine"].items()) or "not run") + ")",
         f"- {CHANNEL_METHOD}: the hessian strategy with `space.granularity: channel` (each per-layer allocation "
         "refined per output channel, pruning-aware, each candidate trained with its widths fixed and evaluated as "
-        "learned; then per-layer evolution), the input searched as for the hessian variant above",
+        "learned; then children at channel granularity), the input searched as for the hessian variant above",
         "- AutoQKeras protocol: autoq's random search with the forgiving-factor energy score for 60 % of the CPU "
         "budget, then the best-scoring quantization re-trained from scratch (fresh initial weights, float epochs, "
         "early stopping) as AutoQKeras's documented workflow does; charged the search's and the re-training's CPU",

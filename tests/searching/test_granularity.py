@@ -141,6 +141,49 @@ def test_long_training_keeps_only_the_front_and_tunes_candidates_on_one_model():
                 np.testing.assert_array_equal(a, b)
 
 
+def test_children_keep_the_granularity_and_score_as_themselves():
+    """The evolution after the candidates (fine_evolution): a mutation moves one layer's grids one step on part of
+    its weights and nothing else; each child is trained with its widths fixed, scored as itself (not as its parent),
+    keeps a grid per weight, folds exactly, and those kept are on the front of candidates and children."""
+    from types import SimpleNamespace
+    from autoq.searching.fronts import nondominated_sort
+    from autoq.searching.strategies import fine_evolution
+    from autoq.searching.strategies.gradient_fine import trial_order
+    m = mlp()
+    sp = space.analyse(m, parse_config(SPACE).space)
+    x, y, acc = toy_task(3)
+    cands = learned_fine.learn(m, sp, x, y, x[:64], y[:64], acc, epochs=4, batch_size=32, beta_range=(1.0, 30.0),
+                               learning_rate=1e-2, bits_learning_rate=0.3, input_quantizer=sp.input_quantizer)
+    tune = lambda cs: learned_fine.tune_all(m, sp, cs, x, y, x[:64], y[:64], acc, epochs=1, batch_size=32,
+                                            input_quantizer=sp.input_quantizer)
+    tuned = tune([c for c in cands if c.state])
+    model = learned_fine.fine_model(m, sp, "weight", input_quantizer=sp.input_quantizer)
+    f_at = fine_evolution._f_index(model)
+    for seed in range(4):
+        child = fine_evolution.mutate(model, tuned[0].state, np.random.default_rng(seed))
+        moved = [k for k, (a, b) in enumerate(zip(child, tuned[0].state)) if not np.array_equal(a, b)]
+        assert len(moved) == 1 and moved[0] in f_at.values()
+        step = np.unique(child[moved[0]] - tuned[0].state[moved[0]])
+        assert set(step) in ({0.0, 1.0}, {0.0, -1.0}, {1.0}, {-1.0})
+    kids = fine_evolution.evolve(model, tuned, 6, tune, seed=0)
+    assert kids and [k.ebops for k in kids] == sorted(k.ebops for k in kids)
+    ranks = nondominated_sort([(c.val_score, c.ebops) for c in tuned + kids])
+    assert all(r == 0 for r in ranks[len(tuned):])
+    infer = learned.inference(model)
+    for k in kids:
+        model.set_weights(k.state)
+        assert acc(y[:64], infer(x[:64])) == k.val_score  # its own score
+        assert learned_fine.read(model).ebops == pytest.approx(k.ebops)
+        assert len(np.unique(model.get_layer("fc1").kq.f.numpy())) > 1  # still a grid per weight
+        np.testing.assert_array_equal(model.predict(x, verbose=0),
+                                      learned_fine.fold(m, k, sp.input_quantizer).predict(x, verbose=0))
+    # the trials take the front (candidates and children) first, cheapest and most accurate first, then the rest
+    pts = [SimpleNamespace(val_score=v, ebops=e) for v, e in [(0.5, 10), (0.7, 30), (0.6, 40), (0.9, 90)]]
+    kid = [SimpleNamespace(val_score=0.65, ebops=20), SimpleNamespace(val_score=0.8, ebops=50)]
+    order = [(p.val_score, p.ebops, k) for p, k in trial_order(pts, kid)]
+    assert order == [(0.9, 90, 0), (0.5, 10, 0), (0.7, 30, 0), (0.65, 20, 1), (0.8, 50, 2), (0.6, 40, 0)]
+
+
 def test_searched_input_bits_are_learned_and_fold_exactly(tmp_path):
     """space.input_quantizer listing several: the per-weight training learns the input's bits too (as HGQ does),
     records them as the choice's input quantizer, and the fold computes what the learned model computes."""
@@ -232,10 +275,13 @@ def test_weight_granularity_search_cli_cheaper_than_layer_and_exports_its_zeros(
     out_w, rec_w, log_w = search(tmp_path, "w", 6, space={"granularity": "weight"},  # up to 4 candidates
                                  search={"learn_epochs": 10})
     cands = json.loads((out_w / "strategy" / "tuner-gradient-weight.json").read_text())
-    assert "weight-granularity candidates on the validation front" in log_w
+    assert "weight-granularity candidates and children" in log_w
     assert "in one training of 10 epochs" in log_w  # search.learn_epochs, with a progress line per tenth
     assert [f"epoch {k}/10, beta" in log_w for k in (1, 5, 10)] == [True] * 3 and "epoch 11/10" not in log_w
+    # 6 trials: 4 candidates, then 2 children at weight granularity; per-layer evolution for what is left
+    assert "2 children at weight granularity" in log_w and "of the 2 children on the validation front" in log_w
     assert "evolve per-layer quantizers" in log_w  # what the evolution after them does is said
+    assert sorted(c["child"] for c in cands if c["child"]) == list(range(1, 1 + sum(1 for c in cands if c["child"])))
     float_acc = json.loads((out_w / "state.json").read_text())["float_val_accuracy"]
     for c, r in zip(cands, rec_w):  # the candidates are the first trials, evaluated as learned
         assert r["as_learned"] and r["epochs"] == 0 and r["warm_start"] == c["model"]
@@ -289,7 +335,6 @@ def test_weight_granularity_search_cli_cheaper_than_layer_and_exports_its_zeros(
     np.testing.assert_array_equal(fw == 0, wq.reshape(-1) == 0)  # the zeros, exactly where they were pruned
 
 
-@pytest.mark.parametrize("granularity", ["weight", "channel"])
 def fine_conv_net(granularity, n: int, f_low: int):
     """(float conv net, its space, its fine model calibrated on ``n`` random inputs with random grids 2^-f, f from
     ``f_low`` to 5, the inputs)."""

@@ -106,8 +106,9 @@ class Gradient(Pareto):
 
     def _fine(self, ctx, max_trials, granularity):
         """Per-channel / per-weight candidates (:mod:`.gradient_fine`), evaluated as learned; then evolution."""
-        from . import gradient_fine
+        from . import fine_evolution, gradient_fine
         n = gradient_fine.n_candidates(max_trials)
+        kids = fine_evolution.n_children(max_trials, n)
 
         def compute():
             target = ctx.cfg.search.target_ebops
@@ -115,12 +116,11 @@ class Gradient(Pareto):
                    f"beta ramped {gradient_fine.BETA_RANGE[0]:g} -> {gradient_fine.BETA_RANGE[1]:g}, cost EBOPs")
             ctx.log(f"[autoq] gradient: learning {granularity} bit widths with pruning in one training of "
                     f"{gradient_fine.epochs_for(n, ctx.cfg.search.learn_epochs)} epochs ({how}) ...")
-            return gradient_fine.candidates(ctx, n, bits_learning_rate)
+            return gradient_fine.candidates(ctx, n, bits_learning_rate, kids)
         cands = cached(ctx, f"gradient-{granularity}", compute)
-        seeds = gradient_fine.as_learned_seeds(
-            ctx, cands, lambda c: f"gradient {granularity} epoch {c['epoch']} (beta {c['beta']:.3g})")
-        ctx.log(f"[autoq] gradient: {len(cands)} {granularity}-granularity candidates on the validation front (" +
-                ", ".join(f"epoch {c['epoch']}: val {c['val']:.4g}, EBOPs {c['ebops']:.4g}, "
+        seeds = gradient_fine.as_learned_seeds(ctx, cands, lambda c: f"gradient {granularity} {_origin(c)}")
+        ctx.log(f"[autoq] gradient: {len(cands)} {granularity}-granularity candidates and children (" +
+                ", ".join(f"{_origin(c)}: val {c['val']:.4g}, EBOPs {c['ebops']:.4g}, "
                           f"{100 * c['pruned']:.0f}% pruned" for c in cands) + "); each is evaluated as learned, "
                 "its per-weight grids and pruned weights outside the listed per-layer quantizers")
         leave = ctx.cfg.search.leave_space
@@ -128,3 +128,8 @@ class Gradient(Pareto):
                 "quantizers trained from the float weights (the per-weight candidates stay as they are)" +
                 ("" if leave else ", within the listed quantizers"))
         return super().oracle(ctx, max_trials, seeds=seeds, inside=not leave)
+
+
+def _origin(c: dict) -> str:
+    """Where a fine candidate comes from: its epoch and beta, and its child number if it is a child."""
+    return f"epoch {c['epoch']} (beta {c['beta']:.3g})" + (f" child {c['child']}" if c.get("child") else "")

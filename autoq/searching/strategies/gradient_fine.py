@@ -5,7 +5,8 @@ ParetoFront callback keeps them), at most ``n`` spread along it, each then train
 widths fixed and its pruned weights held at 0 (:func:`autoq.quantizers.learned_fine.tune`: the ramp's states have
 bits still moving), folded into a plain QKeras model saved in the output folder. A candidate's trial evaluates that
 model as learned (training it as a QKeras model would take its weights off their own grids and bring pruned weights
-back)."""
+back). The trials left after the candidates go first to children at the same granularity
+(:mod:`.fine_evolution`)."""
 from __future__ import annotations
 
 import os
@@ -64,9 +65,9 @@ def _progress(log, shown):
     return on_epoch
 
 
-def candidates(ctx, n: int, bits_lr) -> list:
-    """Learn, keep the validation front, fold and save: ``[{choice, beta, epoch, val, ebops, pruned, model}]`` in
-    :func:`coverage_order`."""
+def candidates(ctx, n: int, bits_lr, children: int = 0) -> list:
+    """Learn, keep the validation front, evolve ``children`` more, fold and save: ``[{choice, beta, epoch, child,
+    val, ebops, pruned, model}]`` in :func:`trial_order`."""
     from ...metrics import Metric
     from ...quantizers import learned_fine
     cfg, t = ctx.cfg, ctx.cfg.train
@@ -83,14 +84,51 @@ def candidates(ctx, n: int, bits_lr) -> list:
     ranks = nondominated_sort(points)
     front = sorted((c for c, r in zip(cands, ranks) if r == 0), key=lambda c: c.ebops)
     picked = [front[i] for i in spread(front, n)]
-    tuned = learned_fine.tune_all(ctx.float_model, ctx.space, picked, x, y, ctx.data.x_val, ctx.data.y_val,
-                                  lambda yt, p: metric.up(metric(yt, p)), granularity=cfg.space.granularity,
-                                  epochs=t.epochs, batch_size=t.batch_size, learning_rate=t.learning_rate,
-                                  loss=t.loss, input_quantizer=ctx.space.input_quantizer, seed=cfg.seed)
-    tuned = [c for c in tuned if c.ebops > 0]  # every kernel pruned: nothing a trial could price
-    tuned = [tuned[i] for i in coverage_order(len(tuned))]
-    return [dict(r, beta=c.beta, epoch=c.epoch) for c, r in
-            zip(tuned, kept(ctx, tuned, metric, [f"gradient-{cfg.space.granularity}-{c.epoch}" for c in tuned]))]
+    tune = tuner(ctx, metric, cfg.space.granularity, x, y)
+    tuned = [c for c in tune(picked) if c.ebops > 0]  # every kernel pruned: nothing a trial could price
+    kids = evolve_logged(ctx, "gradient", tuned, children, tune)
+    order = trial_order(tuned, kids)
+    names = [f"gradient-{cfg.space.granularity}-{c.epoch}" + (f"-child{k}" if k else "") for c, k in order]
+    return [dict(r, beta=c.beta, epoch=c.epoch, child=k) for (c, k), r in
+            zip(order, kept(ctx, [c for c, _ in order], metric, names))]
+
+
+def evolve_logged(ctx, name: str, tuned: list, children: int, tune) -> list:
+    """:func:`.fine_evolution.evolve` of ``children`` from ``tuned``, with a line before and after."""
+    from ...quantizers import learned_fine
+    from .fine_evolution import evolve
+    if children <= 0:
+        return []
+    g = ctx.cfg.space.granularity
+    ctx.log(f"[autoq] {name}: {children} children at {g} granularity (one layer's grids a step coarser or finer, "
+            f"each trained {ctx.cfg.train.epochs} epoch(s) with its widths fixed) ...")
+    kids = evolve(learned_fine.fine_model(ctx.float_model, ctx.space, g, input_quantizer=ctx.space.input_quantizer),
+                  tuned, children, tune, ctx.cfg.seed)
+    ctx.log(f"[autoq] {name}: {len(kids)} of the {children} children on the validation front")
+    return kids
+
+
+def tuner(ctx, metric, granularity: str, x, y):
+    """``cands -> tuned``: :func:`autoq.quantizers.learned_fine.tune_all` with the run's training settings."""
+    from ...quantizers import learned_fine
+    t = ctx.cfg.train
+    return lambda cands: learned_fine.tune_all(
+        ctx.float_model, ctx.space, cands, x, y, ctx.data.x_val, ctx.data.y_val, lambda yt, p: metric.up(metric(yt, p)),
+        granularity=granularity, epochs=t.epochs, batch_size=t.batch_size, learning_rate=t.learning_rate, loss=t.loss,
+        input_quantizer=ctx.space.input_quantizer, seed=ctx.cfg.seed)
+
+
+def trial_order(cands: list, children: list) -> list:
+    """``[(candidate, child number or 0)]`` in the order the trials take them: those on the front of candidates and
+    children together in :func:`coverage_order` (cheapest to most accurate), then the candidates the children
+    dominate, likewise. Children are numbered from 1 in order of cost."""
+    pool = [(c, 0) for c in cands] + [(c, k + 1) for k, c in enumerate(children)]
+    ranks = nondominated_sort([(c.val_score, c.ebops) for c, _ in pool])
+    out = []
+    for part in ([p for p, r in zip(pool, ranks) if r == 0], [p for p, r in zip(pool, ranks) if r > 0]):
+        part = sorted(part, key=lambda p: p[0].ebops)
+        out += [part[i] for i in coverage_order(len(part))]
+    return out
 
 
 def kept(ctx, cands: list, metric, names: list) -> list:

@@ -51,19 +51,21 @@ class Hessian(Pareto):
 
     def _channel(self, ctx, max_trials):
         """Per-channel, pruning-aware candidates (:mod:`.hessian_fine`), evaluated as learned; then evolution."""
-        from . import gradient_fine, hessian_fine
+        from . import fine_evolution, gradient_fine, hessian_fine
         n = n_candidates(max_trials)
+        kids = fine_evolution.n_children(max_trials, n)
 
         def compute():
             ctx.log(f"[autoq] hessian: Hessian traces per layer and per output channel, {n} allocations per channel "
                     f"(pruning-aware), each trained {ctx.cfg.train.epochs} epoch(s) with its widths fixed ...")
-            return hessian_fine.candidates(ctx, n, KIND[ctx.cfg.goal.cost], SAMPLES)
+            return hessian_fine.candidates(ctx, n, KIND[ctx.cfg.goal.cost], SAMPLES, kids)
         cands = cached(ctx, "hessian-channel", compute)
-        ctx.log(f"[autoq] hessian: {len(cands)} channel-granularity candidates (" +
+        ctx.log(f"[autoq] hessian: {len(cands)} channel-granularity candidates and children (" +
                 ", ".join(f"val {c['val']:.4g}, EBOPs {c['ebops']:.4g}, {100 * c['pruned']:.0f}% pruned"
                           for c in cands) + "); each is evaluated as learned")
-        seeds = gradient_fine.as_learned_seeds(ctx, cands, lambda c: f"hessian channel {c['index']} "
-                                                                     f"(budget {c['budget']:.4g} EBOPs)")
+        seeds = gradient_fine.as_learned_seeds(ctx, cands, lambda c: f"hessian channel {c['index']} (budget "
+                                               f"{c['budget']:.4g} EBOPs)" + (f" child {c['child']}" if c.get("child")
+                                                                              else ""))
         return super().oracle(ctx, max_trials, seeds=seeds, inside=not ctx.cfg.search.leave_space)
 
 

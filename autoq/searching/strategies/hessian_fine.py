@@ -9,7 +9,8 @@ output channel, pruning-aware, then trained.
    matter least. Two more budgets, a half and a quarter of the cheapest, reach below what per-layer choices can.
 3. Each is trained ``train.epochs`` with its widths fixed and its pruned weights held at 0
    (:func:`autoq.quantizers.learned_fine.tune_all`), folded into plain QKeras and evaluated as learned, as the
-   per-channel candidates of ``gradient`` are (:mod:`.gradient_fine`)."""
+   per-channel candidates of ``gradient`` are (:mod:`.gradient_fine`).
+4. The trials left after them go first to children at channel granularity (:mod:`.fine_evolution`)."""
 from __future__ import annotations
 
 import numpy as np
@@ -40,14 +41,15 @@ def _set_quantizers(model, choice: dict) -> None:
                 put(layer, choice[learned.owner_of(layer)]["activation"], "activation")
 
 
-def candidates(ctx, n: int, kind: str, samples: int) -> list:
-    """Allocate per channel, train, fold and save: ``[{choice, budget, val, ebops, pruned, model, ...}]``. ``kind``:
-    the cost the per-layer sweep allocates; ``samples``: training samples the Hessian traces are estimated on."""
+def candidates(ctx, n: int, kind: str, samples: int, children: int = 0) -> list:
+    """Allocate per channel, train, evolve ``children`` more, fold and save: ``[{choice, budget, index, child, val,
+    ebops, pruned, model, ...}]``. ``kind``: the cost the per-layer sweep allocates; ``samples``: training samples
+    the Hessian traces are estimated on."""
     from ...metrics import Metric
     from ...quantizers import learned, learned_fine
     from ..sensitivity import budget_sweep
     from ..sensitivity_channel import allocate, bn_scale, channel_options, channel_traces, layer_width
-    from .gradient_fine import coverage_order, kept
+    from .gradient_fine import evolve_logged, kept, trial_order, tuner
     cfg, t = ctx.cfg, ctx.cfg.train
     metric = Metric(cfg.goal.metric, cfg.goal.direction)
     x, y = ctx.train_split()
@@ -97,11 +99,9 @@ def candidates(ctx, n: int, kind: str, samples: int) -> list:
         cand = learned_fine.read(model, j, 0.0, metric.up(metric(ctx.data.y_val, infer(ctx.data.x_val))))
         cand.beta = budget * share  # what the allocation was allowed (the record's "budget")
         cands.append(cand)
-    tuned = learned_fine.tune_all(ctx.float_model, ctx.space, cands, x, y, ctx.data.x_val, ctx.data.y_val,
-                                  lambda yt, p: metric.up(metric(yt, p)), granularity="channel", epochs=t.epochs,
-                                  batch_size=t.batch_size, learning_rate=t.learning_rate, loss=t.loss,
-                                  input_quantizer=ctx.space.input_quantizer, seed=cfg.seed)
-    tuned = sorted(tuned, key=lambda c: c.beta)  # by budget, cheapest first
-    tuned = [tuned[i] for i in coverage_order(len(tuned))]
-    return [dict(r, budget=c.beta, index=c.epoch) for c, r in
-            zip(tuned, kept(ctx, tuned, metric, [f"hessian-channel-{c.epoch}" for c in tuned]))]
+    tune = tuner(ctx, metric, "channel", x, y)
+    tuned = tune(cands)
+    order = trial_order(tuned, evolve_logged(ctx, "hessian", tuned, children, tune))
+    names = [f"hessian-channel-{c.epoch}" + (f"-child{k}" if k else "") for c, k in order]
+    return [dict(r, budget=c.beta, index=c.epoch, child=k) for (c, k), r in
+            zip(order, kept(ctx, [c for c, _ in order], metric, names))]

@@ -178,14 +178,16 @@ def measure_qkeras(model, data, energy=None) -> dict:
 
 
 # =============================================================================================== autoq runs
-FINE_SHARE = 0.7  # of gradient-weight's CPU budget for its one training; the rest tunes its candidates and evolves
+FINE_SHARE = 0.7  # of gradient-weight's CPU budget for its one training, its candidates' tuning and its children
 
 
 def fine_epochs(name, data, float_model, budget, cpu, seed):
     """(``search.learn_epochs``, CPU-s per epoch) for gradient-weight: the one training's epochs that fill
     :data:`FINE_SHARE` of ``cpu``, as a user sizes a training to the time they have. The per-epoch CPU is measured
     before the method's clock starts (not charged, like the float model): epochs 3 to 8 of an 8-epoch run of the same
-    training (after building and tracing the model; two runs' difference was not: the second reuses traces)."""
+    training (after building and tracing the model; two runs' difference was not: the second reuses traces). The
+    share also pays the epochs that tune the candidates and the children (``train.epochs`` each, at most
+    :func:`reserved` of them); the trials that evaluate them take the rest."""
     import numpy as np
     from autoq.quantizers import learned_fine
     from autoq.searching.run import resolve_config
@@ -201,9 +203,18 @@ def fine_epochs(name, data, float_model, budget, cpu, seed):
                        batch_size=t.batch_size, learning_rate=t.learning_rate, input_quantizer=sp.input_quantizer,
                        seed=seed, on_epoch=lambda *_: ends.append(cpu_seconds()))
     per_epoch = max(1e-3, (ends[-1] - ends[1]) / (len(ends) - 2))
-    print(f"[bench] {name}: gradient-weight's one training: {per_epoch:.3f} CPU-s per epoch -> "
-          f"{max(8, int(FINE_SHARE * cpu / per_epoch))} epochs", flush=True)
-    return max(8, int(FINE_SHARE * cpu / per_epoch)), per_epoch
+    epochs = max(8, int(FINE_SHARE * cpu / per_epoch) - reserved(t.epochs))
+    print(f"[bench] {name}: gradient-weight's one training: {per_epoch:.3f} CPU-s per epoch -> {epochs} epochs "
+          f"({reserved(t.epochs)} more kept for tuning the candidates and their children)", flush=True)
+    return epochs, per_epoch
+
+
+def reserved(epochs: int) -> int:
+    """Epochs of tuning in gradient-weight's candidates phase at most: its candidates and children (at the bench's
+    unlimited trial count, 24 of each) x ``train.epochs``."""
+    from autoq.searching.strategies import fine_evolution, gradient_fine
+    n = gradient_fine.n_candidates(10 ** 6)
+    return (n + fine_evolution.n_children(10 ** 6, n)) * int(epochs)
 
 
 class _Deadline:
@@ -788,8 +799,8 @@ def main(argv=None):
         "pruning, the input's bits learned too (`space.input_quantizer` listed as for the hessian variant above, as "
         "HGQ learns its input's bits), learned in one training with a beta schedule; every epoch on the validation "
         "front kept, up to 24 spread along it tuned with their widths fixed, then up to 24 children at weight "
-        f"granularity (`fine_evolution`) while the budget lasts): its `search.learn_epochs` fill {FINE_SHARE:.0%} of its CPU "
-        "budget at a per-epoch CPU cost measured before its clock starts (epochs 3-8 of an 8-epoch run, not charged; "
+        "granularity (`fine_evolution`)): its `search.learn_epochs` and the tuning of up to 48 candidates and "
+        f"children fill {FINE_SHARE:.0%} of its CPU budget at a per-epoch CPU cost measured before its clock starts (epochs 3-8 of an 8-epoch run, not charged; "
         + ("; ".join(f"{n} at {c} CPU-s: {f['learn_epochs']} epochs at {f['cpu_per_epoch']:.3f} CPU-s each"
                      for n, r in results.items() for c, f in r["fine"].items()) or "not run") + ")",
         f"- {CHANNEL_METHOD}: the hessian strategy with `space.granularity: channel` (each per-layer allocation "

@@ -288,41 +288,59 @@ def tune(float_model, space, cand: Candidate, x_train, y_train, x_val, y_val, sc
 def tune_all(float_model, space, cands: list, x_train, y_train, x_val, y_val, score, granularity: str = "weight",
              epochs: int = 2, batch_size: int = 64, learning_rate: float = 1e-3, loss="categorical_crossentropy",
              input_quantizer: str | None = None, seed: int = 0) -> list:
-    """:func:`tune` of each of ``cands`` on one model and one traced training step (a fresh Adam state and the
-    same shuffles for each): building and tracing a model per candidate cost more than its epochs."""
-    loss_fn = tf.keras.losses.get(loss)
-    x_train, y_train = np.asarray(x_train, np.float32), np.asarray(y_train, np.float32)
-    tf.keras.utils.set_random_seed(seed)
-    model = fine_model(float_model, space, granularity, input_quantizer=input_quantizer)
-    wq = [l for l in model.layers if isinstance(l, learned.LearnedQLayer)]
-    ws = [v for v in model.trainable_variables if not v.name.split("/")[-1].startswith("f:")]
-    opt, infer = tf.keras.optimizers.Adam(learning_rate), learned.inference(model)
-    opt.build(ws)
+    """:func:`tune` of each of ``cands`` on one model and one traced training step (:class:`Tuner`)."""
+    return Tuner(float_model, space, x_train, y_train, x_val, y_val, score, granularity, epochs, batch_size,
+                 learning_rate, loss, input_quantizer, seed)(cands)
 
-    @tf.function(reduce_retracing=True)
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            task = tf.reduce_mean(loss_fn(y, model(x, training=True)))
-        opt.apply_gradients([(g, v) for g, v in zip(tape.gradient(task, ws), ws) if g is not None])
-        return task
 
-    out = []
-    for cand in cands:
+class Tuner:
+    """``tuner(cands) -> tuned``, :func:`tune` of each candidate (a fresh Adam state and the same shuffles for each)
+    on one fine model and one traced training step, built once for every call: building and tracing a model per
+    candidate cost more than its epochs. ``model`` is that fine model (its weights are those last tuned)."""
+
+    def __init__(self, float_model, space, x_train, y_train, x_val, y_val, score, granularity: str = "weight",
+                 epochs: int = 2, batch_size: int = 64, learning_rate: float = 1e-3, loss="categorical_crossentropy",
+                 input_quantizer: str | None = None, seed: int = 0):
+        loss_fn = tf.keras.losses.get(loss)
+        self.x, self.y = np.asarray(x_train, np.float32), np.asarray(y_train, np.float32)
+        self.x_val, self.y_val, self.score = x_val, y_val, score
+        self.epochs, self.batch_size, self.seed = epochs, batch_size, seed
+        tf.keras.utils.set_random_seed(seed)
+        model = self.model = fine_model(float_model, space, granularity, input_quantizer=input_quantizer)
+        self.wq = [l for l in model.layers if isinstance(l, learned.LearnedQLayer)]
+        ws = [v for v in model.trainable_variables if not v.name.split("/")[-1].startswith("f:")]
+        opt = self.opt = tf.keras.optimizers.Adam(learning_rate)
+        self.infer = learned.inference(model)
+        opt.build(ws)
+
+        @tf.function(reduce_retracing=True)
+        def step(x, y):
+            with tf.GradientTape() as tape:
+                task = tf.reduce_mean(loss_fn(y, model(x, training=True)))
+            opt.apply_gradients([(g, v) for g, v in zip(tape.gradient(task, ws), ws) if g is not None])
+            return task
+        self.step = step
+
+    def __call__(self, cands: list) -> list:
+        return [self._one(c) for c in cands]
+
+    def _one(self, cand: Candidate) -> Candidate:
+        model, x, y = self.model, self.x, self.y
         model.set_weights(cand.state)
-        for v in opt.variables:
+        for v in self.opt.variables:
             v.assign(tf.zeros_like(v))
-        for layer in wq:
+        for layer in self.wq:
             layer.kq.keep.assign(tf.cast(layer.kq.widths() > 0, tf.float32))
-        rng, best = np.random.default_rng(seed), cand
-        for _ in range(epochs):
-            order, losses = rng.permutation(len(x_train)), []
-            for start in range(0, len(order), batch_size):
-                idx = order[start:start + batch_size]
-                losses.append(float(step(tf.constant(x_train[idx]), tf.constant(y_train[idx]))))
-                for layer in wq:
+        rng, best = np.random.default_rng(self.seed), cand
+        for _ in range(self.epochs):
+            order, losses = rng.permutation(len(x)), []
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start:start + self.batch_size]
+                losses.append(float(self.step(tf.constant(x[idx]), tf.constant(y[idx]))))
+                for layer in self.wq:
                     layer.project()
-            now = read(model, cand.epoch, cand.beta, score(y_val, infer(x_val)), float(np.mean(losses)))
+            now = read(model, cand.epoch, cand.beta, self.score(self.y_val, self.infer(self.x_val)),
+                       float(np.mean(losses)))
             if now.val_score > best.val_score or (now.val_score == best.val_score and now.ebops < best.ebops):
                 best = now
-        out.append(best)
-    return out
+        return best

@@ -6,7 +6,7 @@ of (goal metric, EBOPs surrogate), drawn uniformly. Its mutation moves the grids
 three coarser (pruning the weights the coarser grid leaves without bits) and otherwise finer, on a random half of
 that layer's weights (or output channels); the layer is drawn in proportion to its share of the parent's EBOPs.
 Every child of a generation is then trained ``train.epochs`` with its widths fixed and its pruned weights held at 0
-(:func:`autoq.quantizers.learned_fine.tune_all`, one model and one traced step per generation). The next
+(:class:`autoq.quantizers.learned_fine.Tuner`, one model and one traced step for every generation). The next
 generation draws from the front of the candidates and every child so far. The children on the final front are
 kept; each is folded and evaluated as learned, like the candidates. A per-layer mutation would fold every weight
 back onto one grid, so nothing here leaves the granularity.
@@ -67,9 +67,9 @@ def _front(cands: list) -> list:
     return [c for c, r in zip(cands, ranks) if r == 0]
 
 
-def evolve(model, cands: list, n: int, tune_all, seed: int = 0) -> list:
+def evolve(model, cands: list, n: int, tune, seed: int = 0) -> list:
     """``n`` children of the front of ``cands`` (tuned :class:`autoq.quantizers.learned_fine.Candidate` of the fine
-    ``model``), those on the final front of candidates and children returned, cheapest first. ``tune_all(cands) ->
+    ``model``), those on the final front of candidates and children returned, cheapest first. ``tune(cands) ->
     tuned`` trains a generation with its widths fixed (a child's own scores are its tuned epochs': it starts below
     any score)."""
     if n <= 0 or not cands:
@@ -82,7 +82,7 @@ def evolve(model, cands: list, n: int, tune_all, seed: int = 0) -> list:
         for _ in range(min(GENERATION, n - len(children))):
             parent = front[int(rng.integers(len(front)))]
             gen.append(dataclasses.replace(parent, val_score=-np.inf, state=mutate(model, parent.state, rng)))
-        tuned = [c for c in tune_all(gen) if c.ebops > 0 and np.isfinite(c.val_score)]
+        tuned = [c for c in tune(gen) if c.ebops > 0 and np.isfinite(c.val_score)]
         if not tuned:
             break
         children += tuned

@@ -94,28 +94,26 @@ def candidates(ctx, n: int, bits_lr, children: int = 0) -> list:
 
 
 def evolve_logged(ctx, name: str, tuned: list, children: int, tune) -> list:
-    """:func:`.fine_evolution.evolve` of ``children`` from ``tuned``, with a line before and after."""
-    from ...quantizers import learned_fine
+    """:func:`.fine_evolution.evolve` of ``children`` from ``tuned`` (``tune`` a :func:`tuner`), with a line before
+    and after."""
     from .fine_evolution import evolve
     if children <= 0:
         return []
     g = ctx.cfg.space.granularity
     ctx.log(f"[autoq] {name}: {children} children at {g} granularity (one layer's grids a step coarser or finer, "
             f"each trained {ctx.cfg.train.epochs} epoch(s) with its widths fixed) ...")
-    kids = evolve(learned_fine.fine_model(ctx.float_model, ctx.space, g, input_quantizer=ctx.space.input_quantizer),
-                  tuned, children, tune, ctx.cfg.seed)
+    kids = evolve(tune.model, tuned, children, tune, ctx.cfg.seed)
     ctx.log(f"[autoq] {name}: {len(kids)} of the {children} children on the validation front")
     return kids
 
 
 def tuner(ctx, metric, granularity: str, x, y):
-    """``cands -> tuned``: :func:`autoq.quantizers.learned_fine.tune_all` with the run's training settings."""
+    """A :class:`autoq.quantizers.learned_fine.Tuner` with the run's training settings (``tuner(cands) -> tuned``)."""
     from ...quantizers import learned_fine
     t = ctx.cfg.train
-    return lambda cands: learned_fine.tune_all(
-        ctx.float_model, ctx.space, cands, x, y, ctx.data.x_val, ctx.data.y_val, lambda yt, p: metric.up(metric(yt, p)),
-        granularity=granularity, epochs=t.epochs, batch_size=t.batch_size, learning_rate=t.learning_rate, loss=t.loss,
-        input_quantizer=ctx.space.input_quantizer, seed=ctx.cfg.seed)
+    return learned_fine.Tuner(ctx.float_model, ctx.space, x, y, ctx.data.x_val, ctx.data.y_val,
+                              lambda yt, p: metric.up(metric(yt, p)), granularity, t.epochs, t.batch_size,
+                              t.learning_rate, t.loss, ctx.space.input_quantizer, ctx.cfg.seed)
 
 
 def trial_order(cands: list, children: list) -> list:

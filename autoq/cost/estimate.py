@@ -359,8 +359,8 @@ def estimate(
                 le.latency_cycles += (in_pixels - pixels) * reuse
                 le.interval_cycles = in_pixels * reuse
             if stream and "Conv" in cls and len(layer.kernel_size) == 2 and layer.kernel_size[0] > 1:
-                width_px, chans = int(in_shape[2]), int(in_shape[3])
-                est.layers.append(_fifo(f"{layer.name}_linebuffer", (kernel.shape[0] - 1) * width_px, chans * x_bits))
+                rows, width_px, chans = layer.kernel_size[0] - 1, int(in_shape[2]), int(in_shape[3])
+                est.layers.append(_fifo(f"{layer.name}_linebuffer", rows * width_px, chans * x_bits))
             act = _activation_name(layer)
             if act not in ("linear", "None"):
                 est.layers.append(LayerEstimate(

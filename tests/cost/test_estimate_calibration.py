@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
 
-from autoq.cost.estimate import estimate, part_resources
+from autoq.cost.estimate import _fifo, estimate, part_resources
 from autoq import export  # the API: the project with its report.md
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,7 +99,8 @@ def test_a_depthwise_convolution_has_its_multipliers_adders_and_latency():
     assert dw.luts > 0 and dw.ffs > 0
     assert dw.latency_cycles == 4 * 4 + 1 + 2 + 1  # 16 pixels; ceil(log2 9) = 4 tree levels, 2 per 5 ns cycle
     stream = estimate(model, io_type="io_stream")
-    assert any(le.name == "dw_linebuffer" for le in stream.layers)
+    line = {le.name: le for le in stream.layers}["dw_linebuffer"]  # (3 - 1) rows of 6 pixels x 3 channels x 8 bits
+    assert line == _fifo("dw_linebuffer", 2 * 6, 3 * 8)
 
 
 def test_resource_strategy_and_reuse_divide_multipliers_and_use_bram():

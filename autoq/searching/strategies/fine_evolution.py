@@ -19,7 +19,7 @@ import numpy as np
 
 from ..fronts import nondominated_sort
 
-GENERATION = 4  # children trained together (one model built and traced per generation)
+GENERATION = 4  # children drawn from one front and trained before the next front is drawn
 COARSER = 2 / 3  # probability that a mutation coarsens (cheaper) rather than refines
 
 

@@ -25,7 +25,7 @@ RANGES = {  # inclusive bounds of numeric settings: (section, key) -> (low, high
     ("train", "epochs"): (1, 100_000), ("train", "batch_size"): (1, 1_000_000), ("train", "patience"): (0, 100_000),
     ("train", "float_epochs"): (0, 100_000), ("train", "fine_tune_epochs"): (0, 100_000),
     ("search", "max_trials"): (1, 1_000_000), ("search", "max_failed_trials"): (0, 1_000_000),
-    ("search", "learn_epochs"): (1, 1_000_000),
+    ("search", "learn_epochs"): (1, 1_000_000), ("search", "children"): (0, 1_000_000),
     ("data", "n_samples"): (1, 10_000_000),
     ("goal", "delta_p"): (0, 1000), ("goal", "delta_n"): (0, 1000),
     ("goal", "input_bits"): (1, 64), ("goal", "output_bits"): (1, 64),
@@ -147,6 +147,7 @@ class SearchConfig:
     leave_space: bool = False  # learned choices may leave the listed quantizers (else snapped to the nearest)
     target_ebops: float | None = None  # granularity channel/weight: steer beta to this EBOPs (HGQ2's BetaPID)
     learn_epochs: int | None = None  # granularity channel/weight: epochs of the one training (default 2 per candidate)
+    children: int | None = None  # granularity channel/weight: children evolved at that granularity (default: trials left)
 
 
 @dataclass
@@ -412,6 +413,9 @@ def _granularity(cfg, ctx) -> None:
             raise ctx.error(("search", "learn_epochs"), "is the length of the per-weight training of "
                                                         "space.granularity channel or weight; set one, or drop "
                                                         "learn_epochs")
+        if cfg.search.children is not None:
+            raise ctx.error(("search", "children"), "counts the children evolved at space.granularity channel or "
+                                                    "weight; set one, or drop children")
         return
     if g not in strategies.traits(cfg.search.algorithm).granularities:
         learners = " or ".join(repr(n) for n in strategies.names() if g in strategies.traits(n).granularities)

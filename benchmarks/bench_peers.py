@@ -181,7 +181,7 @@ def measure_qkeras(model, data, energy=None) -> dict:
 FINE_SHARE = 0.7  # of gradient-weight's CPU budget for its one training, its candidates' tuning and its children
 
 
-def fine_epochs(name, data, float_model, budget, cpu, seed):
+def fine_epochs(name, data, float_model, budget, cpu, seed, children=None):
     """(``search.learn_epochs``, CPU-s per epoch) for gradient-weight: the one training's epochs that fill
     :data:`FINE_SHARE` of ``cpu``, as a user sizes a training to the time they have. The per-epoch CPU is measured
     before the method's clock starts (not charged, like the float model): epochs 3 to 8 of an 8-epoch run of the same
@@ -203,18 +203,19 @@ def fine_epochs(name, data, float_model, budget, cpu, seed):
                        batch_size=t.batch_size, learning_rate=t.learning_rate, input_quantizer=sp.input_quantizer,
                        seed=seed, on_epoch=lambda *_: ends.append(cpu_seconds()))
     per_epoch = max(1e-3, (ends[-1] - ends[1]) / (len(ends) - 2))
-    epochs = max(8, int(FINE_SHARE * cpu / per_epoch) - reserved(t.epochs))
+    epochs = max(8, int(FINE_SHARE * cpu / per_epoch) - reserved(t.epochs, children))
     print(f"[bench] {name}: gradient-weight's one training: {per_epoch:.3f} CPU-s per epoch -> {epochs} epochs "
-          f"({reserved(t.epochs)} more kept for tuning the candidates and their children)", flush=True)
+          f"({reserved(t.epochs, children)} more kept for tuning the candidates and their children)", flush=True)
     return epochs, per_epoch
 
 
-def reserved(epochs: int) -> int:
-    """Epochs of tuning in gradient-weight's candidates phase at most: its candidates and children (at the bench's
-    unlimited trial count, 24 of each) x ``train.epochs``."""
+def reserved(epochs: int, children: int | None = None) -> int:
+    """Epochs of tuning in gradient-weight's candidates phase at most: its candidates and ``children``
+    (``search.children``; at the bench's unlimited trial count, 24 candidates and by default 24 children) x
+    ``train.epochs``."""
     from autoq.searching.strategies import fine_evolution, gradient_fine
     n = gradient_fine.n_candidates(10 ** 6)
-    return (n + fine_evolution.n_children(10 ** 6, n)) * int(epochs)
+    return (n + fine_evolution.n_children(10 ** 6, n, children)) * int(epochs)
 
 
 class _Deadline:
@@ -532,10 +533,10 @@ def run_dataset(name, data, args, budget, workdir, hgq):
             out = Path(workdir) / name / f"gradient-weight-{cpu:g}"
             print(f"[bench] {name}: {GRANULARITY_METHOD}, {cpu:g} CPU-s ...", flush=True)
             ld = load()
-            epochs, per_epoch = fine_epochs(name, data, float_model, budget, cpu, args.seed + 29)
+            epochs, per_epoch = fine_epochs(name, data, float_model, budget, cpu, args.seed + 29, args.children)
             recs, _, spent = run_autoq(name, data, float_model, "gradient", cpu, budget, args.seed + 29, out,
                                        input_quantizer=SEARCHED_INPUT[name], space={"granularity": "weight"},
-                                       search={"learn_epochs": epochs})
+                                       search={"learn_epochs": epochs, "children": args.children})
             fine[f"{cpu:g}"] = {"learn_epochs": epochs, "cpu_per_epoch": per_epoch}
             add(GRANULARITY_METHOD, measure_records(recs, out, data), spent, ld)
         if "hessian-channel" in args.methods:  # space.granularity: per-channel widths, pruning-aware
@@ -619,6 +620,26 @@ def bootstrap_ratio(a_rows, b_rows, key, ref, acc_ref, log, n, seed=0):
     return (float(np.percentile(out, 5)), float(np.percentile(out, 95))) if out else None
 
 
+def bootstrap_diff(a_row, b_row, n, seed=0):
+    """90 % interval of test accuracy(a) - test accuracy(b) over ``n`` paired bootstrap resamples of the test set."""
+    import numpy as np
+    if a_row is None or b_row is None or not n:
+        return None
+    rng = np.random.default_rng(seed)
+    d = np.asarray(a_row["_right"], dtype=float) - np.asarray(b_row["_right"], dtype=float)
+    means = [d[rng.integers(0, d.size, d.size)].mean() for _ in range(n)]
+    return float(np.percentile(means, 5)), float(np.percentile(means, 95))
+
+
+def top_verdict(diff, ci) -> str:
+    """'ahead', 'behind' or 'tied' at the top end: ahead or behind only when the 90 % interval excludes 0."""
+    if diff is None:
+        return "n/a"
+    if ci is None:
+        return f"{diff:+.4f} (no CI)"
+    return "ahead" if ci[0] > 0 else "behind" if ci[1] < 0 else "tied"
+
+
 def analyse(res, cpu, n_boot):
     base = res["baselines"]
     fl_test, fl_val = base["float"]["test_acc"], base["float"]["val_acc"]
@@ -636,7 +657,7 @@ def analyse(res, cpu, n_boot):
                       "hv_log": hv(fr, "ebops", q8.get("ebops"), acc_ref, log=True),
                       "hv_lut_dsp": hv(fronts[m]["lut_dsp"], "lut_dsp", q8.get("lut_dsp"), acc_ref),
                       "cheap": min(ok, key=lambda r: r["ebops"]) if ok else None,
-                      "top_acc": top and top["test_acc"]})
+                      "top_acc": top and top["test_acc"], "_top": top})
     h = next((t for t in table if t["method"] == "HGQ"), None)
     for t in table:
         if h is not None and t["method"] != "HGQ":
@@ -644,6 +665,9 @@ def analyse(res, cpu, n_boot):
             args = (fronts[t["method"]]["ebops"], fronts["HGQ"]["ebops"], "ebops", q8.get("ebops"), acc_ref)
             t["lin_ci"] = bootstrap_ratio(*args, False, n_boot)
             t["log_ci"] = bootstrap_ratio(*args, True, n_boot)
+            if t["_top"] is not None and h["_top"] is not None:
+                t["top_diff"] = t["top_acc"] - h["top_acc"]
+                t["top_diff_ci"] = bootstrap_diff(t["_top"], h["_top"], n_boot)
     return table, fronts
 
 
@@ -662,6 +686,8 @@ def headline_ratios(name, res, cpu, table):
            "q6_ebops": q6.get("ebops"),
            "cheapest_within_1pt_over_q6_ebops": ratio(bc["ebops"], q6.get("ebops")) if bc else None,
            "top_acc": best["top_acc"], "hgq_top_acc": h and h["top_acc"],
+           "top_diff_vs_hgq": best.get("top_diff"), "top_diff_ci90": best.get("top_diff_ci"),
+           "top_end": top_verdict(best.get("top_diff"), best.get("top_diff_ci")) if h else "HGQ not run",
            "loads": {t["method"]: t["load"] for t in table}}
 
     def f(v, fmt="{:.3g}"):
@@ -685,7 +711,10 @@ def headline_ratios(name, res, cpu, table):
                f"**{f(fig['cheapest_within_1pt_over_q6_ebops'])}x** uniform Q6's {f(q6.get('ebops'), '{:.4g}')}"
                if bc else "n/a (no model within 1 point of float on validation)")
             + f"; top end (most accurate on validation): test accuracy {f(best['top_acc'], '{:.4f}')} against HGQ's "
-            + f(h and h["top_acc"], "{:.4f}") + ".")
+            + f(h and h["top_acc"], "{:.4f}")
+            + (f" (difference {fig['top_diff_vs_hgq']:+.4f}, 90 % paired bootstrap CI "
+               + (f"{fig['top_diff_ci90'][0]:+.4f} to {fig['top_diff_ci90'][1]:+.4f}" if fig["top_diff_ci90"]
+                  else "n/a") + f": **{fig['top_end']}**)" if fig["top_diff_vs_hgq"] is not None else "") + ".")
     return text, fig
 
 
@@ -731,7 +760,17 @@ def main(argv=None):
     p.add_argument("--methods", default=",".join(METHODS),
                    help="comma-separated subset of: " + ", ".join(METHODS) + " (default: all; at least one autoq "
                         "strategy, whose run trains the float model and the uniform baselines)")
+    p.add_argument("--children", default="0",
+                   help="gradient-weight's search.children: children evolved at weight granularity after its "
+                        "candidates, an integer >= 0 or 'auto' (autoq's default: as many as the candidates). Default "
+                        "0: under a CPU budget they are paid out of the one training (see the README)")
     args = p.parse_args(argv)
+    if args.children == "auto":
+        args.children = None
+    elif not args.children.isdigit():
+        p.error(f"--children: expected an integer >= 0 or 'auto', got {args.children!r}")
+    else:
+        args.children = int(args.children)
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in args.methods if m not in METHODS]
     if unknown or not any(m in AUTOQ_ALGORITHMS for m in args.methods):
@@ -798,8 +837,11 @@ def main(argv=None):
         f"- {GRANULARITY_METHOD}: the gradient strategy with `space.granularity: weight` (a width per weight, 0-bit "
         "pruning, the input's bits learned too (`space.input_quantizer` listed as for the hessian variant above, as "
         "HGQ learns its input's bits), learned in one training with a beta schedule; every epoch on the validation "
-        "front kept, up to 24 spread along it tuned with their widths fixed, then up to 24 children at weight "
-        "granularity (`fine_evolution`)): its `search.learn_epochs` and the tuning of up to 48 candidates and "
+        "front kept, up to 24 spread along it tuned with their widths fixed, then "
+        + ("no children (`--children 0`, `search.children: 0`)" if args.children == 0 else
+           f"up to {24 if args.children is None else args.children} children at weight granularity "
+           f"(`fine_evolution`, `--children {'auto' if args.children is None else args.children}`)")
+        + "): its `search.learn_epochs` and the tuning of the candidates and "
         f"children fill {FINE_SHARE:.0%} of its CPU budget at a per-epoch CPU cost measured before its clock starts (epochs 3-8 of an 8-epoch run, not charged; "
         + ("; ".join(f"{n} at {c} CPU-s: {f['learn_epochs']} epochs at {f['cpu_per_epoch']:.3f} CPU-s each"
                      for n, r in results.items() for c, f in r["fine"].items()) or "not run") + ")",
@@ -838,17 +880,22 @@ def main(argv=None):
 
     def ci(v):
         return f"{v[0]:.2f}-{v[1]:.2f}" if v else None
+
+    def top_ci(t):
+        d, c = t.get("top_diff"), t.get("top_diff_ci")
+        return None if d is None else f"{d:+.4f}" + (f" ({c[0]:+.4f} to {c[1]:+.4f})" if c else "")
     for name, res in results.items():
         rows = []
         for cpu, table in res["tables"].items():
             for t in table:
                 c = t["cheap"] or {}
                 rows.append([t["method"], f"{cpu:g}", round(t["cpu"], 1), t["load"], t["models"], t["front"],
-                             t["top_acc"], t["hv_lin"], t["hv_log"], t.get("log_ratio"), ci(t.get("log_ci")),
+                             t["top_acc"], top_ci(t), t["hv_lin"], t["hv_log"], t.get("log_ratio"),
+                             ci(t.get("log_ci")),
                              t["hv_lut_dsp"], c.get("trial"), c.get("test_acc"), c.get("ebops"), c.get("luts"),
                              c.get("dsps"), c.get("energy")])
         txt = md_table(["method", "CPU-s budget", "CPU-s used", "load at start", "models", "val front",
-                        "top test acc", "HV (acc, EBOPs), linear", "HV (acc, EBOPs), log", "log HV / HGQ",
+                        "top test acc", "top - HGQ's (90 % CI)", "HV (acc, EBOPs), linear", "HV (acc, EBOPs), log", "log HV / HGQ",
                         "90 % CI", "HV (acc, LUT+DSP)", "cheapest within 1 pt of float (val)", "its test acc",
                         "its EBOPs", "its LUTs", "its DSPs", "its energy pJ"], rows)
         brows = [[bn, b["val_acc"], b["test_acc"], b.get("ebops"), b.get("luts"), b.get("dsps"), b.get("energy")]

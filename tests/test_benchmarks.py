@@ -27,16 +27,16 @@ HEADINGS = {
                      "search done"],
     "bench_peers": ["Peers: autoq vs AutoQKeras, HGQ and uniform quantization at equal process CPU-seconds",
                     "## Headline", "## Setup", "## Results: ", "## Results: digits", "| autoq random |",
-                    "| autoq bayesian |", "| autoq pareto |", "| AutoQKeras protocol |", "| Q4 |", "| Q6 |", "| Q8 |",
+                    "| autoq hessian |", "| AutoQKeras protocol |", "| Q4 |", "| Q6 |", "| Q8 |",
                     "| float |", "HV (acc, EBOPs), linear", "HV (acc, EBOPs), log", "HV (acc, LUT+DSP)",
                     "cheapest within 1 pt of float (val)", "exact effective BOPs", "CPU-s used", "load at start",
                     "QKeras's own `AutoQKeras` class", "hypervolume ratio", "uniform Q6's", "validation front"],
 }
 
 
-#: bench_peers's methods in the suite: every kind of method (plain strategies, the strategies' own CPU accounting,
-#: per-weight widths, AutoQKeras's re-training, HGQ), without the slower duplicates of a kind
-PEERS_METHODS = "random,bayesian,pareto,hessian,gradient-weight,aqk,hgq"
+#: bench_peers's methods in the suite: every kind of method (a plain strategy, the strategies' own CPU accounting,
+#: per-weight widths, AutoQKeras's re-training, HGQ), one of each kind (bayesian and pareto run as random does)
+PEERS_METHODS = "random,hessian,gradient-weight,aqk,hgq"
 
 
 @pytest.mark.parametrize("name", sorted(HEADINGS))
@@ -75,8 +75,13 @@ def test_benchmark_tiny(name, tmp_path):
             if sys.version_info < (3, 12):  # HGQ's models: our exact EBOPs are hgq's own count
                 hgq = budget["HGQ"]["models"]
                 assert hgq and all(x["ebops"] == pytest.approx(x["hgq_own_ebops"]) for x in hgq)
+                lo, hi = fig["top_diff_ci90"]  # the top end against HGQ's, on the same resampled test samples
+                d = fig["top_diff_vs_hgq"]
+                assert lo - 1e-9 <= d <= hi + 1e-9 and d == pytest.approx(fig["top_acc"] - fig["hgq_top_acc"])
+                assert fig["top_end"] == ("ahead" if lo > 0 else "behind" if hi < 0 else "tied")
         assert "| autoq gradient, weight granularity |" in text  # per-weight widths (space.granularity: weight)
-        assert "not run: hyperband, gradient, hessian-input" in text and "| autoq hyperband |" not in text
+        assert "no children (`--children 0`, `search.children: 0`)" in text and "top - HGQ's (90 % CI)" in text
+        assert "not run: bayesian, pareto, hyperband, gradient, hessian-input" in text and "| autoq hyperband |" not in text
     if name in ("bench_throughput", "bench_memory"):  # headline figures for benchmarks/stacks.py
         rec = json.loads((tmp_path / f"{name}.json").read_text())
         assert rec["stack"] == stack() and rec["figures"]

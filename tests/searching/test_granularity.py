@@ -248,7 +248,11 @@ def test_bad_granularity_is_one_error_line(tmp_path):
                         ({"search": {"algorithm": "gradient", "learn_epochs": 100}},
                          "search.learn_epochs: is the length of the per-weight training"),
                         ({"space": {"granularity": "weight"}, "search": {"algorithm": "gradient", "learn_epochs": 0}},
-                         "search.learn_epochs: must be between 1 and")):
+                         "search.learn_epochs: must be between 1 and"),
+                        ({"search": {"algorithm": "gradient", "children": 4}},
+                         "search.children: counts the children evolved at space.granularity channel or weight"),
+                        ({"space": {"granularity": "weight"}, "search": {"algorithm": "gradient", "children": -1}},
+                         "search.children: must be between 0 and")):
         cfg = write_config(tmp_path, **over)
         code, out, err = run_cli("search", str(cfg), cwd=tmp_path)
         assert code == 2 and err.startswith("error: ") and words in err and len(err.strip().splitlines()) == 1, err

@@ -74,14 +74,15 @@ def test_hessian_channel_search_prunes_and_reaches_below_per_layer(tmp_path):
               "search": {"algorithm": "hessian", "max_trials": 6, "keep": "all"}}
     outs = {}
     for g in ("layer", "channel"):
-        cfg = write_config(tmp_path, f"{g}.yaml", **merge(common, {"space": {"granularity": g},
-                                                                   "search": {"output_dir": g}}))
+        search = {"output_dir": g, **({"children": 0} if g == "channel" else {})}  # no evolution at channel
+        cfg = write_config(tmp_path, f"{g}.yaml", **merge(common, {"space": {"granularity": g}, "search": search}))
         code, log, err = run_cli("search", str(cfg), cwd=tmp_path)
         assert code == 0, err[-3000:]
         out = tmp_path / g
         outs[g] = [json.loads((out / "trials" / str(i) / "record.json").read_text()) for i in range(6)]
     assert "channel-granularity candidates" in log and "pruning-aware" in log
     cands = json.loads((tmp_path / "channel" / "strategy" / "tuner-hessian-channel.json").read_text())
+    assert "children at channel granularity" not in log and not any(c.get("child") for c in cands)  # children: 0
     assert len(cands) >= 3 and any(c["pruned"] > 0.3 for c in cands)
     for c, r in zip(cands, outs["channel"]):  # the candidates are the first trials, evaluated as learned
         assert r["as_learned"] and r["epochs"] == 0 and r["val_accuracy"] == pytest.approx(c["val"], abs=1e-12)

@@ -23,9 +23,9 @@ GENERATION = 4  # children drawn from one front and trained before the next fron
 COARSER = 2 / 3  # probability that a mutation coarsens (cheaper) rather than refines
 
 
-def n_children(max_trials: int, n_candidates: int) -> int:
-    """The trials left after the candidates, at most as many as the candidates."""
-    return max(0, min(n_candidates, max_trials - n_candidates))
+def n_children(max_trials: int, n_candidates: int, children: int | None = None) -> int:
+    """``search.children`` (None: as many as the candidates), at most the trials left after the candidates."""
+    return max(0, min(n_candidates if children is None else children, max_trials - n_candidates))
 
 
 def _f_index(model) -> dict:

@@ -108,7 +108,7 @@ class Gradient(Pareto):
         """Per-channel / per-weight candidates (:mod:`.gradient_fine`), evaluated as learned; then evolution."""
         from . import fine_evolution, gradient_fine
         n = gradient_fine.n_candidates(max_trials)
-        kids = fine_evolution.n_children(max_trials, n)
+        kids = fine_evolution.n_children(max_trials, n, ctx.cfg.search.children)
 
         def compute():
             target = ctx.cfg.search.target_ebops

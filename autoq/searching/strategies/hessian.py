@@ -53,7 +53,7 @@ class Hessian(Pareto):
         """Per-channel, pruning-aware candidates (:mod:`.hessian_fine`), evaluated as learned; then evolution."""
         from . import fine_evolution, gradient_fine, hessian_fine
         n = n_candidates(max_trials)
-        kids = fine_evolution.n_children(max_trials, n)
+        kids = fine_evolution.n_children(max_trials, n, ctx.cfg.search.children)
 
         def compute():
             ctx.log(f"[autoq] hessian: Hessian traces per layer and per output channel, {n} allocations per channel "

@@ -13,7 +13,7 @@ from ..errors import AutoqError, ResultsError
 from .folder import FRESH_HINT, model_digest, read_state
 from .heads import sample
 from .layout import BASELINES, DATA_SAMPLE, FLOAT_MODEL, STATE
-from .pricing import ebops, figures, fpga, reference
+from .pricing import ebops, figures, reference
 from .provenance import config_digest, versions
 from .result import load_model
 from .session import Session
@@ -99,5 +99,5 @@ def baseline(session: Session, b) -> dict:
                 f"{ {'energy': c.energy, 'bits': c.bits, 'bops': c.bops, 'ebops': eb}.get(key) or 0:.6g}")
     atomic_save_model(qmodel, session.store.dir / BASELINES / f"{b.name}.h5")
     return {**session.metric_fields("val", acc), "val_loss": loss, "energy": c.energy, "bits": c.bits, "bops": c.bops,
-            "ebops": eb, "fpga": fpga(session, pricing or qmodel), **figures(session, pricing or qmodel),
+            "ebops": eb, **figures(session, pricing or qmodel),
             "model": f"baselines/{b.name}.h5", "choice": given, "input_quantizer": space.input_quantizer}

@@ -31,14 +31,16 @@ def reference(session: Session) -> tuple[float, dict]:
 
 
 def figures(session: Session, model) -> dict:
-    """LUT, FF, DSP, BRAM, latency (ns) and II of the FPGA estimate at the export's settings (what ``goal.budget``
-    limits); {} when the estimate cannot price the model (then a budget counts it as over)."""
+    """One FPGA estimate at the export's settings: ``fpga`` (LUT + DSP, ``FPGA_UNIT``) and the LUT, FF, DSP, BRAM,
+    latency (ns) and II that ``goal.budget`` limits; only ``fpga: None`` when the estimate cannot price the model
+    (then a budget counts it as over)."""
     from ..cost.budget import figures as budget_figures
     from ..cost.estimate import estimate
     try:
-        return budget_figures(estimate(model, **session.estimate_settings))
+        est = estimate(model, **session.estimate_settings)
+        return {"fpga": float(est.lut_plus_dsp), **budget_figures(est)}
     except Exception:  # noqa: BLE001 - the estimate is informative; never fail a trial on it
-        return {}
+        return {"fpga": None}
 
 
 def ebops(session: Session, model, pricing=None):

@@ -10,7 +10,7 @@ import time
 from .. import cost as costs
 from .. import quantizers
 from .layout import TRIAL_MODEL, TRIALS
-from .pricing import ebops, figures, fpga
+from .pricing import ebops, figures
 from .progress import short_choice
 from .result import load_model
 from .session import Session
@@ -57,8 +57,7 @@ def run_trial(session: Session, stage: Stage, trial_id: str, number: int, values
                 qmodel.set_weights(load_model(src, session.trust).get_weights())
                 record["warm_start"] = warm_start
         c = costs.model_cost(qmodel, pricing, session.energy)
-        record.update(energy=c.energy, bits=c.bits, bops=c.bops, fpga=fpga(session, pricing or qmodel),
-                      layers=[vars(r) for r in c.layers])
+        record.update(energy=c.energy, bits=c.bits, bops=c.bops, layers=[vars(r) for r in c.layers])
         if epochs == 0 and record.get("warm_start"):  # a learned candidate, evaluated as learned
             record.update(epochs=0, as_learned=True)
         else:
@@ -74,9 +73,9 @@ def run_trial(session: Session, stage: Stage, trial_id: str, number: int, values
         if not math.isfinite(acc):
             raise FloatingPointError(f"validation {session.metric.name} is NaN/inf")
         record.update(**session.metric_fields("val", acc), val_loss=loss, status="ok")
-        record.update(figures(session, pricing or qmodel))  # trained weights: zeros cost nothing, as in the export
-        if pricing is None:  # the trained weights (zeros, widths) are what the export prices
-            record["fpga"] = fpga(session, qmodel)
+        # one estimate of the trained weights (QIL: its fixed-point equivalent, carrying them since ebops()):
+        # zeros cost nothing and widths are the weights' own, as in the export
+        record.update(figures(session, pricing or qmodel))
         if output_losses is not None:  # several outputs: each one's validation loss (searching.heads)
             record["val_output_losses"] = output_losses
         g = cfg.goal

@@ -100,6 +100,20 @@ def bn_params(bn) -> list:
     return [gamma, beta, bn.moving_mean, bn.moving_variance]
 
 
+def inbound_layers(layer) -> list:
+    """The layers feeding ``layer`` at its first call, [] for an input."""
+    try:
+        inbound = layer.inbound_nodes[0].inbound_layers
+    except (AttributeError, IndexError):
+        return []
+    return list(inbound) if isinstance(inbound, (list, tuple)) else [inbound]
+
+
+def inbound_names(layer) -> list[str]:
+    """Names of :func:`inbound_layers`."""
+    return [lay.name for lay in inbound_layers(layer)]
+
+
 def inbound_of(model) -> dict:
     """Layer name -> list of inbound layer names (functional or Sequential)."""
     import tensorflow as tf  # here, not at import: the class tables are read before TensorFlow loads

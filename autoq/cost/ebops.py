@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .estimate import DEFAULT_FLOAT_BITS, inbound_names
+from ..graph import inbound_names
+from .estimate import DEFAULT_FLOAT_BITS
 
 #: layers whose output stays on their input's grid (the width is traced at their output); not graph.PASS_THROUGH
 #: (what a search passes over: that includes averaging)

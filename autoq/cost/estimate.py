@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from ..graph import inbound_names
 from .parts import PART_RESOURCES, dsp_shape, part_family, part_resources  # noqa: F401 (public here too)
 
 DEFAULT_PART = "xcvu13p-flga2577-2-e"
@@ -205,17 +206,6 @@ def _quantized_weights(layer: Any) -> tuple[np.ndarray, Any]:
     if q is not None:
         kernel = np.asarray(q(kernel.astype(np.float32)))
     return kernel, q
-
-
-def inbound_names(layer: Any) -> list[str]:
-    """Names of the layers feeding ``layer`` (its first call), [] for an input."""
-    try:
-        node = layer.inbound_nodes[0]
-        inbound = node.inbound_layers
-        inbound = inbound if isinstance(inbound, (list, tuple)) else [inbound]
-        return [lay.name for lay in inbound]
-    except (AttributeError, IndexError):
-        return []
 
 
 def _activation_name(layer: Any) -> str:

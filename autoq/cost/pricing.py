@@ -18,8 +18,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..graph import macs
-from .estimate import inbound_names
+from ..graph import inbound_names, macs
 
 FLOAT_BITS = 32
 

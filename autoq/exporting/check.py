@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..graph import inbound_layers
 from .vocabulary import HEAD_ACTIVATIONS
 
 
@@ -132,8 +133,7 @@ def compare(kmodel: Any, hls_model: Any, keras_out: dict, y_hls: np.ndarray, tra
         head = "softmax" if type(last).__name__ == "Softmax" else _act_name(last)
         y_k, y_h = keras_out[last.name], hls_out[last.name]
         sm_agree, sm_diff = head_agreement(head, y_h, y_k), float(np.max(np.abs(y_h - y_k)))
-        inbound = last.inbound_nodes[0].inbound_layers
-        logits = (inbound[0] if isinstance(inbound, (list, tuple)) else inbound).name
+        logits = inbound_layers(last)[0].name
         if logits in hls_out:
             compared = logits
     elif _own_softmax(last) and last.name in names and names[last.name].name != last.name:

@@ -272,9 +272,7 @@ def inference(model, batch_size: int = 1024):
 
 def _input_bits(model, layer, in_bits_of):
     """Differentiable bits of what feeds ``layer`` (as :func:`autoq.cost.layer_costs`: max over inbound)."""
-    inbound = layer._inbound_nodes[0].inbound_layers
-    inbound = inbound if isinstance(inbound, (list, tuple)) else [inbound]
-    bits = [in_bits_of(src) for src in inbound]
+    bits = [in_bits_of(src) for src in graph.inbound_layers(layer)]
     return bits[0] if len(bits) == 1 else tf.reduce_max(tf.stack(bits))
 
 
@@ -307,6 +305,18 @@ def input_widths(model) -> dict:
     return {l.name: float(_input_bits(model, l, out_bits)) for l in model.layers if isinstance(l, LearnedQLayer)}
 
 
+def _instance_bops(layer, bk, bin_):
+    """BOPs of one kernel instance of ``layer`` (a convolution's not x its output positions): the EBOPs surrogate."""
+    return float(graph.macs(layer)) / graph.positions(layer) * bk * bin_
+
+
+def ebops_by_layer(model) -> dict:
+    """Learned layer name -> its term of :func:`cost_terms`' ``ebops`` at the model's current state."""
+    out_bits = _out_bits(model)
+    return {l.name: _instance_bops(l, l.kq.bits(), _input_bits(model, l, out_bits)) for l in model.layers
+            if isinstance(l, LearnedQLayer)}
+
+
 def cost_terms(model) -> dict:
     """Differentiable features of ``model``'s cost: {'bops', 'ebops', 'bits', 'mult', 'add', 'weights', 'acts'}.
 
@@ -320,7 +330,7 @@ def cost_terms(model) -> dict:
             macs = float(graph.macs(layer))
             bk, bin_ = layer.kq.bits(), _input_bits(model, layer, out_bits)
             t["mult"] += macs * bk * bin_
-            t["ebops"] += macs / graph.positions(layer) * bk * bin_
+            t["ebops"] += _instance_bops(layer, bk, bin_)
             t["add"] += macs * out_bits(layer)
             t["weights"] += float(np.prod(layer.kernel.shape)) * bk
             if layer.bq is not None:

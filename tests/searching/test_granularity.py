@@ -378,6 +378,7 @@ def test_training_cost_counts_convolutions_as_the_exact_ebops_do(granularity):
         if isinstance(layer, learned.LearnedQLayer):
             one = float(layer.kq.bits()) * int(np.prod(layer.kernel.shape)) * feed[layer.name]
             assert exact[layer.name] <= one <= 4 * exact[layer.name], layer.name
+            assert float(learned.ebops_by_layer(model)[layer.name]) == pytest.approx(one, rel=1e-5)  # the shares
     assert c.ebops == pytest.approx(sum(float(l.kq.bits()) * int(np.prod(l.kernel.shape)) * feed[l.name]
                                         for l in model.layers if isinstance(l, learned.LearnedQLayer)), rel=1e-5)
     assert sum(exact.values()) <= c.ebops <= 4 * sum(exact.values())

@@ -38,9 +38,7 @@ def _f_index(model) -> dict:
 def _shares(model) -> dict:
     """Learned layer name -> its EBOPs surrogate at the model's current state (kernel widths x input bits)."""
     from ...quantizers import learned
-    feed = learned.input_widths(model)
-    return {l.name: float(np.sum(l.kq.widths().numpy())) * feed[l.name]
-            for l in model.layers if isinstance(l, learned.LearnedQLayer)}
+    return {name: float(v) for name, v in learned.ebops_by_layer(model).items()}
 
 
 def mutate(model, state: list, rng) -> list:

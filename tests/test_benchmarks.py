@@ -88,6 +88,17 @@ def test_benchmark_tiny(name, tmp_path):
         assert all(v is not None for v in rec["figures"].values())
 
 
+def test_bench_peers_bad_arguments_stop_before_any_work(tmp_path):
+    """A bad --children or --methods is an argparse error (exit 2) before any data or training, not a traceback."""
+    for args, words in ((["--children", "x"], "--children: expected an integer >= 0 or 'auto', got 'x'"),
+                        (["--children", "-1"], "--children: expected an integer >= 0 or 'auto', got '-1'"),
+                        (["--methods", "hgq"], "--methods needs at least one autoq strategy")):
+        proc = subprocess.run([sys.executable, str(BENCH / "bench_peers.py"), "--budget", "tiny", "--out",
+                               str(tmp_path), *args], cwd=tmp_path, capture_output=True, text=True, timeout=HANG)
+        assert proc.returncode == 2 and f"error: {words}" in proc.stderr, proc.stderr[-2000:]
+        assert "Traceback" not in proc.stderr and not list(tmp_path.iterdir())
+
+
 def test_stacks_side_by_side(tmp_path):
     """benchmarks/stacks.py puts each stack's figures in its own column, row by row, and says what is missing."""
     for sub, py, tpm in (("", "Python 3.11.7, tensorflow 2.14.1", 9.5), ("tf2.21", "Python 3.13.0, tensorflow 2.21.0",

@@ -600,19 +600,23 @@ def hv(rows, key, ref, acc_ref, log=False, accs=None):
     return hypervolume([(a, cost_axis(r[key], ref, log)) for a, r in zip(accs, rows)], (acc_ref, 1.0))
 
 
+def resamples(size: int, n: int, seed=0):
+    """``n`` bootstrap resamples (index arrays) of a test set of ``size`` samples."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    return (rng.integers(0, size, size) for _ in range(n))
+
+
 def bootstrap_ratio(a_rows, b_rows, key, ref, acc_ref, log, n, seed=0):
     """90 % interval of HV(a) / HV(b) over ``n`` paired bootstrap resamples of the test set (the same resampled
     samples score both fronts)."""
     import numpy as np
     if not a_rows or not b_rows or not n:
         return None
-    rng = np.random.default_rng(seed)
-    size = len(a_rows[0]["_right"])
     ra = np.array([r["_right"] for r in a_rows], dtype=float)
     rb = np.array([r["_right"] for r in b_rows], dtype=float)
     out = []
-    for _ in range(n):
-        idx = rng.integers(0, size, size)
+    for idx in resamples(ra.shape[1], n, seed):
         ha = hv(a_rows, key, ref, acc_ref, log, ra[:, idx].mean(axis=1).tolist())
         hb = hv(b_rows, key, ref, acc_ref, log, rb[:, idx].mean(axis=1).tolist())
         if hb:
@@ -625,9 +629,8 @@ def bootstrap_diff(a_row, b_row, n, seed=0):
     import numpy as np
     if a_row is None or b_row is None or not n:
         return None
-    rng = np.random.default_rng(seed)
     d = np.asarray(a_row["_right"], dtype=float) - np.asarray(b_row["_right"], dtype=float)
-    means = [d[rng.integers(0, d.size, d.size)].mean() for _ in range(n)]
+    means = [d[idx].mean() for idx in resamples(d.size, n, seed)]
     return float(np.percentile(means, 5)), float(np.percentile(means, 95))
 
 
